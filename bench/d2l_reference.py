@@ -1,0 +1,86 @@
+"""The book's code (d2l==0.17.6) importable beside this project's torch, for tests and benchmarks.
+
+`d2l.torch` imports torchvision, IPython and matplotlib_inline at module level but the
+seq2seq chapter uses none of them; empty stand-ins let it import beside torch 2.13.
+The chapter's `Seq2SeqDecoder` is not in `d2l/torch.py`; it is defined here from the
+chapter text (d2l 0.17.6, section 9.7), verbatim apart from the base class reference.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+
+def _stand_in(name: str, **attrs) -> None:
+    if name in sys.modules:
+        return
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    sys.modules[name] = module
+
+
+def import_d2l():
+    """`d2l.torch` (the package d2l==0.17.6), or ImportError if it is not installed."""
+    try:
+        import torchvision  # noqa: F401  (a real one works too)
+    except Exception:
+        sys.modules.pop("torchvision", None)
+        _stand_in("torchvision", transforms=types.ModuleType("torchvision.transforms"))
+        _stand_in("torchvision.transforms")
+    try:
+        import IPython  # noqa: F401
+    except ImportError:   # the book's Animator calls display() / clear_output(): no-ops here
+        display = types.ModuleType("IPython.display")
+        display.display = display.clear_output = lambda *a, **k: None
+        _stand_in("IPython", display=display)
+        sys.modules["IPython.display"] = display
+        stand_in_ipython = True
+    else:
+        stand_in_ipython = False
+    try:
+        import matplotlib_inline  # noqa: F401
+    except ImportError:
+        inline = types.ModuleType("matplotlib_inline.backend_inline")
+        inline.set_matplotlib_formats = lambda *a, **k: None
+        _stand_in("matplotlib_inline", backend_inline=inline)
+        sys.modules["matplotlib_inline.backend_inline"] = inline
+    import matplotlib
+    matplotlib.use("Agg")
+    from d2l import torch as d2l
+    if stand_in_ipython:   # d2l keeps its reference; matplotlib must not think IPython runs
+        sys.modules.pop("IPython", None)
+        sys.modules.pop("IPython.display", None)
+    return d2l
+
+
+def book_decoder_class(d2l):
+    """The chapter's decoder, exactly as printed in the book."""
+    import torch
+    from torch import nn
+
+    class Seq2SeqDecoder(d2l.Decoder):
+        """The RNN decoder for sequence to sequence learning."""
+        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers,
+                     dropout=0, **kwargs):
+            super(Seq2SeqDecoder, self).__init__(**kwargs)
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
+                              dropout=dropout)
+            self.dense = nn.Linear(num_hiddens, vocab_size)
+
+        def init_state(self, enc_outputs, *args):
+            return enc_outputs[1]
+
+        def forward(self, X, state):
+            # The output `X` shape: (`num_steps`, `batch_size`, `embed_size`)
+            X = self.embedding(X).permute(1, 0, 2)
+            # Broadcast `context` so it has the same `num_steps` as `X`
+            context = state[-1].repeat(X.shape[0], 1, 1)
+            X_and_context = torch.cat((X, context), 2)
+            output, state = self.rnn(X_and_context, state)
+            output = self.dense(output).permute(1, 0, 2)
+            # `output` shape: (`batch_size`, `num_steps`, `vocab_size`)
+            # `state` shape: (`num_layers`, `batch_size`, `num_hiddens`)
+            return output, state
+
+    return Seq2SeqDecoder

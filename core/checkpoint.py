@@ -1,0 +1,178 @@
+"""Checkpoints: weights, configs, both vocabularies and the history in one file.
+
+Only plain containers (dicts, lists, strings, numbers, tensors) are stored, and loading uses
+`torch.load(weights_only=True)`, so a malicious pickle never runs. Writes go to a temporary
+file in the same folder and are renamed into place: a crash mid-write leaves the old file.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import Vocab
+from .model import EncoderDecoder, build_model
+from .train import History
+
+FORMAT = "seq2seq-playground"
+VERSION = 1
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "default.pt"
+MAX_CHECKPOINT_BYTES = 512 * 2**20
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Checkpoint:
+    model: EncoderDecoder
+    model_config: ModelConfig
+    data_config: DataConfig
+    train_config: TrainConfig
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    history: History
+    optimizer_state: dict | None
+    test_pairs: list[tuple[str, str]]   # held-out pairs of the run, for evaluation
+    name: str = ""
+
+
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get("SEQ2SEQ_CHECKPOINT_DIR", CHECKPOINT_DIR))
+
+
+def sanitize_name(name: str) -> str:
+    """A user's run name -> a safe file stem (letters, digits, `_ . -`), or ValueError."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.strip()).strip("-.")[:64]
+    stem = stem[:-3] if stem.endswith(".pt") else stem
+    if not stem or not _NAME.match(stem):
+        raise ValueError(f"{name!r} is not a usable checkpoint name: use letters, digits, _ . -")
+    return stem
+
+
+def checkpoint_path(name: str, directory: Path | None = None) -> Path:
+    """The file for `name` inside the checkpoint folder; never a path outside it."""
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        raise ValueError(f"{name!r} is not a checkpoint name (no paths, no leading dot)")
+    stem = name[:-3] if name.endswith(".pt") else name
+    if not _NAME.match(stem):
+        raise ValueError(f"{name!r} is not a checkpoint name: use letters, digits, _ . -")
+    folder = (directory or checkpoint_dir()).resolve()
+    path = (folder / f"{stem}.pt").resolve()
+    if path.parent != folder:
+        raise ValueError(f"{name!r} points outside the checkpoint folder")
+    return path
+
+
+def list_checkpoints(directory: Path | None = None) -> list[Path]:
+    """Complete checkpoint files, newest first (temporary files never show)."""
+    folder = directory or checkpoint_dir()
+    files = [p for p in folder.glob("*.pt") if _NAME.match(p.stem)] if folder.is_dir() else []
+    return sorted(files, key=lambda p: (p != DEFAULT_CHECKPOINT, -p.stat().st_mtime))
+
+
+def checkpoint_payload(ckpt: Checkpoint) -> dict:
+    return {
+        "format": FORMAT, "version": VERSION,
+        "model_config": ckpt.model_config.to_dict(),
+        "data_config": ckpt.data_config.to_dict(),
+        "train_config": ckpt.train_config.to_dict(),
+        "src_vocab": ckpt.src_vocab.to_dict(), "tgt_vocab": ckpt.tgt_vocab.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in ckpt.model.state_dict().items()},
+        "optimizer": ckpt.optimizer_state,
+        "history": ckpt.history.to_dict(),
+        "test_pairs": [list(p) for p in ckpt.test_pairs],
+    }
+
+
+def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
+    """The file's bytes, for a download button."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint_payload(ckpt), buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
+    """Write atomically: temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint_payload(ckpt), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(source: str | os.PathLike | bytes, name: str | None = None,
+                    device: torch.device | str = "cpu") -> Checkpoint:
+    """Load and check a checkpoint from a path or bytes; CheckpointError names the file."""
+    label = name or (str(source) if not isinstance(source, bytes) else "upload")
+    payload = _read_payload(source, label)
+    try:
+        model_config = ModelConfig.from_dict(payload["model_config"])
+        data_config = DataConfig.from_dict(payload["data_config"])
+        train_config = TrainConfig.from_dict(payload["train_config"])
+        src_vocab, tgt_vocab = Vocab.from_dict(payload["src_vocab"]), Vocab.from_dict(payload["tgt_vocab"])
+        history = History.from_dict(payload.get("history") or {})
+        test_pairs = [(str(s), str(t)) for s, t in payload.get("test_pairs") or []]
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{label}: invalid contents ({err})") from None
+    model = build_model(model_config, len(src_vocab), len(tgt_vocab))
+    _load_weights(model, payload["state_dict"], label)
+    return Checkpoint(model.to(device), model_config, data_config, train_config, src_vocab, tgt_vocab,
+                      history, payload.get("optimizer"), test_pairs, Path(label).stem)
+
+
+def _read_payload(source, label: str) -> dict:
+    try:
+        if isinstance(source, bytes):
+            raw = source
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise CheckpointError(f"{label}: no such file")
+            if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+                raise CheckpointError(f"{label}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+            raw = path.read_bytes()
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as err:   # truncated zip, foreign pickle, refused global: all "not ours"
+        raise CheckpointError(f"{label}: not a readable checkpoint "
+                              f"({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{label}: checkpoint version {payload.get('version')!r}, expected {VERSION}")
+    if not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(f"{label}: no weights in this checkpoint")
+    return payload
+
+
+def _load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:
+    expected = model.state_dict()
+    if set(state_dict) != set(expected):
+        raise CheckpointError(f"{label}: weights do not match the model its config describes")
+    for key, tensor in state_dict.items():
+        if not isinstance(tensor, torch.Tensor) or tensor.shape != expected[key].shape:
+            shape = getattr(tensor, "shape", None)
+            raise CheckpointError(f"{label}: {key} has shape {tuple(shape) if shape is not None else '?'}, "
+                                  f"expected {tuple(expected[key].shape)} (vocabulary or size mismatch)")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{label}: {key} holds NaN or infinite values")
+    model.load_state_dict(state_dict)

@@ -1,0 +1,146 @@
+"""Configs for data, model and training, with the book's defaults.
+
+Validation happens once, at the edge (CLI flags, UI widgets, checkpoint loading),
+by calling ``validate()``; every problem becomes a ``ValueError`` that says what to fix.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SOURCES = ("corpus", "copy", "reverse", "sort", "tatoeba", "tsv")
+CELLS = ("gru", "lstm")
+REDUCTIONS = ("sum", "mean")
+MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
+MAX_LAYERS = 8
+MAX_NUM_STEPS = 200
+MAX_EPOCHS = 100_000
+MAX_BATCH = 8192
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool),
+           f"{name} must be an integer, got {value!r}")
+    _check(low <= value <= high, f"{name} must be between {low} and {high}, got {value}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+           f"{name} must be a number, got {value!r}")
+    _check(math.isfinite(value), f"{name} must be finite, got {value}")
+    too_low = value <= low if open_low else value < low
+    bound = "greater than" if open_low else "at least"
+    _check(not too_low, f"{name} must be {bound} {low}, got {value}")
+    _check(value <= high, f"{name} must be at most {high}, got {value}")
+
+
+class _Config:
+    """Shared helpers: plain-dict round trip for checkpoints and JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(values) - known
+        _check(not unknown, f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        config = cls(**values)
+        config.validate()
+        return config
+
+
+@dataclass
+class DataConfig(_Config):
+    """Where the pairs come from and how they become (batch, num_steps) arrays."""
+    source: str = "corpus"          # one of SOURCES
+    path: str | None = None         # file for "tatoeba" / "tsv"
+    num_examples: int = 600         # book semantics: lines 0..num_examples of the file
+    num_test: int = 200             # held-out pairs, never trained on
+    num_steps: int = 10
+    batch_size: int = 64
+    min_freq: int = 2
+    seed: int = 0                   # split and synthetic tasks
+
+    def validate(self) -> None:
+        _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
+        _check(self.source not in ("tatoeba", "tsv") or bool(self.path),
+               f"source {self.source!r} needs a file path")
+        _check_int("num_examples", self.num_examples, 1, 1_000_000)
+        _check_int("num_test", self.num_test, 0, 100_000)
+        _check_int("num_steps", self.num_steps, 2, MAX_NUM_STEPS)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        _check_int("min_freq", self.min_freq, 0, 1_000_000)
+        _check_int("seed", self.seed, 0, 2**32 - 1)
+
+
+@dataclass
+class ModelConfig(_Config):
+    """The book's encoder-decoder; dec_* default to the encoder's sizes (no bridge)."""
+    cell: str = "gru"
+    embed_size: int = 32
+    num_hiddens: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    dec_num_hiddens: int | None = None
+    dec_num_layers: int | None = None
+
+    @property
+    def decoder_hiddens(self) -> int:
+        return self.dec_num_hiddens or self.num_hiddens
+
+    @property
+    def decoder_layers(self) -> int:
+        return self.dec_num_layers or self.num_layers
+
+    @property
+    def needs_bridge(self) -> bool:
+        return (self.decoder_hiddens, self.decoder_layers) != (self.num_hiddens, self.num_layers)
+
+    def validate(self) -> None:
+        _check(self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}")
+        _check_int("embed_size", self.embed_size, 1, MAX_SIZE)
+        _check_int("num_hiddens", self.num_hiddens, 1, MAX_SIZE)
+        _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
+        _check_float("dropout", self.dropout, 0.0, 0.9)
+        if self.dec_num_hiddens is not None:
+            _check_int("dec_num_hiddens", self.dec_num_hiddens, 1, MAX_SIZE)
+        if self.dec_num_layers is not None:
+            _check_int("dec_num_layers", self.dec_num_layers, 1, MAX_LAYERS)
+
+
+@dataclass
+class TrainConfig(_Config):
+    """The book's training loop and the knobs the chapter's exercises turn."""
+    lr: float = 0.005
+    num_epochs: int = 300
+    clip_theta: float = 1.0
+    teacher_forcing_ratio: float = 1.0   # 1.0 = the book; lower mixes in own predictions
+    accumulation_steps: int = 1          # micro-batches per optimizer step
+    reduction: str = "sum"               # "sum" = the book's l.sum().backward()
+    masked: bool = True                  # False = the exercise's unmasked loss
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self, batch_size: int | None = None) -> None:
+        _check_float("lr", self.lr, 0.0, 10.0, open_low=True)
+        _check_int("num_epochs", self.num_epochs, 1, MAX_EPOCHS)
+        _check_float("clip_theta", self.clip_theta, 0.0, 1e6, open_low=True)
+        _check_float("teacher_forcing_ratio", self.teacher_forcing_ratio, 0.0, 1.0)
+        _check_int("accumulation_steps", self.accumulation_steps, 1, MAX_BATCH)
+        _check(self.reduction in REDUCTIONS,
+               f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+        _check(isinstance(self.masked, bool), "masked must be True or False")
+        _check_int("seed", self.seed, 0, 2**32 - 1)
+        _check(self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+               f"device must be auto, cpu, cuda or mps, got {self.device!r}")
+        if batch_size is not None:
+            _check(self.accumulation_steps <= batch_size,
+                   f"accumulation_steps ({self.accumulation_steps}) cannot exceed "
+                   f"batch_size ({batch_size}): each micro-batch needs at least one pair")

@@ -1,0 +1,175 @@
+"""Greedy decoding (notes 7.7): one step at a time with every step's distribution, and batched.
+
+`greedy_steps` is the engine: a generator of `DecodeStep`s. `predict_seq2seq` (the book's
+name and signature) and the Decode view are thin layers over it; `translate` decodes many
+sentences at once and gives the same translations.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import Vocab, preprocess_nmt, truncate_pad
+
+MAX_INPUT_CHARS = 10_000     # longer text is cut before tokenizing: only num_steps tokens are used
+
+
+@dataclass
+class SourceEncoding:
+    """A source sentence on its way into the encoder."""
+    tokens: list[str]            # after preprocessing/splitting, before <eos>
+    ids: list[int]               # tokens + <eos>, before truncation/padding
+    padded: list[int]            # truncated or padded to num_steps
+    valid_len: int               # non-padding positions the encoder sees
+    unknown: list[bool]          # per token: mapped to <unk>
+    truncated: bool
+
+
+def encode_source(sentence: str, src_vocab: Vocab, num_steps: int, book: bool = True) -> SourceEncoding:
+    """`book=True`: the book's `sentence.lower().split(' ')`; else the full preprocessing
+    (`preprocess_nmt`, then whitespace split), which is what the Decode view shows."""
+    sentence = sentence[:MAX_INPUT_CHARS]
+    tokens = sentence.lower().split(" ") if book else preprocess_nmt(sentence).split()
+    ids = src_vocab[tokens] + [src_vocab["<eos>"]]
+    padded = truncate_pad(ids, num_steps, src_vocab["<pad>"])
+    unknown = [i == src_vocab.unk for i in ids[:-1]]
+    return SourceEncoding(tokens, ids, padded, min(len(ids), num_steps), unknown, len(ids) > num_steps)
+
+
+@dataclass
+class DecodeStep:
+    """One greedy step: what went in, the whole next-token distribution, what came out."""
+    index: int
+    input_id: int
+    input_token: str
+    probs: torch.Tensor = field(repr=False)   # (vocab,) on the CPU
+    chosen_id: int
+    chosen_token: str
+    forced: bool                 # chosen by the user ("what if"), not by argmax
+
+    @property
+    def entropy(self) -> float:
+        """In nats; 0 when the model is certain."""
+        p = self.probs[self.probs > 0]
+        return float(-(p * p.log()).sum())
+
+    def top_k(self, vocab: Vocab, k: int = 5) -> list[tuple[str, float]]:
+        values, ids = self.probs.topk(min(k, self.probs.numel()))
+        return [(vocab.to_tokens(int(i)), float(v)) for v, i in zip(values, ids)]
+
+
+@dataclass
+class GreedyResult:
+    source: SourceEncoding
+    steps: list[DecodeStep]
+    stop_reason: str             # "eos" or "num_steps"
+
+    @property
+    def tokens(self) -> list[str]:
+        return [s.chosen_token for s in self.steps if s.chosen_token != "<eos>"]
+
+    @property
+    def translation(self) -> str:
+        return " ".join(self.tokens)
+
+
+def _device_of(net: torch.nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+@torch.no_grad()
+def greedy_steps(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int,
+                 forced: dict[int, int] | None = None) -> Iterator[DecodeStep]:
+    """Decode one token at a time from `<bos>` until `<eos>` or `num_steps` tokens.
+
+    `forced` maps a step index to a token id chosen instead of the argmax at that step;
+    decoding continues greedily from there.
+    """
+    net.eval()
+    device = _device_of(net)
+    enc_X = torch.tensor([source.padded], dtype=torch.long, device=device)     # (1, num_steps)
+    enc_valid_len = torch.tensor([source.valid_len], device=device)
+    dec_state = net.init_decoder_state(enc_X, enc_valid_len)
+    input_id = tgt_vocab["<bos>"]
+    for index in range(num_steps):
+        dec_X = torch.tensor([[input_id]], dtype=torch.long, device=device)  # (1, 1)
+        Y, dec_state = net.decoder(dec_X, dec_state)                        # (1, 1, vocab)
+        probs = torch.softmax(Y[0, 0].float(), dim=0).cpu()
+        is_forced = forced is not None and index in forced
+        chosen = forced[index] if is_forced else int(Y[0, 0].argmax())
+        yield DecodeStep(index, input_id, tgt_vocab.to_tokens(input_id), probs,
+                         chosen, tgt_vocab.to_tokens(chosen), is_forced)
+        if chosen == tgt_vocab["<eos>"]:
+            return
+        input_id = chosen
+
+
+def greedy_decode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                  book: bool = True, forced: dict[int, int] | None = None) -> GreedyResult:
+    """Every step of the greedy translation of one sentence, and why it stopped."""
+    source = encode_source(sentence, src_vocab, num_steps, book)
+    steps = list(greedy_steps(net, source, tgt_vocab, num_steps, forced))
+    stop = "eos" if steps and steps[-1].chosen_token == "<eos>" else "num_steps"
+    return GreedyResult(source, steps, stop)
+
+
+def predict_seq2seq(net, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                    device=None, save_attention_weights: bool = False) -> tuple[str, list]:
+    """The book's signature and result: (translation, attention weights per step).
+
+    `device` is accepted for compatibility; the model's own device is used.
+    """
+    result = greedy_decode(net, src_sentence, src_vocab, tgt_vocab, num_steps, book=True)
+    weights = [getattr(net.decoder, "attention_weights", None) for _ in result.steps] \
+        if save_attention_weights else []
+    return result.translation, weights
+
+
+@torch.no_grad()
+def translate(net, sentences: list[str], src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+              batch_size: int = 512, book: bool = True) -> list[str]:
+    """Greedy translations of many sentences, a batch at a time; equal to one-by-one decoding."""
+    net.eval()
+    out: list[str] = []
+    for start in range(0, len(sentences), batch_size):
+        chunk = [encode_source(s, src_vocab, num_steps, book) for s in sentences[start:start + batch_size]]
+        out.extend(_translate_batch(net, chunk, tgt_vocab, num_steps))
+    return out
+
+
+def _translate_batch(net, sources: list[SourceEncoding], tgt_vocab: Vocab, num_steps: int) -> list[str]:
+    device = _device_of(net)
+    enc_X = torch.tensor([s.padded for s in sources], dtype=torch.long, device=device)
+    enc_valid_len = torch.tensor([s.valid_len for s in sources], device=device)
+    dec_state = net.init_decoder_state(enc_X, enc_valid_len)
+    eos = tgt_vocab["<eos>"]
+    dec_X = torch.full((len(sources), 1), tgt_vocab["<bos>"], dtype=torch.long, device=device)
+    finished = torch.zeros(len(sources), dtype=torch.bool, device=device)
+    chosen = []
+    for _ in range(num_steps):
+        Y, dec_state = net.decoder(dec_X, dec_state)
+        dec_X = Y.argmax(dim=2)                      # (batch, 1)
+        chosen.append(dec_X)
+        finished |= dec_X[:, 0] == eos
+        if bool(finished.all()):                     # one sync per step, not per token
+            break
+    ids = torch.cat(chosen, dim=1).tolist()          # (batch, steps)
+    return [" ".join(tgt_vocab.to_tokens(row[:row.index(eos)] if eos in row else row)) for row in ids]
+
+
+def trajectory(steps: list[DecodeStep], vocab: Vocab, top_k: int = 5) -> tuple[list[str], list[list[float]]]:
+    """Rows = steps, columns = the union of each step's top-k tokens: for a heatmap."""
+    columns: list[int] = []
+    for step in steps:
+        for i in step.probs.topk(min(top_k, step.probs.numel())).indices.tolist():
+            if i not in columns:
+                columns.append(i)
+    matrix = [[float(step.probs[i]) for i in columns] for step in steps]
+    return vocab.to_tokens(columns), matrix
+
+
+def entropy_bits(nats: float) -> float:
+    return nats / math.log(2)

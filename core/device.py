@@ -1,0 +1,28 @@
+"""Device choice: CUDA when present, else Apple MPS, else the CPU."""
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """`auto` picks the best available device; an explicit one must exist."""
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU was found; use 'auto' or 'cpu'")
+    if preference == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
+    return torch.device(preference)
+
+
+def describe_devices() -> str:
+    """One line for the UI: what was found."""
+    if torch.cuda.is_available():
+        return f"CUDA GPU found: {torch.cuda.get_device_name(0)}"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "Apple MPS found"
+    return "no GPU found: training runs on the CPU"

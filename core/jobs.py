@@ -1,0 +1,128 @@
+"""Training as a background job: a thread, its events, a stop switch, and a heartbeat.
+
+The Train view owns one job per browser session. The thread never touches the UI; the page
+reads `snapshot()` on each rerun. If the page stops calling `heartbeat()` (the tab closed),
+the job stops itself within `orphan_timeout` seconds, so no orphan thread burns the CPU.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import checkpoint_path, save_checkpoint
+from .run import TrainingRun
+from .train import EpochEvent, SampleEvent, StepEvent, TrainResult
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's progress for one redraw."""
+    status: str                  # "running", "finished", "stopped", "diverged" or "failed"
+    message: str
+    epoch: int
+    num_epochs: int
+    step: int
+    step_loss: list[float]
+    step_grad_norm: list[float]
+    epoch_loss: list[float]
+    tokens_per_second: list[float]   # after each epoch, over the run so far
+    samples: list[dict]
+    elapsed: float
+    checkpoint: str | None
+    clip_theta: float
+
+    @property
+    def progress(self) -> float:
+        return min(self.epoch / self.num_epochs, 1.0) if self.num_epochs else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.epoch == 0 or self.status != "running":
+            return None
+        return self.elapsed / self.epoch * (self.num_epochs - self.epoch)
+
+
+@dataclass
+class TrainingJob:
+    run: TrainingRun
+    name: str                        # checkpoint name, already sanitized
+    sample_every: int = 10
+    orphan_timeout: float = 60.0
+    checkpoint_dir: Path | None = None
+    status: str = "created"
+    message: str = ""
+    result: TrainResult | None = None
+    saved_to: str | None = None
+    _events: list = field(default_factory=list, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _last_seen: float = field(default_factory=time.monotonic, repr=False)
+    _elapsed: float = 0.0
+
+    def __post_init__(self):
+        hist = self.run.trainer.history      # what a resumed run already had
+        self._start_epochs, self._start_steps = len(hist.epoch_loss), len(hist.step_loss)
+
+    def start(self) -> "TrainingJob":
+        self.status = "running"
+        self._thread = threading.Thread(target=self._work, name=f"train-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def heartbeat(self) -> None:
+        self._last_seen = time.monotonic()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_event(self, event) -> None:
+        with self._lock:
+            self._events.append(event)
+            self._elapsed = getattr(event, "elapsed", self._elapsed)
+        if time.monotonic() - self._last_seen > self.orphan_timeout:
+            self.message = "the browser session went away"
+            self._stop.set()
+
+    def _work(self) -> None:
+        try:
+            self.result = self.run.train(self._on_event, self._stop, self.sample_every)
+            self.saved_to = str(self._save())
+            self.status, self.message = self.result.status, self.message or self.result.message
+        except Exception as err:      # the page shows it; the app keeps working
+            self.status = "failed"
+            self.message = f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+
+    def _save(self) -> Path:
+        """Finished, stopped or diverged: the weights are the last good ones, so keep them."""
+        return save_checkpoint(self.run.checkpoint(), checkpoint_path(self.name, self.checkpoint_dir))
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            events = list(self._events)
+        hist = self.run.trainer.history
+        epochs = [e for e in events if isinstance(e, EpochEvent)]
+        steps = [e for e in events if isinstance(e, StepEvent)]
+        samples = [row for e in events if isinstance(e, SampleEvent) for row in e.samples]
+        first_step, done_epochs = self._start_steps, self._start_epochs
+        return JobSnapshot(
+            self.status, self.message, done_epochs + len(epochs), self.run.train_config.num_epochs,
+            steps[-1].step if steps else first_step,
+            hist.step_loss[:first_step] + [e.loss for e in steps],
+            hist.step_grad_norm[:first_step] + [e.grad_norm for e in steps],
+            hist.epoch_loss[:done_epochs] + [e.loss for e in epochs],
+            [e.tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
+            self.run.train_config.clip_theta)

@@ -1,0 +1,163 @@
+"""The RNN encoder-decoder of the chapter (notes 7.2-7.3), GRU or LSTM, with an optional bridge.
+
+Parameter names and shapes of the GRU model equal the book's
+`EncoderDecoder(Seq2SeqEncoder(...), Seq2SeqDecoder(...))`, so a `state_dict` trained
+with d2l's code loads here and computes the same function.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def make_rnn(cell: str, input_size: int, num_hiddens: int, num_layers: int, dropout: float) -> nn.RNNBase:
+    """nn.GRU / nn.LSTM; dropout acts between layers only, so one layer gets none (no warning)."""
+    return RNN_CELLS[cell](input_size, num_hiddens, num_layers, dropout=dropout if num_layers > 1 else 0.0)
+
+
+def top_hidden(state):
+    """The top layer's hidden state (N, H): for an LSTM `(h, c)` it comes from h, never c."""
+    hidden = state[0] if isinstance(state, tuple) else state
+    return hidden[-1]
+
+
+class Encoder(nn.Module):
+    """The base encoder interface of the encoder-decoder architecture."""
+
+    def forward(self, X, *args):
+        raise NotImplementedError
+
+
+class Decoder(nn.Module):
+    """The base decoder interface: turn the encoder's outputs into a state, then decode."""
+
+    def init_state(self, enc_outputs, *args):
+        raise NotImplementedError
+
+    def forward(self, X, state):
+        raise NotImplementedError
+
+
+class Seq2SeqEncoder(Encoder):
+    """Embedding + multi-layer RNN; returns all outputs and the final state."""
+
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
+                 dropout: float = 0, cell: str = "gru", **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.rnn = make_rnn(cell, embed_size, num_hiddens, num_layers, dropout)
+
+    def forward(self, X, *args):
+        X = self.embedding(X).permute(1, 0, 2)   # (num_steps, batch, embed): time first
+        output, state = self.rnn(X)
+        # output: (num_steps, batch, num_hiddens); state: (num_layers, batch, num_hiddens)
+        # (for an LSTM, state is the pair (h, c) of that shape)
+        return output, state
+
+
+class Seq2SeqDecoder(Decoder):
+    """The book's decoder: the context (top layer of the state it is given) is concatenated
+    to every input embedding, then a dense layer maps hidden states to vocabulary logits.
+
+    As in the book, the context is `state[-1]` of the state passed to `forward`: for a whole
+    teacher-forced sequence that is the encoder's final state; when decoding one step at a
+    time (`predict_seq2seq`) it is the previous step's decoder state.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
+                 dropout: float = 0, cell: str = "gru", **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.rnn = make_rnn(cell, embed_size + num_hiddens, num_hiddens, num_layers, dropout)
+        self.dense = nn.Linear(num_hiddens, vocab_size)
+
+    def init_state(self, enc_outputs, *args):
+        return enc_outputs[1]
+
+    def forward(self, X, state):
+        X = self.embedding(X).permute(1, 0, 2)              # (num_steps, batch, embed)
+        context = top_hidden(state).repeat(X.shape[0], 1, 1)  # (num_steps, batch, num_hiddens)
+        output, state = self.rnn(torch.cat((X, context), 2), state)
+        return self.dense(output).permute(1, 0, 2), state    # (batch, num_steps, vocab)
+
+
+class Bridge(nn.Module):
+    """Encoder state -> decoder state when their sizes or layer counts differ (notes 7.9.3).
+
+    All encoder layers are flattened and projected by one Linear + tanh to all decoder
+    layers, so any (layers, hiddens) pair can be joined. An LSTM's cell state c gets its
+    own projection without tanh (c is not bounded to [-1, 1]).
+    """
+
+    def __init__(self, enc_layers: int, enc_hiddens: int, dec_layers: int, dec_hiddens: int,
+                 cell: str = "gru"):
+        super().__init__()
+        self.dec_layers, self.dec_hiddens = dec_layers, dec_hiddens
+        self.connector = nn.Linear(enc_layers * enc_hiddens, dec_layers * dec_hiddens)
+        self.cell_connector = (nn.Linear(enc_layers * enc_hiddens, dec_layers * dec_hiddens)
+                               if cell == "lstm" else None)
+
+    def _project(self, layer: nn.Linear, state: torch.Tensor) -> torch.Tensor:
+        batch = state.shape[1]
+        flat = state.permute(1, 0, 2).reshape(batch, -1)           # (batch, L_enc * H_enc)
+        out = layer(flat).reshape(batch, self.dec_layers, self.dec_hiddens)
+        return out.permute(1, 0, 2).contiguous()                   # (L_dec, batch, H_dec)
+
+    def forward(self, state):
+        if isinstance(state, tuple):
+            h, c = state
+            return torch.tanh(self._project(self.connector, h)), self._project(self.cell_connector, c)
+        return torch.tanh(self._project(self.connector, state))
+
+
+class EncoderDecoder(nn.Module):
+    """The base class of the encoder-decoder architecture, with an optional bridge."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, bridge: Bridge | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        if bridge is not None:          # absent, not None-valued: keeps the book's state_dict keys
+            self.bridge = bridge
+
+    def init_decoder_state(self, enc_X, *args):
+        """Encode, pass the state through the bridge if any, and hand it to the decoder."""
+        output, state = self.encoder(enc_X, *args)
+        if hasattr(self, "bridge"):
+            state = self.bridge(state)
+        return self.decoder.init_state((output, state), *args)
+
+    def forward(self, enc_X, dec_X, *args):
+        return self.decoder(dec_X, self.init_decoder_state(enc_X, *args))
+
+
+def xavier_init_weights(m: nn.Module) -> None:
+    """The book's initialisation: Xavier-uniform for Linear weights and RNN weight matrices."""
+    if type(m) == nn.Linear:
+        nn.init.xavier_uniform_(m.weight)
+    if type(m) in (nn.GRU, nn.LSTM):
+        for param in m._flat_weights_names:
+            if "weight" in param:
+                nn.init.xavier_uniform_(m._parameters[param])
+
+
+def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> EncoderDecoder:
+    """An initialised model for `config` (Xavier as in the book)."""
+    config.validate()
+    encoder = Seq2SeqEncoder(src_vocab_size, config.embed_size, config.num_hiddens,
+                             config.num_layers, config.dropout, config.cell)
+    decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
+                             config.decoder_layers, config.dropout, config.cell)
+    bridge = (Bridge(config.num_layers, config.num_hiddens, config.decoder_layers,
+                     config.decoder_hiddens, config.cell) if config.needs_bridge else None)
+    net = EncoderDecoder(encoder, decoder, bridge)
+    net.apply(xavier_init_weights)
+    return net
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())

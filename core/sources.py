@@ -1,0 +1,201 @@
+"""Where sentence pairs come from: the shipped corpus, synthetic tasks, Tatoeba files, TSVs.
+
+Every source goes through `load_split(config)` and gives the same thing: training pairs
+and held-out pairs that are never trained on. Files are read as UTF-8; malformed lines
+(no tab, an empty side) are skipped and counted, never a crash.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from .config import DataConfig
+from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, tokenize_nmt
+
+CORPUS_PATH = Path(__file__).parent / "corpus" / "en-fr.tsv"
+FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
+FRA_ENG_SHA1 = "94646ad1522d915e7b0f9296181140edcf86a4f5"   # the book's DATA_HUB checksum
+MAX_FILE_BYTES = 64 * 1024 * 1024                          # larger uploads are refused
+SYNTHETIC_ALPHABET = "a b c d e f g h i j k l".split()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SEQ2SEQ_CACHE", Path.home() / ".cache" / "seq2seq-playground"))
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """Bytes of a text file -> str, refusing binary or non-UTF-8 content with a clear error."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise DataError(f"{name}: {len(raw) / 2**20:.0f} MiB is over the "
+                        f"{MAX_FILE_BYTES // 2**20} MiB limit")
+    if b"\x00" in raw[:65536]:
+        raise DataError(f"{name}: this looks like a binary file, not tab-separated text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+
+
+def read_tatoeba_bytes(raw: bytes, name: str) -> str:
+    """The text of `fra.txt`, given either the file itself or a zip that holds it."""
+    if raw[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                members = [m for m in archive.namelist() if m.endswith(".txt") and "_about" not in m]
+                if not members:
+                    raise DataError(f"{name}: the zip holds no .txt file of pairs")
+                member = "fra-eng/fra.txt" if "fra-eng/fra.txt" in members else members[0]
+                raw = archive.read(member)
+        except zipfile.BadZipFile:
+            raise DataError(f"{name}: a corrupt zip file") from None
+    return decode_text(raw, name)
+
+
+def read_tatoeba_file(path: str | os.PathLike) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return read_tatoeba_bytes(path.read_bytes(), str(path))
+
+
+def download_fra_eng(directory: Path | None = None) -> Path:
+    """The book's fra-eng.zip, downloaded once, verified by its SHA-1, cached."""
+    directory = directory or cache_dir()
+    target = directory / "fra-eng.zip"
+    if target.is_file() and _sha1(target.read_bytes()) == FRA_ENG_SHA1:
+        return target
+    with urllib.request.urlopen(FRA_ENG_URL, timeout=60) as response:
+        raw = response.read()
+    if _sha1(raw) != FRA_ENG_SHA1:
+        raise DataError(f"{FRA_ENG_URL}: checksum mismatch, download refused")
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    partial.write_bytes(raw)
+    os.replace(partial, target)
+    return target
+
+
+def _sha1(raw: bytes) -> str:
+    return hashlib.sha1(raw).hexdigest()
+
+
+def read_fra_eng_text() -> str:
+    """The book's file: $FRA_ENG_PATH if set, else the download cache, else a download."""
+    env_path = os.environ.get("FRA_ENG_PATH")
+    return read_tatoeba_file(env_path) if env_path else read_tatoeba_file(download_fra_eng())
+
+
+def pairs_from_lines(lines: list[str], description: str, limit: int | None = None) -> PairSet:
+    """Preprocessed `src<TAB>tgt[<TAB>...]` lines -> pairs; extra columns ignored, bad lines counted."""
+    source, target, skipped = [], [], 0
+    for line in lines:
+        if limit is not None and len(source) >= limit:
+            break
+        parts = line.rstrip("\r").split("\t")
+        src, tgt = (parts[0].split(), parts[1].split()) if len(parts) >= 2 else ([], [])
+        if not src or not tgt:
+            skipped += bool(line.rstrip("\r"))   # empty lines are not an error
+            continue
+        source.append(src)
+        target.append(tgt)
+    return PairSet(source, target, skipped, description)
+
+
+def tatoeba_split(text: str, config: DataConfig, description: str) -> tuple[PairSet, PairSet]:
+    """Train on the book's lines 0..num_examples; hold out the next `num_test` pairs.
+
+    The file is sorted by length, so the held-out pairs look like the training pairs.
+    """
+    head, _, rest = _split_lines(text, config.num_examples + 1)
+    train_text = preprocess_nmt(head)
+    if head.count("\t") == head.count("\n") + 1 and "\r" not in head:
+        source, target = tokenize_nmt(train_text, config.num_examples)   # the book's exact path
+        train = PairSet(source, target, 0, description)
+    else:   # extra columns or odd lines: the tolerant reader
+        train = pairs_from_lines(train_text.split("\n"), description)
+    test_lines, _, _ = _split_lines(rest, config.num_test * 2 + 10)
+    test = pairs_from_lines(preprocess_nmt(test_lines).split("\n"), description, config.num_test)
+    return train, test
+
+
+def _split_lines(text: str, n: int) -> tuple[str, int, str]:
+    """The first n lines of text (joined) and the rest, without splitting the whole file."""
+    pos = -1
+    for count in range(n):
+        pos = text.find("\n", pos + 1)
+        if pos < 0:
+            return text, count + 1, ""
+    return text[:pos], n, text[pos + 1:]
+
+
+def synthetic_pairs(task: str, count: int, num_steps: int, seed: int) -> PairSet:
+    """copy / reverse / sort over a small alphabet, with exact references."""
+    rng = random.Random(seed)
+    max_len = max(1, num_steps - 1)        # leave room for <eos>
+    transform = {"copy": list, "reverse": lambda s: s[::-1], "sort": sorted}[task]
+    seen, source, target = set(), [], []
+    for _ in range(count * 20):
+        if len(source) >= count:
+            break
+        tokens = tuple(rng.choice(SYNTHETIC_ALPHABET) for _ in range(rng.randint(1, max_len)))
+        if tokens not in seen:
+            seen.add(tokens)
+            source.append(list(tokens))
+            target.append(list(transform(list(tokens))))
+    return PairSet(source, target, 0, f"synthetic {task} task")
+
+
+def random_split(pairs: PairSet, config: DataConfig) -> tuple[PairSet, PairSet]:
+    """A seeded shuffle; at most a fifth of the pairs is held out, so small files still train."""
+    order = list(range(len(pairs)))
+    random.Random(config.seed).shuffle(order)
+    num_test = min(config.num_test, len(pairs) // 5)
+    test, train = order[:num_test], order[num_test:][:config.num_examples]
+    train_set, test_set = pairs.subset(train), pairs.subset(test)
+    train_set.skipped = pairs.skipped
+    return train_set, test_set
+
+
+def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, PairSet]:
+    """Train and held-out pairs for `config`; `raw` is an uploaded file's bytes, if any
+    (then `config.path` is only its name, for messages)."""
+    config.validate()
+    source = config.source
+    if source in ("copy", "reverse", "sort"):
+        pairs = synthetic_pairs(source, config.num_examples + config.num_test,
+                                config.num_steps, config.seed)
+        return random_split(pairs, config)
+    if source == "tatoeba":
+        name = config.path or "upload"
+        text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(config.path)
+        return tatoeba_split(text, config, f"Tatoeba file {Path(name).name}")
+    if source == "tsv":
+        name = config.path or "upload"
+        text = decode_text(raw if raw is not None else _read_bytes(config.path), name)
+        pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), f"TSV {Path(name).name}")
+    else:
+        pairs = pairs_from_lines(CORPUS_PATH.read_text("utf-8").split("\n"), "the playground corpus")
+    if len(pairs) < 2:
+        raise DataError(f"{pairs.description}: fewer than 2 usable pairs "
+                        f"({pairs.skipped} malformed lines skipped)")
+    return random_split(pairs, config)
+
+
+def _read_bytes(path: str | None) -> bytes:
+    if not path or not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    return Path(path).read_bytes()
+
+
+def prepare_data(config: DataConfig, raw: bytes | None = None) -> NMTData:
+    """Pairs -> vocabularies built on the training pairs only -> training arrays."""
+    train, test = load_split(config, raw)
+    if len(train) == 0:
+        raise DataError(f"{train.description}: no training pairs")
+    src_vocab, tgt_vocab = build_vocabs(train, config.min_freq)
+    return NMTData(train, test, src_vocab, tgt_vocab, config.num_steps)

@@ -1,0 +1,222 @@
+"""One training loop (notes 7.5) for the CLI and the UI, reporting through events.
+
+`Trainer.run` is the book's `train_seq2seq` loop — Adam, teacher forcing with
+`<bos>` + `Y[:, :-1]`, the masked loss summed over the batch, gradient clipping at
+theta — plus what a tool needs: a teacher-forcing ratio, gradient accumulation, sum or
+mean reduction, events after every step and epoch, a cooperative stop, resume, and a
+guard that stops on a NaN loss before it reaches the weights.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .metrics import bleu
+from .config import TrainConfig
+from .data import Vocab
+from .decode import translate
+from .loss import make_loss
+
+
+@dataclass
+class StepEvent:
+    epoch: int
+    step: int                    # global optimizer step, continues across resumes
+    loss: float                  # this batch: sum of per-sequence losses / tokens
+    grad_norm: float             # before clipping
+    tokens_per_second: float     # over the run so far
+    elapsed: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int                   # 1-based, continues across resumes
+    num_epochs: int
+    step: int
+    loss: float                  # the book's metric: sum of losses / tokens over the epoch
+    tokens_per_second: float
+    elapsed: float
+
+
+@dataclass
+class SampleEvent:
+    epoch: int
+    samples: list[dict]          # {src, pred, ref, bleu}
+
+
+@dataclass
+class History:
+    """Everything plotted about a run; plain lists so it lives in checkpoints."""
+    step_loss: list[float] = field(default_factory=list)
+    step_grad_norm: list[float] = field(default_factory=list)
+    epoch_loss: list[float] = field(default_factory=list)
+    epoch_tokens_per_second: list[float] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "History":
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    status: str                  # "finished", "stopped" or "diverged"
+    message: str
+    history: History
+    final_loss: float
+    train_seconds: float         # this run only
+    tokens: int                  # this run only
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def summary(self) -> dict:
+        return {"status": self.status, "final_loss": self.final_loss,
+                "train_seconds": round(self.train_seconds, 3), "tokens": self.tokens,
+                "tokens_per_second": round(self.tokens_per_second, 1),
+                "epochs": len(self.history.epoch_loss), "steps": len(self.history.step_loss)}
+
+
+def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
+    """The book's `grad_clipping` without the Python loop or a host sync: returns the pre-clip norm.
+
+    norm = sqrt(sum of squared gradients); if norm > theta every gradient is scaled by theta/norm.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(theta / norm, max=1.0))
+    return norm
+
+
+class Trainer:
+    """Trains `net` on batches of (X, X_valid_len, Y, Y_valid_len) from `data_iter`."""
+
+    def __init__(self, net: nn.Module, data_iter: Iterable, tgt_vocab: Vocab, config: TrainConfig,
+                 device: torch.device, history: History | None = None,
+                 optimizer_state: dict | None = None):
+        self.net = net.to(device)
+        self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
+        self.history = history or History()
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        if optimizer_state:
+            self.optimizer.load_state_dict(optimizer_state)
+        self.loss = make_loss(config.masked)
+        self.params = [p for p in net.parameters() if p.requires_grad]
+
+    # -- one step -------------------------------------------------------------------------
+    def _forward(self, X, X_valid_len, Y) -> torch.Tensor:
+        """Y_hat (batch, num_steps, vocab) with teacher forcing, or mixed with own predictions."""
+        bos = torch.full((Y.shape[0], 1), self.tgt_vocab["<bos>"], dtype=Y.dtype, device=Y.device)
+        if self.config.teacher_forcing_ratio >= 1.0:
+            dec_input = torch.cat([bos, Y[:, :-1]], 1)     # the book: one call, whole sequence
+            return self.net(X, dec_input, X_valid_len)[0]
+        return self._scheduled_sampling(X, X_valid_len, Y, bos)
+
+    def _scheduled_sampling(self, X, X_valid_len, Y, bos) -> torch.Tensor:
+        """Step by step: each input is the true previous token with probability ratio,
+        else the model's own previous prediction (notes 7.9.4)."""
+        state = self.net.init_decoder_state(X, X_valid_len)
+        dec_X, outputs = bos, []
+        for t in range(Y.shape[1]):
+            Y_t, state = self.net.decoder(dec_X, state)     # (batch, 1, vocab)
+            outputs.append(Y_t)
+            use_truth = torch.rand(Y.shape[0], 1, device=Y.device) < self.config.teacher_forcing_ratio
+            dec_X = torch.where(use_truth, Y[:, t:t + 1], Y_t.argmax(dim=2))
+        return torch.cat(outputs, dim=1)
+
+    def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Forward/backward over the micro-batches, clip, update: (loss sum, tokens, norm)."""
+        X, X_valid_len, Y, Y_valid_len = [x.to(self.device, non_blocking=True) for x in batch]
+        self.optimizer.zero_grad(set_to_none=True)
+        scale = 1.0 if self.config.reduction == "sum" else 1.0 / X.shape[0]
+        loss_sum = torch.zeros((), device=self.device)
+        parts = min(self.config.accumulation_steps, X.shape[0])
+        for x, xv, y, yv in zip(*(t.chunk(parts) for t in (X, X_valid_len, Y, Y_valid_len))):
+            l = self.loss(self._forward(x, xv, y), y, yv)   # (micro_batch,) per-sequence loss
+            (l.sum() * scale).backward()
+            loss_sum += l.detach().sum()
+        norm = clip_gradients(self.params, self.config.clip_theta)
+        return loss_sum, Y_valid_len.sum(), norm
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, on_event: Callable | None = None, stop: threading.Event | None = None,
+            samples: list[tuple[str, str]] = (), sample_every: int = 0,
+            src_vocab: Vocab | None = None, num_steps: int = 10) -> TrainResult:
+        """Train until num_epochs (counting resumed ones), a stop request, or a NaN loss."""
+        emit = on_event or (lambda event: None)
+        hist, start = self.history, time.perf_counter()
+        run_tokens, status, message = 0, "finished", "training finished"
+        self.net.train()
+        for epoch in range(len(hist.epoch_loss), self.config.num_epochs):
+            epoch_loss, epoch_tokens, epoch_start = 0.0, 0, time.perf_counter()
+            for batch in self.data_iter:
+                loss_sum, tokens, norm = self._step(batch)
+                loss_value, tokens = float(loss_sum), int(tokens)
+                if not math.isfinite(loss_value):
+                    status, message = "diverged", (
+                        f"the loss became {loss_value} at step {len(hist.step_loss) + 1}: training "
+                        "stopped before this step changed the weights; try a smaller lr")
+                    break
+                self.optimizer.step()
+                epoch_loss, epoch_tokens, run_tokens = epoch_loss + loss_value, epoch_tokens + tokens, run_tokens + tokens
+                hist.step_loss.append(loss_value / max(tokens, 1))
+                hist.step_grad_norm.append(float(norm))
+                elapsed = time.perf_counter() - start
+                emit(StepEvent(epoch + 1, len(hist.step_loss), hist.step_loss[-1], hist.step_grad_norm[-1],
+                               run_tokens / max(elapsed, 1e-9), elapsed))
+                if stop is not None and stop.is_set():
+                    status, message = "stopped", f"stopped by request in epoch {epoch + 1}"
+                    break
+            if status != "finished":
+                break
+            hist.epoch_loss.append(epoch_loss / max(epoch_tokens, 1))
+            hist.epoch_tokens_per_second.append(epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9))
+            elapsed = time.perf_counter() - start
+            emit(EpochEvent(epoch + 1, self.config.num_epochs, len(hist.step_loss), hist.epoch_loss[-1],
+                            run_tokens / max(elapsed, 1e-9), elapsed))
+            if samples and sample_every and src_vocab is not None and (
+                    (epoch + 1) % sample_every == 0 or epoch + 1 == self.config.num_epochs):
+                emit(self._sample(epoch + 1, samples, src_vocab, num_steps))
+        seconds = time.perf_counter() - start
+        hist.tokens, hist.seconds = hist.tokens + run_tokens, hist.seconds + seconds
+        final = hist.epoch_loss[-1] if hist.epoch_loss else float("nan")
+        return TrainResult(status, message, hist, final, seconds, run_tokens)
+
+    def _sample(self, epoch: int, samples: list[tuple[str, str]], src_vocab: Vocab, num_steps: int) -> SampleEvent:
+        """Translations of fixed sentences with their BLEU (k=2), so a user watches it learn."""
+        preds = translate(self.net, [s for s, _ in samples], src_vocab, self.tgt_vocab, num_steps)
+        self.net.train()
+        rows = [{"epoch": epoch, "src": s, "pred": p, "ref": r, "bleu": bleu(p, r, k=2)}
+                for (s, r), p in zip(samples, preds)]
+        self.history.samples.extend(rows)
+        return SampleEvent(epoch, rows)
+
+
+def train_seq2seq(net: nn.Module, data_iter: Iterable, lr: float, num_epochs: int,
+                  tgt_vocab: Vocab, device) -> TrainResult:
+    """The book's function: Xavier init, then the loop above with the book's settings."""
+    from .model import xavier_init_weights
+
+    net.apply(xavier_init_weights)
+    config = TrainConfig(lr=lr, num_epochs=num_epochs)
+    result = Trainer(net, data_iter, tgt_vocab, config, torch.device(device)).run()
+    print(f"loss {result.final_loss:.3f}, {result.tokens_per_second:.1f} tokens/sec on {device}")
+    return result
+
+
+if __name__ == "__main__":
+    from .cli import train_main
+
+    raise SystemExit(train_main())

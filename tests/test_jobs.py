@@ -1,0 +1,58 @@
+"""Background training jobs: save on the way out, stop fast, never orphaned, isolated."""
+import time
+
+import pytest
+
+from core.checkpoint import load_checkpoint
+from core.config import DataConfig, ModelConfig, TrainConfig
+from core.jobs import TrainingJob
+from core.run import start_run
+
+
+def job(name, epochs=3, source="reverse", **kwargs):
+    data = DataConfig(source=source, num_examples=128, num_test=16, batch_size=16, num_steps=6)
+    run = start_run(data, ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=epochs))
+    return TrainingJob(run, name, sample_every=1, **kwargs)
+
+
+def test_a_finished_job_saves_its_checkpoint_and_reports_samples(checkpoint_dir):
+    j = job("done").start()
+    assert j.join(60) and j.status == "finished"
+    snap = j.snapshot()
+    assert snap.progress == 1.0 and len(snap.epoch_loss) == 3 and len(snap.step_loss) == 24
+    assert len(snap.samples) == 3 * 4 and {"src", "pred", "ref", "bleu"} <= set(snap.samples[0])
+    assert load_checkpoint(snap.checkpoint).history.epoch_loss == snap.epoch_loss
+
+
+def test_stop_takes_effect_within_a_second_and_keeps_a_consistent_checkpoint(checkpoint_dir):
+    j = job("stopped", epochs=10_000).start()
+    while not j.snapshot().step_loss:
+        time.sleep(0.01)
+    asked = time.monotonic()
+    j.stop()
+    assert j.join(5) and time.monotonic() - asked < 1.0
+    assert j.status == "stopped"
+    ckpt = load_checkpoint(j.saved_to)
+    assert len(ckpt.history.step_loss) == len(j.snapshot().step_loss)
+
+
+def test_a_job_whose_session_is_gone_stops_on_its_own(checkpoint_dir):
+    j = job("orphan", epochs=10_000, orphan_timeout=0.3).start()
+    assert j.join(10) and j.status == "stopped" and "went away" in j.message
+
+
+def test_an_exception_in_the_job_reaches_the_page_as_a_message(checkpoint_dir):
+    j = job("boom")
+    j.run.trainer._step = lambda batch: (_ for _ in ()).throw(RuntimeError("out of memory"))
+    j.start().join(10)
+    assert j.status == "failed" and "RuntimeError: out of memory" in j.message
+
+
+def test_two_jobs_at_once_are_independent(checkpoint_dir):
+    a, b = job("tab-a", source="copy"), job("tab-b", source="sort", epochs=2)
+    a.start(), b.start()
+    assert a.join(60) and b.join(60)
+    sa, sb = a.snapshot(), b.snapshot()
+    assert len(sa.epoch_loss) == 3 and len(sb.epoch_loss) == 2 and sa.step_loss != sb.step_loss[: len(sa.step_loss)]
+    assert load_checkpoint(sa.checkpoint).history.step_loss == sa.step_loss
+    assert load_checkpoint(sb.checkpoint).history.step_loss == sb.step_loss
