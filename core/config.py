@@ -11,6 +11,7 @@ from typing import Any
 
 SOURCES = ("corpus", "copy", "reverse", "sort", "tatoeba", "tsv")
 CELLS = ("gru", "lstm")
+CONTEXTS = ("book", "encoder")
 REDUCTIONS = ("sum", "mean")
 MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
 MAX_LAYERS = 8
@@ -90,6 +91,7 @@ class ModelConfig(_Config):
     dropout: float = 0.1
     dec_num_hiddens: int | None = None
     dec_num_layers: int | None = None
+    context: str = "book"           # "book": d2l 0.17.6's state[-1]; "encoder": fixed (see model.py)
 
     @property
     def decoder_hiddens(self) -> int:
@@ -105,6 +107,7 @@ class ModelConfig(_Config):
 
     def validate(self) -> None:
         _check(self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}")
+        _check(self.context in CONTEXTS, f"context must be one of {CONTEXTS}, got {self.context!r}")
         _check_int("embed_size", self.embed_size, 1, MAX_SIZE)
         _check_int("num_hiddens", self.num_hiddens, 1, MAX_SIZE)
         _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)

@@ -119,8 +119,9 @@ def truncate_pad(line: list, num_steps: int, padding_token) -> list:
 
 def build_array_nmt(lines: list[list[str]], vocab: Vocab, num_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token lists -> ids + `<eos>`, truncated/padded: (N, num_steps) and valid lengths (N,)."""
-    eos, pad = vocab["<eos>"], vocab["<pad>"]
-    rows = [truncate_pad(vocab[line] + [eos], num_steps, pad) for line in lines]
+    eos, pad, unk = vocab["<eos>"], vocab["<pad>"], vocab.unk
+    lookup = vocab.token_to_idx.get      # one dict lookup per token: the full file in well under a second
+    rows = [truncate_pad([lookup(t, unk) for t in line[:num_steps]] + [eos], num_steps, pad) for line in lines]
     array = torch.tensor(rows, dtype=torch.long).reshape(len(rows), num_steps)
     # Like the book: valid length counts the non-<pad> ids (a truncated line has no <eos>).
     valid_len = (array != pad).type(torch.int32).sum(1)

@@ -60,28 +60,36 @@ class Seq2SeqEncoder(Encoder):
 
 
 class Seq2SeqDecoder(Decoder):
-    """The book's decoder: the context (top layer of the state it is given) is concatenated
-    to every input embedding, then a dense layer maps hidden states to vocabulary logits.
+    """The book's decoder: a context vector is concatenated to every input embedding, then a
+    dense layer maps hidden states to vocabulary logits.
 
-    As in the book, the context is `state[-1]` of the state passed to `forward`: for a whole
-    teacher-forced sequence that is the encoder's final state; when decoding one step at a
-    time (`predict_seq2seq`) it is the previous step's decoder state.
+    `context="book"` (the default) is d2l 0.17.6 to the letter: the context is `state[-1]`
+    of the state passed to `forward`. For a whole teacher-forced sequence that is the
+    encoder's final state; when decoding one step at a time (`predict_seq2seq`) it is the
+    previous step's *decoder* state, so inference sees a context training never showed it.
+    `context="encoder"` keeps the encoder's final top-layer state as the context at every
+    step (the state is then the pair `(rnn_state, context)`), as the chapter's figure draws
+    it and later d2l versions do. Both have the same parameters.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
-                 dropout: float = 0, cell: str = "gru", **kwargs):
+                 dropout: float = 0, cell: str = "gru", context: str = "book", **kwargs):
         super().__init__(**kwargs)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = make_rnn(cell, embed_size + num_hiddens, num_hiddens, num_layers, dropout)
         self.dense = nn.Linear(num_hiddens, vocab_size)
+        self.fixed_context = context == "encoder"
 
     def init_state(self, enc_outputs, *args):
-        return enc_outputs[1]
+        state = enc_outputs[1]
+        return (state, top_hidden(state)) if self.fixed_context else state
 
     def forward(self, X, state):
         X = self.embedding(X).permute(1, 0, 2)              # (num_steps, batch, embed)
-        context = top_hidden(state).repeat(X.shape[0], 1, 1)  # (num_steps, batch, num_hiddens)
-        output, state = self.rnn(torch.cat((X, context), 2), state)
+        rnn_state, context = state if self.fixed_context else (state, top_hidden(state))
+        context = context.repeat(X.shape[0], 1, 1)           # (num_steps, batch, num_hiddens)
+        output, rnn_state = self.rnn(torch.cat((X, context), 2), rnn_state)
+        state = (rnn_state, state[1]) if self.fixed_context else rnn_state
         return self.dense(output).permute(1, 0, 2), state    # (batch, num_steps, vocab)
 
 
@@ -151,7 +159,7 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -
     encoder = Seq2SeqEncoder(src_vocab_size, config.embed_size, config.num_hiddens,
                              config.num_layers, config.dropout, config.cell)
     decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
-                             config.decoder_layers, config.dropout, config.cell)
+                             config.decoder_layers, config.dropout, config.cell, config.context)
     bridge = (Bridge(config.num_layers, config.num_hiddens, config.decoder_layers,
                      config.decoder_hiddens, config.cell) if config.needs_bridge else None)
     net = EncoderDecoder(encoder, decoder, bridge)

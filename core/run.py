@@ -16,6 +16,7 @@ from .config import DataConfig, ModelConfig, TrainConfig
 from .data import BatchIterator, NMTData
 from .device import pick_device
 from .model import build_model
+from .resources import check_fits
 from .sources import prepare_data
 from .train import History, Trainer, TrainResult
 
@@ -67,6 +68,8 @@ def start_run(data_config: DataConfig, model_config: ModelConfig, train_config: 
         net, history, opt_state = resume.model, resume.history, resume.optimizer_state
     else:
         data = prepare_data(data_config, raw)
+        check_fits(model_config, len(data.src_vocab), len(data.tgt_vocab), data_config.batch_size,
+                   data_config.num_steps, device)
         net = build_model(model_config, len(data.src_vocab), len(data.tgt_vocab))
         history, opt_state = History(), None
     generator = torch.Generator().manual_seed(train_config.seed + len(history.epoch_loss))

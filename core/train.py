@@ -109,7 +109,7 @@ class Trainer:
         self.net = net.to(device)
         self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
         self.history = history or History()
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, foreach=True)  # one op per kind, not per tensor
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
         self.loss = make_loss(config.masked)

@@ -99,3 +99,28 @@ def test_xavier_init_is_applied_to_rnn_and_linear_weights():
 def test_invalid_model_configs_are_refused(bad):
     with pytest.raises(ValueError):
         ModelConfig(**bad).validate()
+
+
+def test_fixed_encoder_context_is_the_same_at_every_decoding_step():
+    torch.manual_seed(0)
+    book = build_model(ModelConfig(embed_size=4, num_hiddens=6, dropout=0.0), 10, 12).eval()
+    fixed = build_model(ModelConfig(embed_size=4, num_hiddens=6, dropout=0.0, context="encoder"), 10, 12).eval()
+    fixed.load_state_dict(book.state_dict())                  # same parameters, other context rule
+    X, dec_X, valid = torch.randint(0, 10, (2, 5)), torch.randint(0, 12, (2, 5)), torch.tensor([5, 3])
+    assert torch.allclose(book(X, dec_X, valid)[0], fixed(X, dec_X, valid)[0])   # whole sequence: equal
+    state_b, state_f = book.init_decoder_state(X, valid), fixed.init_decoder_state(X, valid)
+    encoder_top = state_f[1]
+    steps_b, steps_f = [], []
+    for t in range(5):
+        y_b, state_b = book.decoder(dec_X[:, t:t + 1], state_b)
+        y_f, state_f = fixed.decoder(dec_X[:, t:t + 1], state_f)
+        steps_b.append(y_b), steps_f.append(y_f)
+        assert torch.equal(state_f[1], encoder_top)
+    assert torch.allclose(torch.cat(steps_f, 1), fixed(X, dec_X, valid)[0], atol=1e-6)   # step by step == whole
+    assert not torch.allclose(torch.cat(steps_b, 1), book(X, dec_X, valid)[0])          # the book's quirk
+
+
+def test_fixed_context_works_with_lstm_and_the_bridge():
+    net = build_model(ModelConfig(cell="lstm", embed_size=4, num_hiddens=6, dec_num_hiddens=8, context="encoder"), 10, 12)
+    out, ((h, c), context) = net(torch.randint(0, 10, (2, 5)), torch.randint(0, 12, (2, 5)), torch.tensor([5, 3]))
+    assert out.shape == (2, 5, 12) and context.shape == (2, 8) and h.shape == (2, 2, 8)

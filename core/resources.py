@@ -1,0 +1,61 @@
+"""A rough memory estimate for a training run, checked before it starts.
+
+The estimate counts weights, gradients and Adam's two moments (4 copies of the parameters)
+plus the activations autograd keeps for one batch: embeddings, every layer's gates and
+outputs at every step, and the (batch, num_steps, vocab) logits with their softmax and
+gradient. It is meant to catch absurd settings (a 4096-wide 8-layer model with batch 8192),
+not to predict usage to the megabyte.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .config import ModelConfig
+
+FLOAT_BYTES = 4
+SAFETY_FACTOR = 2.0       # allocator slack, temporaries, the optimizer's scratch space
+
+
+def parameter_count(config: ModelConfig, src_vocab: int, tgt_vocab: int) -> int:
+    gates = 4 if config.cell == "lstm" else 3
+    e, h, hd = config.embed_size, config.num_hiddens, config.decoder_hiddens
+
+    def rnn(inputs: int, hidden: int, layers: int) -> int:
+        first = gates * hidden * (inputs + hidden + 2)
+        return first + (layers - 1) * gates * hidden * (2 * hidden + 2)
+    count = src_vocab * e + rnn(e, h, config.num_layers)
+    count += tgt_vocab * e + rnn(e + hd, hd, config.decoder_layers) + hd * tgt_vocab + tgt_vocab
+    if config.needs_bridge:
+        count += (config.num_layers * h + 1) * config.decoder_layers * hd * (2 if config.cell == "lstm" else 1)
+    return count
+
+
+def training_bytes(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_size: int, num_steps: int) -> int:
+    params = parameter_count(config, src_vocab, tgt_vocab)
+    gates = 4 if config.cell == "lstm" else 3
+    per_token = (2 * config.embed_size + config.decoder_hiddens
+                 + (gates + 2) * (config.num_hiddens * config.num_layers + config.decoder_hiddens * config.decoder_layers)
+                 + 3 * tgt_vocab)
+    activations = batch_size * num_steps * per_token
+    return int(SAFETY_FACTOR * FLOAT_BYTES * (4 * params + activations))
+
+
+def free_bytes(device: torch.device) -> int | None:
+    """Free memory on the device, or None when it cannot be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_size: int, num_steps: int,
+               device: torch.device) -> None:
+    """ValueError before training starts when the estimate exceeds the free memory."""
+    need, free = training_bytes(config, src_vocab, tgt_vocab, batch_size, num_steps), free_bytes(device)
+    if free is not None and need > free:
+        raise ValueError(f"this model and batch need about {need / 2**30:.1f} GiB but only "
+                         f"{free / 2**30:.1f} GiB is free on {device}: use smaller sizes or batches")
