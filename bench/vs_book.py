@@ -67,9 +67,9 @@ def book_train(d2l, Decoder, num_examples, epochs, embed, hiddens, seed):
     return tokens / seconds, loss, examples
 
 
-def our_train(num_examples, epochs, embed, hiddens, seed):
+def our_train(num_examples, epochs, embed, hiddens, seed, context="book"):
     data = DataConfig(source="tatoeba", path=str(FRA_ENG), num_examples=num_examples, num_test=0, seed=seed)
-    run = start_run(data, ModelConfig(embed_size=embed, num_hiddens=hiddens),
+    run = start_run(data, ModelConfig(embed_size=embed, num_hiddens=hiddens, context=context),
                     TrainConfig(num_epochs=epochs, seed=seed, device="cpu"))
     result = run.train()
     examples = translate(run.trainer.net, [s for s, _ in BOOK_EXAMPLES], run.data.src_vocab, run.data.tgt_vocab, 10)
@@ -83,8 +83,14 @@ def section_train(args, d2l, Decoder, num_examples, embed, hiddens, epochs, labe
         o = our_train(num_examples, epochs, embed, hiddens, repeat)
         book.append(b[0]), ours.append(o[0])
         print(f"  [{label} #{repeat}] book {b[0]:,.0f} tok/s loss {b[1]:.4f} | ours {o[0]:,.0f} tok/s loss {o[1]:.4f}")
-        for (src, ref), bp, op in zip(BOOK_EXAMPLES, b[2], o[2]):
-            print(f"      {src} => book: {bp} ({bleu(bp, ref, 2):.3f}) | ours: {op} ({bleu(op, ref, 2):.3f})")
+        runs = [("book", b[2]), ("ours", o[2])]
+        if args.encoder_context:     # same training, the fixed encoder context at inference
+            enc = our_train(num_examples, epochs, embed, hiddens, repeat, "encoder")
+            runs.append((f"ours, encoder ctx (loss {enc[1]:.4f})", enc[2]))
+        for name, preds in runs:
+            scores = [bleu(p, ref, 2) for p, (_, ref) in zip(preds, BOOK_EXAMPLES)]
+            print(f"      {name:>34}: " + " | ".join(f"{p} ({s:.3f})" for p, s in zip(preds, scores))
+                  + f"  sum {sum(scores):.3f}")
     print(ratio_line(f"training tokens/s, {label}", ours, book, "tok/s"))
 
 
@@ -135,6 +141,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=300, help="epochs of the book-setup training section")
     p.add_argument("--large-epochs", type=int, default=2)
+    p.add_argument("--encoder-context", action="store_true",
+                   help="also train ours with the fixed encoder context and show its translations")
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; file {FRA_ENG}")

@@ -111,6 +111,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
             torch.save(checkpoint_payload(ckpt), f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)            # mkstemp makes it owner-only; a checkpoint is not a secret
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
