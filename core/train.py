@@ -89,6 +89,25 @@ class TrainResult:
                 "epochs": len(self.history.epoch_loss), "steps": len(self.history.step_loss)}
 
 
+def teacher_forced_logits(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor,
+                          Y: torch.Tensor, bos_id: int) -> torch.Tensor:
+    """Teacher forcing (notes 7.5): the decoder reads `<bos>` + Y[:, :-1] in one call.
+
+    Returns Y_hat (batch, num_steps, vocab).
+    """
+    bos = torch.full((Y.shape[0], 1), bos_id, dtype=Y.dtype, device=Y.device)
+    return net(X, torch.cat([bos, Y[:, :-1]], 1), X_valid_len)[0]
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard's smoothing of a curve)."""
+    out, avg = [], 0.0
+    for i, value in enumerate(values, start=1):
+        avg = weight * avg + (1 - weight) * value
+        out.append(avg / (1 - weight ** i))
+    return out
+
+
 def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
     """The book's `grad_clipping` without the Python loop or a host sync: returns the pre-clip norm.
 
@@ -118,10 +137,9 @@ class Trainer:
     # -- one step -------------------------------------------------------------------------
     def _forward(self, X, X_valid_len, Y) -> torch.Tensor:
         """Y_hat (batch, num_steps, vocab) with teacher forcing, or mixed with own predictions."""
+        if self.config.teacher_forcing_ratio >= 1.0:         # the book: one call, whole sequence
+            return teacher_forced_logits(self.net, X, X_valid_len, Y, self.tgt_vocab["<bos>"])
         bos = torch.full((Y.shape[0], 1), self.tgt_vocab["<bos>"], dtype=Y.dtype, device=Y.device)
-        if self.config.teacher_forcing_ratio >= 1.0:
-            dec_input = torch.cat([bos, Y[:, :-1]], 1)     # the book: one call, whole sequence
-            return self.net(X, dec_input, X_valid_len)[0]
         return self._scheduled_sampling(X, X_valid_len, Y, bos)
 
     def _scheduled_sampling(self, X, X_valid_len, Y, bos) -> torch.Tensor:

@@ -127,3 +127,10 @@ def test_vocab_round_trips_through_plain_lists():
     assert Vocab.from_dict(vocab.to_dict()).idx_to_token == vocab.idx_to_token
     with pytest.raises(ValueError):
         Vocab.from_dict({"idx_to_token": ["a", "a"]})
+
+
+def test_files_over_the_size_limit_are_refused(monkeypatch):
+    import core.sources
+    monkeypatch.setattr(core.sources, "MAX_FILE_BYTES", 100)
+    with pytest.raises(DataError, match="over the 0 MiB limit|MiB limit"):
+        load_split(DataConfig(source="tsv", path="big.tsv"), b"a\tb\n" * 100)

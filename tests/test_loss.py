@@ -56,3 +56,20 @@ def test_loss_breakdown_adds_up_to_the_loss():
     assert torch.allclose(parts.plain_per_seq, UnmaskedSoftmaxCELoss()(pred, label))
     valid_terms = parts.per_position[parts.weights.bool()]
     assert parts.masked_per_token == pytest.approx(float(valid_terms.mean()), rel=1e-6)
+
+
+def test_the_notes_toy_batch_gives_the_notes_mask_and_a_larger_plain_mean():
+    from core.masking import toy_batch
+    batch = toy_batch(["A B C", "D"], ["A B F", "D Z X"], [3, 1], confidence=0.9)
+    parts = loss_breakdown(batch.logits, batch.labels, batch.valid_len)
+    assert parts.weights.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch.label_tokens[1] == ["D", "<pad>", "<pad>"]
+    assert torch.allclose(parts.masked_per_seq, MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len))
+    assert parts.plain_per_seq[1] > parts.masked_per_seq[1]     # guessing the padding costs the plain mean
+
+
+def test_smoothing_starts_at_the_first_value_and_follows_the_curve():
+    from core.train import smooth
+    assert smooth([4.0]) == [4.0]
+    assert smooth([1.0] * 5) == pytest.approx([1.0] * 5)
+    assert smooth([0.0, 10.0], weight=0.5)[1] == pytest.approx(20 / 3)

@@ -1,0 +1,45 @@
+"""Train: pick data and hyperparameters, watch the model learn, keep and compare checkpoints."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.checkpoint import sanitize_name
+from core.jobs import TrainingJob
+from core.run import start_run
+from ui import jobs, train_form, train_live
+from ui.widgets import guarded, start_page
+
+start_page("Train", "🏋️")
+st.title("🏋️ Train")
+st.caption("The chapter's training loop (notes 7.5): Adam, teacher forcing with `<bos>` + Y[:, :-1], "
+           "the masked loss summed over the batch, gradient clipping. One run per browser tab; "
+           "it keeps training while you visit other pages.")
+
+
+def start(setup: train_form.Setup) -> None:
+    """Validate and build the run here (errors shown), then train it on a background thread."""
+    name = guarded("This run name cannot be used", sanitize_name, setup.name)
+    if name is None:
+        return
+    with st.spinner("Preparing the data and the model…"):
+        run = guarded("Training could not start", start_run, setup.data, setup.model, setup.train, raw=setup.raw)
+    if run is not None and guarded("Training could not start", jobs.start,
+                                   TrainingJob(run, name, sample_every=setup.sample_every)):
+        st.rerun()
+
+
+job = jobs.current()
+running = job is not None and job.alive
+with st.expander("⚙️ Setup: data, model, training", expanded=not running):
+    setup = train_form.setup_form()
+clicked = st.button("▶️ Start training", type="primary", disabled=running or setup is None,
+                    help="Stop the current run first." if running else None)
+if clicked and setup is not None:
+    start(setup)
+
+st.header("📈 Live")
+train_live.live_panel()
+train_live.finished_panel()
+
+st.header("⚖️ Compare runs")
+train_live.compare_panel()

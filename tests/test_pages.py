@@ -1,0 +1,270 @@
+"""The Streamlit views, driven headless with AppTest: each shows the numbers core computes.
+
+Every test runs the app from `app.py` and switches page like the sidebar does, against a
+temporary checkpoint folder (`SEQ2SEQ_CHECKPOINT_DIR`) holding one tiny checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.config import DataConfig, ModelConfig, TrainConfig
+from core.decode import greedy_decode
+from core.loss import MaskedSoftmaxCELoss
+from core.metrics import bleu
+from core.run import start_run
+from core.masking import real_batch, toy_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",
+                                      "pages/3_🔎_Decode.py", "pages/4_📏_BLEU.py")
+HTML = "<img src=x onerror=\"document.title='owned'\">"
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def ckpt_dir(tmp_path_factory) -> Path:
+    """A checkpoint folder with one tiny model trained for two epochs on the shipped corpus."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    data = DataConfig(source="corpus", num_examples=300, num_test=30, batch_size=32)
+    run = start_run(data, ModelConfig(embed_size=16, num_hiddens=16, num_layers=1), TrainConfig(num_epochs=2))
+    run.train()
+    save_checkpoint(run.checkpoint(), folder / "tiny.pt")
+    return folder
+
+
+@pytest.fixture
+def app_dir(ckpt_dir, monkeypatch) -> Path:
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(ckpt_dir))
+    return ckpt_dir
+
+
+@pytest.fixture
+def tiny(ckpt_dir):
+    return load_checkpoint(ckpt_dir / "tiny.pt")
+
+
+def open_page(page: str, **state) -> AppTest:
+    """Run the app on `page`, with session state (e.g. widget values) set first."""
+    at = AppTest.from_file(str(ROOT / HOME), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    if page != HOME:
+        at.switch_page(page)
+    return at.run()
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return by_label(at.metric, label).value
+
+
+@pytest.mark.parametrize("page", [HOME, TRAIN, MASKING, DECODE, BLEU])
+def test_every_page_renders_with_the_checkpoint_in_the_sidebar(app_dir, page):
+    at = no_exception(open_page(page))
+    assert not at.error
+    assert by_label(at.sidebar.selectbox, "In use on every page").value.endswith("tiny.pt")
+
+
+@pytest.mark.parametrize("page", [HOME, DECODE, BLEU])
+def test_without_any_checkpoint_pages_say_so_and_offer_training(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    at = no_exception(open_page(page))
+    assert any("needs a trained model" in w.value for w in at.warning)
+    assert any(link.label == "Train a model" for link in at.get("page_link"))
+
+
+def test_decode_shows_the_translation_greedy_decode_gives(app_dir, tiny):
+    at = no_exception(open_page(DECODE, **{"keep.decode.sentence": "He's calm!"}))
+    expected = greedy_decode(tiny.model, "He's calm!", tiny.src_vocab, tiny.tgt_vocab,
+                             tiny.data_config.num_steps, book=False)
+    assert at.code[0].value == expected.translation
+    assert metric(at, "Valid length") == str(expected.source.valid_len)
+
+
+def test_decode_what_if_decodes_on_from_the_chosen_token(app_dir, tiny):
+    at = no_exception(open_page(DECODE))
+    token = by_label(at.selectbox, "Choose instead").value
+    forced = greedy_decode(tiny.model, "i'm home .", tiny.src_vocab, tiny.tgt_vocab, tiny.data_config.num_steps,
+                           book=False, forced={0: tiny.tgt_vocab[token]})
+    assert at.code[-1].value == forced.translation and forced.steps[0].chosen_token == token
+
+
+def test_decode_with_an_empty_sentence_asks_for_one(app_dir):
+    at = no_exception(open_page(DECODE, **{"keep.decode.sentence": "   "}))
+    assert any("Type a sentence" in i.value for i in at.info) and not at.code
+
+
+def test_decode_shows_html_as_text(app_dir):
+    at = no_exception(open_page(DECODE, **{"keep.decode.sentence": HTML, "keep.decode.reference": HTML}))
+    chips = [m.value for m in at.markdown if "<span" in m.value]
+    assert chips and not any("<img" in c for c in chips) and any("&lt;img" in c for c in chips)
+
+
+def test_decode_opens_the_bleu_view_with_both_sentences(app_dir, tiny):
+    at = no_exception(open_page(DECODE))
+    translation = at.code[0].value
+    at = no_exception(at.button(key="decode.to_bleu").click().run())
+    assert by_label(at.text_input, "Prediction").value == translation
+    assert by_label(at.text_input, "Reference").value == "je suis chez moi ."
+
+
+@pytest.mark.parametrize("pred, ref, k", [("suis suis chez moi", "je suis chez moi .", 2),
+                                          ("le chat est sur le tapis", "le chat est sur le tapis", 4),
+                                          ("moi", "je suis chez moi .", 3)])
+def test_bleu_shows_the_score_core_bleu_gives(app_dir, pred, ref, k):
+    at = no_exception(open_page(BLEU, **{"keep.bleu.pred": pred, "keep.bleu.ref": ref, "keep.bleu.k": k}))
+    assert metric(at, f"BLEU (k = {k})") == f"{bleu(pred, ref, k):.4f}"
+
+
+def test_bleu_explains_an_order_longer_than_the_prediction(app_dir):
+    at = no_exception(open_page(BLEU, **{"keep.bleu.pred": "moi", "keep.bleu.k": 2}))
+    assert any("no 2-grams" in i.value and "skipped" in i.value for i in at.info)
+
+
+def test_bleu_shows_html_as_text(app_dir):
+    at = no_exception(open_page(BLEU, **{"keep.bleu.pred": HTML, "keep.bleu.ref": HTML + " x"}))
+    chips = [m.value for m in at.markdown if "<span" in m.value]
+    assert not any("<img" in c for c in chips) and any("&lt;img" in c for c in chips)
+
+
+def test_bleu_corpus_row_opens_its_breakdown(app_dir, tiny):
+    at = no_exception(open_page(BLEU))
+    assert float(metric(at, "Corpus BLEU (standard, 0–100)")) >= 0
+    worst = by_label(at.selectbox, "Sentence")
+    at = no_exception(worst.select(1).run().button(key="bleu.open").click().run())
+    row = at.dataframe[-1].value.iloc[1]
+    assert by_label(at.text_input, "Prediction").value == row["pred"]
+    assert by_label(at.text_input, "Reference").value == row["ref"]
+
+
+def per_sequence_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "MaskedSoftmaxCELoss" in d.value.columns)
+
+
+def test_masking_edited_batch_shows_what_masked_softmax_ce_loss_gives(app_dir):
+    at = no_exception(open_page(MASKING))
+    batch = toy_batch(["A B C", "D <pad> <pad>"], ["A B F", "D Z X"], [3, 1], 0.9)
+    expected = MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len)
+    assert per_sequence_table(at)["MaskedSoftmaxCELoss"].tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+
+
+def test_masking_real_batch_shows_what_masked_softmax_ce_loss_gives(app_dir, tiny):
+    at = no_exception(open_page(MASKING, **{"keep.mask.mode": "A real batch through the checkpoint in use"}))
+    batch = real_batch(tiny, tiny.test_pairs[:4])
+    expected = MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len)
+    assert per_sequence_table(at)["MaskedSoftmaxCELoss"].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_masking_rejects_bad_valid_lengths_with_a_message(app_dir):
+    at = no_exception(open_page(MASKING, **{"keep.mask.valid": "1, two"}))
+    assert any("whole numbers" in e.value for e in at.error)
+
+
+def test_a_broken_checkpoint_upload_shows_a_message(app_dir):
+    at = open_page(HOME)
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("bad.pt", b"not a checkpoint", "application/octet-stream").run())
+    assert any("Could not load" in e.value for e in at.sidebar.error)
+
+
+def test_an_uploaded_checkpoint_becomes_the_one_in_use(app_dir):
+    at = open_page(DECODE)
+    raw = (app_dir / "tiny.pt").read_bytes()
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("mine.pt", raw, "application/octet-stream").run())
+    picker = by_label(at.sidebar.selectbox, "In use on every page")
+    assert picker.value.startswith("upload:") and "mine.pt (uploaded)" in picker.options
+    assert at.code
+
+
+def test_the_books_download_offline_says_what_to_do(app_dir, tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("SEQ2SEQ_CACHE", str(tmp_path))
+    monkeypatch.delenv("FRA_ENG_PATH", raising=False)
+    at = no_exception(open_page(TRAIN, **{"keep.train.source": "tatoeba-book"}))
+    at = no_exception(at.button(key="train.download").click().run())
+    assert any("no internet" in e.value and "upload" in e.value for e in at.error)
+    assert at.button[-1].disabled          # nothing to train on yet
+
+
+def tiny_run_state(**extra) -> dict:
+    state = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
+             "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,
+             "keep.train.hiddens": 8, "keep.train.layers": 1, "keep.train.sample_every": 5,
+             "keep.train.name": "tiny-run"}
+    return {**state, **{f"keep.train.{k}": v for k, v in extra.items()}}
+
+
+def step_loss_points(at: AppTest) -> int:
+    for chart in at.get("plotly_chart"):
+        if chart.proto.id.endswith("train.step_loss"):
+            return len(json.loads(chart.proto.spec)["data"][0].get("y", []))
+    return 0
+
+
+def test_train_runs_a_job_live_then_saves_and_lists_it(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=60)))
+    at = no_exception(at.button[0].click().run())     # ▶️ Start training
+    points, deadline = [], time.monotonic() + 60
+    while time.monotonic() < deadline and not at.get("download_button"):
+        time.sleep(0.2)
+        points.append(step_loss_points(no_exception(at.run())))
+    assert at.get("download_button"), "the run did not finish in time"
+    assert len(set(points)) > 1 and points == sorted(points)       # the chart grew while it trained
+    assert (app_dir / "tiny-run.pt").is_file()
+    assert load_checkpoint(app_dir / "tiny-run.pt").history.epoch_loss
+    assert any(s.value.startswith("Run **tiny-run** finished") for s in at.success)
+    assert "1. tiny-run (masked, sum)" in at.dataframe[-1].value["run"].tolist()
+
+
+def test_train_stop_button_stops_the_job_and_keeps_its_checkpoint(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="stopped-run")))
+    at = no_exception(at.button[0].click().run())
+    at = no_exception(at.button(key="train.stop").click().run())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not at.get("download_button"):
+        time.sleep(0.2)
+        at = no_exception(at.run())
+    assert any("stopped" in w.value for w in at.warning)
+    assert (app_dir / "stopped-run.pt").is_file()
+
+
+def test_train_rejects_an_unusable_run_name_with_a_message(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(name="///")))
+    at = no_exception(at.button[0].click().run())
+    assert any("run name" in e.value for e in at.error) and not at.get("download_button")
+
+
+def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="long-run")))
+    at = no_exception(at.button[0].click().run())
+    at.switch_page(DECODE)
+    at = no_exception(at.run())
+    assert any("long-run" in p.proto.text and "running" in p.proto.text for p in at.sidebar.get("progress"))
+    other_tab = no_exception(open_page(TRAIN))
+    assert any("No run in this tab yet" in i.value for i in other_tab.info)
+    at.switch_page(TRAIN)
+    at = no_exception(at.run())
+    asked = time.monotonic()
+    at = no_exception(at.button(key="train.stop").click().run())
+    while not at.get("download_button") and time.monotonic() - asked < 10:
+        time.sleep(0.1)
+        at = no_exception(at.run())
+    assert time.monotonic() - asked < 5 and (app_dir / "long-run.pt").is_file()

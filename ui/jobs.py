@@ -1,0 +1,88 @@
+"""This tab's training job: one `core.jobs.TrainingJob` per browser session.
+
+The job lives in `st.session_state`, so it survives page switches and a websocket
+reconnect. Every rerun of any page (and the sidebar's polling fragment) calls
+`heartbeat()`. When the tab closes, Streamlit releases the session-scoped watcher below,
+which shortens the job's orphan timeout: the job then stops within seconds instead of
+a minute, while a brief reconnect (which resumes heartbeats) keeps it alive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from core.jobs import JobSnapshot, TrainingJob
+
+from . import state
+
+ORPHAN_TIMEOUT = 60.0     # no heartbeat for this long: the tab is gone, stop
+TAB_CLOSED_TIMEOUT = 5.0  # after Streamlit reports the session gone
+
+
+@dataclass
+class RunRecord:
+    """A finished run of this tab, kept for the comparison chart."""
+    name: str
+    status: str
+    saved_to: str | None
+    masked: bool
+    reduction: str
+    epoch_loss: list[float]
+    tokens_per_second: float
+    epochs: int
+
+
+@dataclass
+class _TabWatch:
+    job: TrainingJob | None = field(default=None)
+
+
+def _on_tab_closed(watch: _TabWatch) -> None:
+    # Runs on a server thread: touch only the job, never st.* or session state.
+    if watch.job is not None:
+        watch.job.orphan_timeout = TAB_CLOSED_TIMEOUT
+
+
+@st.cache_resource(scope="session", on_release=_on_tab_closed, show_spinner=False)
+def _tab_watch() -> _TabWatch:
+    return _TabWatch()
+
+
+def current() -> TrainingJob | None:
+    """This tab's job (running or done), after a heartbeat; records it once it ends."""
+    job = state.get(state.TRAIN_JOB)
+    if job is None:
+        return None
+    job.orphan_timeout = ORPHAN_TIMEOUT
+    job.heartbeat()
+    _tab_watch().job = job
+    if not job.alive and job.status != "created":
+        _record(job)
+    return job
+
+
+def start(job: TrainingJob) -> TrainingJob:
+    """Start `job` as this tab's job; ValueError while another one still trains."""
+    previous = state.get(state.TRAIN_JOB)
+    if previous is not None and previous.alive:
+        raise ValueError("a run is already training in this tab: stop it first")
+    job.orphan_timeout = ORPHAN_TIMEOUT
+    state.put(state.TRAIN_JOB, job.start())
+    _tab_watch().job = job
+    return job
+
+
+def runs() -> list[RunRecord]:
+    return state.get(state.TRAIN_RUNS, [])
+
+
+def _record(job: TrainingJob) -> None:
+    if state.get(state.TRAIN_RECORDED) is job:      # one record per job
+        return
+    snap: JobSnapshot = job.snapshot()
+    tps = snap.tokens_per_second[-1] if snap.tokens_per_second else 0.0
+    records = runs() + [RunRecord(job.name, job.status, job.saved_to, job.run.train_config.masked,
+                                  job.run.train_config.reduction, snap.epoch_loss, tps, snap.epoch)]
+    state.put(state.TRAIN_RUNS, records)
+    state.put(state.TRAIN_RECORDED, job)

@@ -1,0 +1,110 @@
+"""Cached loaders: checkpoints, held-out evaluations and data previews, each built once.
+
+Checkpoints are cached by (path, mtime, size), so a re-saved file is loaded again,
+and uploads by the SHA-256 of their bytes. Cached objects are shared by all sessions:
+pages only read them (decode, evaluate), never train them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.checkpoint import Checkpoint, CheckpointError, checkpoint_dir, checkpoint_path, list_checkpoints, load_checkpoint
+from core.config import DataConfig
+from core.data import NMTData
+from core.evaluate import EvalReport, evaluate_pairs
+from core.sources import load_split, prepare_data
+
+from . import state
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """A checkpoint the sidebar can offer: a file in the checkpoint folder or an upload."""
+    key: str        # "file:<path>" or "upload:<sha256 prefix>"
+    label: str
+
+    @property
+    def path(self) -> Path | None:
+        return Path(self.key[len("file:"):]) if self.key.startswith("file:") else None
+
+
+def file_ref(path: str | Path) -> CheckpointRef:
+    path = Path(path).resolve()
+    default = path == checkpoint_path("default")
+    return CheckpointRef(f"file:{path}", f"{path.name}{' (shipped default)' if default else ''}")
+
+
+def available() -> list[CheckpointRef]:
+    """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
+    files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
+    files.sort(key=lambda ref: ref.path != checkpoint_path("default"))   # stable: newest order kept
+    uploads = [CheckpointRef(key, f"{name} (uploaded)") for key, (name, _) in state.get(state.UPLOADS, {}).items()]
+    return files + uploads
+
+
+def add_upload(name: str, raw: bytes) -> CheckpointRef:
+    """Remember an uploaded checkpoint in this tab; loading it checks it."""
+    key = f"upload:{hashlib.sha256(raw).hexdigest()[:16]}"
+    uploads = state.get(state.UPLOADS, {})
+    uploads[key] = (name, raw)
+    state.put(state.UPLOADS, uploads)
+    return CheckpointRef(key, f"{name} (uploaded)")
+
+
+def cache_key(ref: CheckpointRef) -> str:
+    """Changes whenever the checkpoint's contents can have changed."""
+    if ref.path is None:
+        return ref.key
+    stat = ref.path.stat()
+    return f"{ref.key}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def load(ref: CheckpointRef) -> Checkpoint:
+    """The checkpoint behind `ref`, from the cache when unchanged; CheckpointError otherwise."""
+    if ref.path is not None:
+        if not ref.path.is_file():
+            raise CheckpointError(f"{ref.path.name}: the file is gone; pick another checkpoint")
+        stat = ref.path.stat()
+        return _load_file(str(ref.path), stat.st_mtime_ns, stat.st_size)
+    name, raw = state.get(state.UPLOADS, {})[ref.key]
+    return _load_upload(ref.key, name, raw)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
+def _load_file(path: str, mtime_ns: int, size: int) -> Checkpoint:
+    return load_checkpoint(path, name=Path(path).name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the uploaded checkpoint…")
+def _load_upload(key: str, name: str, _raw: bytes) -> Checkpoint:
+    return load_checkpoint(_raw, name=name)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Translating the held-out pairs…")
+def evaluation(key: str, _ckpt: Checkpoint) -> EvalReport:
+    """Held-out evaluation of a checkpoint, computed once per checkpoint version (`key`)."""
+    return evaluate_pairs(_ckpt.model, _ckpt.test_pairs, _ckpt.src_vocab, _ckpt.tgt_vocab,
+                          _ckpt.data_config.num_steps)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the data…")
+def _prepared(config_json: str, digest: str | None, _raw: bytes | None) -> NMTData:
+    return prepare_data(DataConfig(**json.loads(config_json)), _raw)
+
+
+def prepared_data(config: DataConfig, raw: bytes | None) -> NMTData:
+    """`core.sources.prepare_data`, cached by the config and the upload's hash."""
+    digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    return _prepared(json.dumps(config.to_dict(), sort_keys=True), digest, raw)
+
+
+@st.cache_data(show_spinner=False)
+def corpus_size() -> tuple[int, int]:
+    """(pairs, malformed lines) of the shipped corpus: the whole file as one training split."""
+    pairs, _ = load_split(DataConfig(source="corpus", num_examples=1_000_000, num_test=0))
+    return len(pairs), pairs.skipped

@@ -1,0 +1,120 @@
+"""The Train view's live panel (a polling fragment), the finished run, and run comparison.
+
+The training thread never touches Streamlit: these functions redraw from `job.snapshot()`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.jobs import JobSnapshot, TrainingJob
+from core.train import smooth
+
+from . import charts, jobs
+from .widgets import make_active, md_code, md_escape
+
+REFRESH_SECONDS = 1.0
+
+
+def live_panel() -> None:
+    """Progress, curves and samples of this tab's job; polls only while it trains."""
+    job = jobs.current()
+    if job is None:
+        st.info("No run in this tab yet: set it up above and press **Start training**.", icon="🏋️")
+        return
+    running = job.alive
+    st.fragment(run_every=REFRESH_SECONDS if running else None)(_live)(running)
+
+
+def _live(started_running: bool) -> None:
+    job = jobs.current()          # also the heartbeat that keeps the job alive
+    if job is None:
+        return
+    snap = job.snapshot()
+    eta = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
+    st.progress(snap.progress, text=f"**{md_escape(job.name)}** — {snap.status}: epoch {snap.epoch}/"
+                                    f"{snap.num_epochs}, {snap.elapsed:.1f} s{eta}")
+    if job.alive:
+        st.button("⏹️ Stop", on_click=job.stop, key="train.stop", help="Stops after the current step.")
+    _metrics(snap)
+    _curves(snap)
+    _samples(snap)
+    if started_running and not job.alive:
+        st.rerun()                # the whole page: show the finished run's download and compare
+
+
+def _metrics(snap: JobSnapshot) -> None:
+    c = st.columns(5)
+    c[0].metric("Epoch", f"{snap.epoch}/{snap.num_epochs}")
+    c[1].metric("Optimizer steps", f"{snap.step:,}")
+    c[2].metric("Loss (last step)", f"{snap.step_loss[-1]:.4f}" if snap.step_loss else "–")
+    c[3].metric("Tokens/s", f"{snap.tokens_per_second[-1]:,.0f}" if snap.tokens_per_second else "–")
+    c[4].metric("Gradient norm (last step)", f"{snap.step_grad_norm[-1]:.3f}" if snap.step_grad_norm else "–")
+
+
+def _curves(snap: JobSnapshot) -> None:
+    left, right = st.columns(2)
+    with left:
+        charts.show(charts.curves({"per step": snap.step_loss, "smoothed": smooth(snap.step_loss)},
+                                  "Loss each step (the book's metric: Σ loss / tokens)", "step"), key="train.step_loss")
+        charts.show(charts.curves({"gradient norm": snap.step_grad_norm}, "Gradient norm before clipping",
+                                  "step", hline=(snap.clip_theta, f"clip θ = {snap.clip_theta:g}")),
+                    key="train.grad_norm")
+    with right:
+        charts.show(charts.curves({"per epoch": snap.epoch_loss}, "Loss each epoch (Σ loss / tokens)", "epoch"),
+                    key="train.epoch_loss")
+        charts.show(charts.curves({"tokens/s": snap.tokens_per_second}, "Training speed", "epoch",
+                                  "tokens per second"), key="train.speed")
+
+
+def _samples(snap: JobSnapshot) -> None:
+    if not snap.samples:
+        st.caption("Sample translations with their BLEU appear every few epochs.")
+        return
+    last = snap.samples[-1]["epoch"]
+    st.markdown(f"**Sample translations after epoch {last}** (BLEU with k = 2)")
+    rows = [r for r in snap.samples if r["epoch"] == last]
+    st.dataframe(pd.DataFrame(rows)[["src", "pred", "ref", "bleu"]], hide_index=True,
+                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
+    with st.expander("All samples so far"):
+        st.dataframe(pd.DataFrame(snap.samples), hide_index=True)
+
+
+def finished_panel() -> None:
+    """Outcome, saved checkpoint, download and 'use it' for a run that ended."""
+    job = jobs.current()
+    if job is None or job.alive or job.status == "created":
+        return
+    _outcome(job)
+    if job.saved_to and Path(job.saved_to).is_file():
+        c = st.columns([3, 1, 1], vertical_alignment="center")
+        c[0].markdown(f"💾 Saved to {md_code(job.saved_to)}")
+        c[1].download_button("⬇️ Download .pt", Path(job.saved_to).read_bytes(),
+                             file_name=Path(job.saved_to).name, mime="application/octet-stream")
+        c[2].button("✅ Use on every page", on_click=make_active, args=(job.saved_to,), key="train.use")
+
+
+def _outcome(job: TrainingJob) -> None:
+    text = md_escape(job.message or job.status)
+    {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
+        f"Run **{md_escape(job.name)}** {job.status}: {text}")
+
+
+def compare_panel() -> None:
+    """Overlay the epoch-loss curves of this tab's finished runs (e.g. masked vs unmasked)."""
+    records = jobs.runs()
+    if not records:
+        st.caption("Finished runs of this tab appear here; overlay their loss curves to compare, "
+                   "e.g. the masked loss against the unmasked one.")
+        return
+    labels = [f"{i + 1}. {r.name} ({'masked' if r.masked else 'unmasked'}, {r.reduction})"
+              for i, r in enumerate(records)]
+    st.dataframe(pd.DataFrame({
+        "run": labels, "status": [r.status for r in records], "epochs": [r.epochs for r in records],
+        "final loss": [r.epoch_loss[-1] if r.epoch_loss else None for r in records],
+        "tokens/s": [round(r.tokens_per_second) for r in records]}), hide_index=True)
+    chosen = st.multiselect("Runs to overlay", labels, default=labels, key="train.compare")
+    series = {label: r.epoch_loss for label, r in zip(labels, records) if label in chosen}
+    charts.show(charts.curves(series, "Loss each epoch (Σ loss / tokens)", "epoch", height=340), key="train.compare_chart")

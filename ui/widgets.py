@@ -1,0 +1,203 @@
+"""Pieces every page shares: page frame + sidebar checkpoint picker, token chips, errors.
+
+User text is never interpreted: chips escape it with `html.escape`, error messages with
+`md_escape`, and translations are shown with `st.code`.
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import streamlit as st
+
+from core.checkpoint import Checkpoint, checkpoint_dir
+from core.model import count_parameters
+
+from . import jobs, models, state
+from .models import CheckpointRef
+
+T = TypeVar("T")
+PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Masking, ...)
+    "home": "app.py",
+    "train": "pages/1_🏋️_Train.py",
+    "masking": "pages/2_🎭_Masking.py",
+    "decode": "pages/3_🔎_Decode.py",
+    "bleu": "pages/4_📏_BLEU.py",
+}
+_PICKER, _UPLOADER, _LAST_UPLOAD = "_checkpoint_picker", "_checkpoint_upload", "_last_upload"
+
+
+@dataclass
+class Active:
+    """The checkpoint in use on every page (both None when there is none)."""
+    ref: CheckpointRef | None
+    ckpt: Checkpoint | None
+
+
+# -- errors ------------------------------------------------------------------------------------
+def md_escape(text: str) -> str:
+    """Backslash-escape inline Markdown (and `$` math) so user text shows literally.
+
+    Line-start syntax (`#`, `-`, `1.`) is left alone: escaped text never starts a line here.
+    """
+    return re.sub(r"([\\`*_\[\]<>$~|])", r"\\\1", text)
+
+
+def md_code(text: str) -> str:
+    """User text as a Markdown code span (escapes do not work inside one)."""
+    return f"`{text.replace('`', chr(39))}`"
+
+
+def show_error(what: str, err: BaseException | str, hint: str = "") -> None:
+    st.error(f"**{md_escape(what)}**: {md_escape(str(err))}" + (f"  \n{hint}" if hint else ""), icon="⚠️")
+
+
+def guarded(what: str, fn: Callable[..., T], *args, hint: str = "", **kwargs) -> T | None:
+    """Call `fn`; a user-caused failure becomes a message saying what to do, and None.
+
+    CheckpointError, DataError and config validation errors are all ValueErrors.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        show_error(what, err, hint)
+        return None
+
+
+# -- page frame and sidebar --------------------------------------------------------------------
+def start_page(title: str, icon: str) -> Active:
+    """Page config and the sidebar (checkpoint picker, this tab's training job); the active checkpoint."""
+    st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
+    with st.sidebar:
+        active = _checkpoint_picker()
+        _job_status()
+    return active
+
+
+def make_active(path: str) -> None:
+    """Callback: use this checkpoint file on every page from now on."""
+    state.put(state.ACTIVE_CHECKPOINT, models.file_ref(path).key)
+
+
+def _remember_pick() -> None:
+    state.put(state.ACTIVE_CHECKPOINT, st.session_state[_PICKER])
+
+
+def _checkpoint_picker() -> Active:
+    st.subheader("🧠 Checkpoint")
+    slot = st.container()             # the picker goes above the uploader, but needs its result
+    with st.expander("Upload a checkpoint (.pt)"):
+        upload = st.file_uploader("Checkpoint file", type=["pt"], key=_UPLOADER, label_visibility="collapsed")
+    if upload is not None and state.get(_LAST_UPLOAD) != upload.file_id:   # a new file: use it
+        state.put(_LAST_UPLOAD, upload.file_id)
+        state.put(state.ACTIVE_CHECKPOINT, models.add_upload(upload.name, upload.getvalue()).key)
+    refs = {ref.key: ref for ref in models.available()}
+    with slot:
+        if not refs:
+            st.warning(f"No checkpoint in {md_code(str(checkpoint_dir()))} yet: "
+                       "train one on the Train page or upload one below.", icon="🧭")
+            return Active(None, None)
+        if state.get(state.ACTIVE_CHECKPOINT) not in refs:
+            state.put(state.ACTIVE_CHECKPOINT, next(iter(refs)))
+        if st.session_state.get(_PICKER) != state.get(state.ACTIVE_CHECKPOINT):
+            st.session_state[_PICKER] = state.get(state.ACTIVE_CHECKPOINT)
+        key = st.selectbox("In use on every page", list(refs), format_func=lambda k: refs[k].label,
+                           key=_PICKER, on_change=_remember_pick)
+        ckpt = guarded(f"Could not load {refs[key].label}", models.load, refs[key],
+                       hint="Pick another checkpoint, or train a new one.")
+        if ckpt is not None:
+            st.caption(checkpoint_line(ckpt))
+    return Active(refs[key], ckpt)
+
+
+def checkpoint_line(ckpt: Checkpoint) -> str:
+    m, h = ckpt.model_config, ckpt.history
+    loss = f", loss {h.epoch_loss[-1]:.3f}" if h.epoch_loss else ""
+    return (f"{m.cell.upper()} {m.num_layers}×{m.num_hiddens}, {ckpt.data_config.source} data, "
+            f"{len(h.epoch_loss)} epochs{loss}")
+
+
+def _job_status() -> None:
+    job = jobs.current()
+    if job is None:
+        return
+    if job.alive:
+        _job_badge_live()
+    else:
+        _job_badge()
+
+
+def _job_badge() -> None:
+    job = jobs.current()
+    if job is not None:
+        snap = job.snapshot()
+        st.progress(snap.progress, text=f"🏋️ {md_escape(job.name)}: {snap.status}, "
+                                        f"epoch {snap.epoch}/{snap.num_epochs}")
+
+
+@st.fragment(run_every=2.0)
+def _job_badge_live() -> None:
+    # Polling keeps the job's heartbeat going while the user is on another page.
+    _job_badge()
+
+
+def no_checkpoint(what: str) -> None:
+    """Say clearly that there is no model yet, and offer training."""
+    st.warning(f"{what} needs a trained model and none is available: the shipped "
+               "`checkpoints/default.pt` is missing and no other checkpoint was found. "
+               "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.",
+               icon="🧭")
+    st.page_link(PAGES["train"], label="Train a model", icon="🏋️")
+
+
+def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
+    d, m, h = ckpt.data_config, ckpt.model_config, ckpt.history
+    bridge = f", decoder {m.decoder_layers}×{m.decoder_hiddens} via a bridge" if m.needs_bridge else ""
+    return {
+        "data": f"{d.source}{f' ({d.path})' if d.path else ''}, num_steps {d.num_steps}",
+        "model": f"{m.cell.upper()}, embed {m.embed_size}, {m.num_layers}×{m.num_hiddens}{bridge}, "
+                 f"dropout {m.dropout}, {count_parameters(ckpt.model):,} parameters",
+        "decoder context": "the encoder's state at every step" if m.context == "encoder"
+                           else "the book's state[-1] of the running decoder state",
+        "vocabularies": f"source {len(ckpt.src_vocab):,} tokens, target {len(ckpt.tgt_vocab):,} tokens",
+        "training": f"{len(h.epoch_loss)} epochs"
+                    + (f", final loss {h.epoch_loss[-1]:.4f}" if h.epoch_loss else ""),
+        "held-out pairs": f"{len(ckpt.test_pairs):,}",
+    }
+
+
+# -- token chips -------------------------------------------------------------------------------
+_CHIP_COLORS = {   # kind -> (background, text)
+    "token": ("#eef1f5", "#1f2933"), "special": ("#e3e8ff", "#3040b0"), "pad": ("#f5f5f5", "#9aa5b1"),
+    "unknown": ("#fbd9cf", "#9b2c13"), "match": ("#cdeee9", "#12645a"), "clipped": ("#ffe8cc", "#8a5200"),
+    "miss": ("#f1f1f1", "#7b8794"), "chosen": ("#fde2da", "#b23a1b"), "forced": ("#ffe8cc", "#8a5200"),
+}
+
+
+@dataclass
+class Chip:
+    text: str
+    kind: str = "token"      # a key of _CHIP_COLORS
+    note: str = ""           # small text under the token (an id, a count)
+    tip: str = ""            # hover text
+
+
+def chips_html(chips: Sequence[Chip]) -> str:
+    parts = []
+    for chip in chips:
+        bg, fg = _CHIP_COLORS[chip.kind]
+        strike = "text-decoration: line-through;" if chip.kind == "miss" else ""
+        note = (f"<span style='display:block;font-size:0.7em;opacity:0.75'>{html.escape(chip.note)}</span>"
+                if chip.note else "")
+        parts.append(
+            f"<span title='{html.escape(chip.tip, quote=True)}' style='display:inline-block;margin:2px 3px;"
+            f"padding:2px 8px;border-radius:8px;background:{bg};color:{fg};font-family:monospace;"
+            f"text-align:center;line-height:1.3;{strike}'>{html.escape(chip.text) or '&nbsp;'}{note}</span>")
+    return "<div style='line-height:2.2'>" + "".join(parts) + "</div>"
+
+
+def chip_row(chips: Sequence[Chip]) -> None:
+    st.markdown(chips_html(chips), unsafe_allow_html=True)
