@@ -154,6 +154,15 @@ class Trainer:
             dec_X = torch.where(use_truth, Y[:, t:t + 1], Y_t.argmax(dim=2))
         return torch.cat(outputs, dim=1)
 
+    def _sequence_loss(self, X, X_valid_len, Y, Y_valid_len) -> torch.Tensor:
+        """The book's per-sequence loss. With the mask, decoder positions past the batch's
+        longest target add exactly zero to the loss and its gradients, so they are not
+        computed; the mean still divides by num_steps, as the book's does."""
+        num_steps = Y.shape[1]
+        if self.config.masked:
+            Y = Y[:, :max(int(Y_valid_len.max()), 1)]
+        return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)
+
     def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Forward/backward over the micro-batches, clip, update: (loss sum, tokens, norm)."""
         X, X_valid_len, Y, Y_valid_len = [x.to(self.device, non_blocking=True) for x in batch]
@@ -162,7 +171,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         parts = min(self.config.accumulation_steps, X.shape[0])
         for x, xv, y, yv in zip(*(t.chunk(parts) for t in (X, X_valid_len, Y, Y_valid_len))):
-            l = self.loss(self._forward(x, xv, y), y, yv)   # (micro_batch,) per-sequence loss
+            l = self._sequence_loss(x, xv, y, yv)            # (micro_batch,) per-sequence loss
             (l.sum() * scale).backward()
             loss_sum += l.detach().sum()
         norm = clip_gradients(self.params, self.config.clip_theta)

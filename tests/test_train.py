@@ -160,3 +160,21 @@ def test_invalid_train_configs_are_refused(bad):
 def test_more_accumulation_steps_than_the_batch_allows_is_refused():
     with pytest.raises(ValueError, match="accumulation_steps"):
         TrainConfig(accumulation_steps=65).validate(batch_size=64)
+
+
+def test_skipping_positions_past_the_longest_target_changes_neither_loss_nor_gradients(d2l):
+    """The masked loss and its gradients equal the book's full-length computation."""
+    batch = make_batch(n=8, steps=8)
+    X, valid, Y, Y_valid = batch
+    Y_valid = torch.clamp(Y_valid, max=5)                 # every target shorter than num_steps
+    batch = (X, valid, Y, Y_valid)
+    grads, loss, _ = grads_after_one_step(TrainConfig(clip_theta=1e6), batch)
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.0), len(VOCAB), len(VOCAB))
+    bos = torch.full((8, 1), VOCAB["<bos>"])
+    Y_hat, _ = net(X, torch.cat([bos, Y[:, :-1]], 1), valid)   # the book: all num_steps positions
+    book_loss = d2l.MaskedSoftmaxCELoss()(Y_hat, Y, Y_valid)
+    book_loss.sum().backward()
+    assert loss == pytest.approx(float(book_loss.sum()), rel=1e-6)
+    for name, p in net.named_parameters():
+        assert torch.allclose(grads[name], p.grad, atol=1e-6), name
