@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import re
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -120,12 +121,17 @@ def truncate_pad(line: list, num_steps: int, padding_token) -> list:
 def build_array_nmt(lines: list[list[str]], vocab: Vocab, num_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token lists -> ids + `<eos>`, truncated/padded: (N, num_steps) and valid lengths (N,)."""
     eos, pad, unk = vocab["<eos>"], vocab["<pad>"], vocab.unk
-    lookup = vocab.token_to_idx.get      # one dict lookup per token: the full file in well under a second
-    rows = [truncate_pad([lookup(t, unk) for t in line[:num_steps]] + [eos], num_steps, pad) for line in lines]
-    array = torch.tensor(rows, dtype=torch.long).reshape(len(rows), num_steps)
+    lookup = vocab.token_to_idx.get
+    buffer = array("q")        # one flat buffer, not N small lists: the full file in about a second
+    for line in lines:
+        ids = [lookup(t, unk) for t in line[:num_steps]]
+        ids.append(eos)
+        buffer.extend(truncate_pad(ids, num_steps, pad))
+    if not lines:
+        return torch.zeros((0, num_steps), dtype=torch.long), torch.zeros(0, dtype=torch.int32)
+    table = torch.frombuffer(buffer, dtype=torch.long).clone().reshape(len(lines), num_steps)
     # Like the book: valid length counts the non-<pad> ids (a truncated line has no <eos>).
-    valid_len = (array != pad).type(torch.int32).sum(1)
-    return array, valid_len
+    return table, (table != pad).type(torch.int32).sum(1)
 
 
 @dataclass
