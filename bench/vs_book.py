@@ -2,6 +2,7 @@
 
     python bench/vs_book.py                       # every section, 3 repeats
     python bench/vs_book.py --sections train --repeats 1 --epochs 300
+    sections: data, eval, train (the book's setup), large (20,000 pairs, 256/256), growth
 
 Needs the book's package (`pip install --no-deps d2l==0.17.6 matplotlib requests`, as
 `.ci/run` does) and the book's file (`FRA_ENG_PATH`, default ../shared/data/fra-eng.zip).
@@ -135,15 +136,61 @@ def section_data(args, d2l):
     print(f"data pipeline, full file: {len(data.train):,} pairs in {time.perf_counter() - start:.2f} s")
 
 
+# -- cost growth ---------------------------------------------------------------------------
+def growth_one(impl: str, num_examples: int) -> None:
+    """One epoch in this (fresh) process; prints epoch seconds and peak memory as JSON."""
+    import json
+    import resource
+    start = time.perf_counter()
+    if impl == "book":
+        d2l, Decoder = book_env()
+        train_iter, src_vocab, tgt_vocab = d2l.load_data_nmt(64, 10, num_examples)
+        net = d2l.EncoderDecoder(d2l.Seq2SeqEncoder(len(src_vocab), 32, 64, 2, 0.1),
+                                 Decoder(len(tgt_vocab), 32, 64, 2, 0.1))
+        pairs = len(train_iter.dataset)
+        load = time.perf_counter() - start
+        with contextlib.redirect_stdout(io.StringIO()):
+            d2l.train_seq2seq(net, train_iter, 0.005, 1, tgt_vocab, "cpu")
+    else:
+        data = DataConfig(source="tatoeba", path=str(FRA_ENG), num_examples=num_examples, num_test=0)
+        run = start_run(data, ModelConfig(), TrainConfig(num_epochs=1, device="cpu"))
+        pairs = len(run.data.train)
+        load = time.perf_counter() - start
+        run.train()
+    epoch = time.perf_counter() - start - load
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"impl": impl, "pairs": pairs, "load_s": load, "epoch_s": epoch, "peak_mib": peak_mib}))
+
+
+def section_growth(args) -> None:
+    import json
+    import subprocess
+    print("cost growth (one epoch, book sizes, one fresh process each):")
+    print(f"  {'pairs':>8} | {'ours load s':>11} {'ours epoch s':>12} {'ours peak MiB':>13} | "
+          f"{'book load s':>11} {'book epoch s':>12} {'book peak MiB':>13}")
+    for n in (600, 5_000, 20_000, 167_130):
+        row = {}
+        for impl in ("ours", "book"):
+            out = subprocess.run([sys.executable, __file__, "--growth-one", impl, str(n)],
+                                 capture_output=True, text=True, check=True).stdout
+            row[impl] = json.loads(out.strip().splitlines()[-1])
+        o, b = row["ours"], row["book"]
+        print(f"  {o['pairs']:>8,} | {o['load_s']:>11.2f} {o['epoch_s']:>12.2f} {o['peak_mib']:>13.0f} | "
+              f"{b['load_s']:>11.2f} {b['epoch_s']:>12.2f} {b['peak_mib']:>13.0f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sections", default="data,eval,train,large")
+    p.add_argument("--sections", default="data,eval,train,large,growth")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=300, help="epochs of the book-setup training section")
     p.add_argument("--large-epochs", type=int, default=2)
     p.add_argument("--encoder-context", action="store_true",
                    help="also train ours with the fixed encoder context and show its translations")
+    p.add_argument("--growth-one", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.growth_one:
+        return growth_one(args.growth_one[0], int(args.growth_one[1]))
     torch.set_num_threads(torch.get_num_threads())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; file {FRA_ENG}")
     d2l, Decoder = book_env()
@@ -154,6 +201,8 @@ def main() -> None:
         section_eval(args, d2l, Decoder)
     if "train" in sections:
         section_train(args, d2l, Decoder, 600, 32, 64, args.epochs, "book setup (600 pairs, 32/64)")
+    if "growth" in sections:
+        section_growth(args)
     if "large" in sections:
         section_train(args, d2l, Decoder, 20_000, 256, 256, args.large_epochs, "20,000 pairs, 256/256")
 
