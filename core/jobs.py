@@ -28,7 +28,7 @@ class JobSnapshot:
     step_loss: list[float]
     step_grad_norm: list[float]
     epoch_loss: list[float]
-    tokens_per_second: list[float]   # after each epoch, over the run so far
+    tokens_per_second: list[float]   # each epoch's own throughput
     samples: list[dict]
     elapsed: float
     checkpoint: str | None
@@ -124,5 +124,5 @@ class TrainingJob:
             hist.step_loss[:first_step] + [e.loss for e in steps],
             hist.step_grad_norm[:first_step] + [e.grad_norm for e in steps],
             hist.epoch_loss[:done_epochs] + [e.loss for e in epochs],
-            [e.tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
+            [e.epoch_tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
             self.run.train_config.clip_theta)

@@ -40,8 +40,9 @@ class EpochEvent:
     num_epochs: int
     step: int
     loss: float                  # the book's metric: sum of losses / tokens over the epoch
-    tokens_per_second: float
+    tokens_per_second: float     # over the run so far
     elapsed: float
+    epoch_tokens_per_second: float = 0.0   # this epoch alone
 
 
 @dataclass
@@ -212,7 +213,7 @@ class Trainer:
             hist.epoch_tokens_per_second.append(epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9))
             elapsed = time.perf_counter() - start
             emit(EpochEvent(epoch + 1, self.config.num_epochs, len(hist.step_loss), hist.epoch_loss[-1],
-                            run_tokens / max(elapsed, 1e-9), elapsed))
+                            run_tokens / max(elapsed, 1e-9), elapsed, hist.epoch_tokens_per_second[-1]))
             if samples and sample_every and src_vocab is not None and (
                     (epoch + 1) % sample_every == 0 or epoch + 1 == self.config.num_epochs):
                 emit(self._sample(epoch + 1, samples, src_vocab, num_steps))

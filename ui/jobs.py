@@ -81,7 +81,7 @@ def _record(job: TrainingJob) -> None:
     if state.get(state.TRAIN_RECORDED) is job:      # one record per job
         return
     snap: JobSnapshot = job.snapshot()
-    tps = snap.tokens_per_second[-1] if snap.tokens_per_second else 0.0
+    tps = job.result.tokens_per_second if job.result else 0.0     # over the whole run
     records = runs() + [RunRecord(job.name, job.status, job.saved_to, job.run.train_config.masked,
                                   job.run.train_config.reduction, snap.epoch_loss, tps, snap.epoch)]
     state.put(state.TRAIN_RUNS, records)
