@@ -45,6 +45,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell", choices=["gru", "lstm"], default=m.cell)
     p.add_argument("--context", choices=["book", "encoder"], default=m.context,
                    help="decoder context at inference: the book's state[-1], or the fixed encoder state")
+    p.add_argument("--decoder", choices=["plain", "attention"], default=m.decoder,
+                   help="plain = the chapter's decoder; attention = Bahdanau attention (d2l 10.4)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--num-steps", type=int, default=d.num_steps)
     p.add_argument("--min-freq", type=int, default=d.min_freq)
@@ -68,7 +70,7 @@ def configs_from_args(args) -> tuple[DataConfig, ModelConfig, TrainConfig]:
     data = DataConfig(source, path, args.num_examples, args.num_test, args.num_steps,
                       args.batch_size, args.min_freq, args.seed)
     model = ModelConfig(args.cell, args.embed_size, args.num_hiddens, args.num_layers, args.dropout,
-                        args.dec_num_hiddens, args.dec_num_layers, args.context)
+                        args.dec_num_hiddens, args.dec_num_layers, args.context, args.decoder)
     train = TrainConfig(args.lr, args.epochs, args.clip, args.teacher_forcing_ratio,
                         args.accumulation_steps, args.reduction, not args.unmasked, args.seed, args.device)
     return data, model, train

@@ -12,6 +12,7 @@ from typing import Any
 SOURCES = ("corpus", "copy", "reverse", "sort", "tatoeba", "tsv")
 CELLS = ("gru", "lstm")
 CONTEXTS = ("book", "encoder")
+DECODERS = ("plain", "attention")
 REDUCTIONS = ("sum", "mean")
 MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
 MAX_LAYERS = 8
@@ -92,6 +93,7 @@ class ModelConfig(_Config):
     dec_num_hiddens: int | None = None
     dec_num_layers: int | None = None
     context: str = "book"           # "book": d2l 0.17.6's state[-1]; "encoder": fixed (see model.py)
+    decoder: str = "plain"          # "attention": Bahdanau attention (core/attention.py); ignores context
 
     @property
     def decoder_hiddens(self) -> int:
@@ -108,6 +110,7 @@ class ModelConfig(_Config):
     def validate(self) -> None:
         _check(self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}")
         _check(self.context in CONTEXTS, f"context must be one of {CONTEXTS}, got {self.context!r}")
+        _check(self.decoder in DECODERS, f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         _check_int("embed_size", self.embed_size, 1, MAX_SIZE)
         _check_int("num_hiddens", self.num_hiddens, 1, MAX_SIZE)
         _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
@@ -116,6 +119,11 @@ class ModelConfig(_Config):
             _check_int("dec_num_hiddens", self.dec_num_hiddens, 1, MAX_SIZE)
         if self.dec_num_layers is not None:
             _check_int("dec_num_layers", self.dec_num_layers, 1, MAX_LAYERS)
+        # Attention reads the encoder outputs with the decoder's state as the query, and that
+        # state starts as the encoder's: both need the encoder's sizes, so no bridge.
+        _check(self.decoder == "plain" or not self.needs_bridge,
+               "the attention decoder needs the encoder's sizes: leave the decoder's own hidden size "
+               "and layer count unset (no bridge), or use the plain decoder")
 
 
 @dataclass

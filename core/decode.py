@@ -2,7 +2,7 @@
 
 `greedy_steps` is the engine: a generator of `DecodeStep`s. `predict_seq2seq` (the book's
 name and signature) and the Decode view are thin layers over it; `translate` decodes many
-sentences at once and gives the same translations.
+sentences at once and gives the same translations. Beam search lives in `core/beam.py`.
 """
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ class DecodeStep:
     chosen_id: int
     chosen_token: str
     forced: bool                 # chosen by the user ("what if"), not by argmax
+    attention: list[float] | None = None   # attention decoders: weights over all num_steps source
+                                           # positions (0 past valid_len); None for the plain decoder
 
     @property
     def entropy(self) -> float:
@@ -74,6 +76,12 @@ class GreedyResult:
     @property
     def translation(self) -> str:
         return " ".join(self.tokens)
+
+    @property
+    def log_prob(self) -> float:
+        """log P(output | source): the sum of every step's log p(chosen), `<eos>` included."""
+        probs = [float(s.probs[s.chosen_id]) for s in self.steps]
+        return sum(math.log(p) if p > 0 else -math.inf for p in probs)
 
 
 def _device_of(net: torch.nn.Module) -> torch.device:
@@ -101,10 +109,16 @@ def greedy_steps(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int,
         is_forced = forced is not None and index in forced
         chosen = forced[index] if is_forced else int(Y[0, 0].argmax())
         yield DecodeStep(index, input_id, tgt_vocab.to_tokens(input_id), probs,
-                         chosen, tgt_vocab.to_tokens(chosen), is_forced)
+                         chosen, tgt_vocab.to_tokens(chosen), is_forced, _step_attention(net.decoder))
         if chosen == tgt_vocab["<eos>"]:
             return
         input_id = chosen
+
+
+def _step_attention(decoder) -> list[float] | None:
+    """This step's attention weights (the decoder was called on one token), if it attends."""
+    weights = getattr(decoder, "attention_weights", None)
+    return weights[-1][0, 0].float().cpu().tolist() if weights else None
 
 
 def greedy_decode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
@@ -120,12 +134,15 @@ def predict_seq2seq(net, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, 
                     device=None, save_attention_weights: bool = False) -> tuple[str, list]:
     """The book's signature and result: (translation, attention weights per step).
 
+    As in the book, each step's entry is the decoder's `attention_weights` after that step: a
+    list holding one (1, 1, num_steps) tensor for an attention decoder (None for the plain one).
     `device` is accepted for compatibility; the model's own device is used.
     """
     result = greedy_decode(net, src_sentence, src_vocab, tgt_vocab, num_steps, book=True)
-    weights = [getattr(net.decoder, "attention_weights", None) for _ in result.steps] \
-        if save_attention_weights else []
-    return result.translation, weights
+    if not save_attention_weights:
+        return result.translation, []
+    return result.translation, [None if s.attention is None else [torch.tensor(s.attention).reshape(1, 1, -1)]
+                                for s in result.steps]
 
 
 @torch.no_grad()

@@ -155,11 +155,17 @@ def xavier_init_weights(m: nn.Module) -> None:
 
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> EncoderDecoder:
     """An initialised model for `config` (Xavier as in the book)."""
+    from .attention import Seq2SeqAttentionDecoder   # here: attention.py builds on this module
+
     config.validate()
     encoder = Seq2SeqEncoder(src_vocab_size, config.embed_size, config.num_hiddens,
                              config.num_layers, config.dropout, config.cell)
-    decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
-                             config.decoder_layers, config.dropout, config.cell, config.context)
+    if config.decoder == "attention":
+        decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, config.embed_size, config.num_hiddens,
+                                          config.num_layers, config.dropout, config.cell)
+    else:
+        decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
+                                 config.decoder_layers, config.dropout, config.cell, config.context)
     bridge = (Bridge(config.num_layers, config.num_hiddens, config.decoder_layers,
                      config.decoder_hiddens, config.cell) if config.needs_bridge else None)
     net = EncoderDecoder(encoder, decoder, bridge)

@@ -29,6 +29,8 @@ def parameter_count(config: ModelConfig, src_vocab: int, tgt_vocab: int) -> int:
     count += tgt_vocab * e + rnn(e + hd, hd, config.decoder_layers) + hd * tgt_vocab + tgt_vocab
     if config.needs_bridge:
         count += (config.num_layers * h + 1) * config.decoder_layers * hd * (2 if config.cell == "lstm" else 1)
+    if config.decoder == "attention":
+        count += 2 * h * h + h          # W_k, W_q (h x h) and w_v (h x 1), no biases
     return count
 
 
@@ -38,6 +40,8 @@ def training_bytes(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_si
     per_token = (2 * config.embed_size + config.decoder_hiddens
                  + (gates + 2) * (config.num_hiddens * config.num_layers + config.decoder_hiddens * config.decoder_layers)
                  + 3 * tgt_vocab)
+    if config.decoder == "attention":    # per target token: tanh features over every source position
+        per_token += 3 * num_steps * config.decoder_hiddens
     activations = batch_size * num_steps * per_token
     return int(SAFETY_FACTOR * FLOAT_BYTES * (4 * params + activations))
 

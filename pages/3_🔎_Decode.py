@@ -1,4 +1,4 @@
-"""Decode (notes 7.7): preprocessing, then greedy decoding one step at a time, and "what if"."""
+"""Decode (notes 7.7): preprocessing, greedy decoding one step at a time, "what if", and beam search."""
 from __future__ import annotations
 
 import streamlit as st
@@ -6,7 +6,8 @@ import streamlit as st
 from core.checkpoint import Checkpoint
 from core.decode import GreedyResult, SourceEncoding, entropy_bits, greedy_decode, trajectory
 from core.metrics import bleu
-from ui import charts
+from ui import attention_view, charts
+from ui.beam_view import beam_section
 from ui.state import kept, prefill_bleu
 from ui.widgets import PAGES, Chip, chip_row, no_checkpoint, start_page
 
@@ -80,10 +81,12 @@ def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
     with right:
         charts.show(charts.probability_bars(step.top_k(ckpt.tgt_vocab, top_k), step.chosen_token,
                                             f"Step {n}: top-{top_k} next tokens"), key="decode.bars")
+        attention_view.show_step(step, result.source, n)
     tokens, matrix = trajectory(steps, ckpt.tgt_vocab, top_k)
     rows = [f"{s.index + 1}: {s.input_token} → {s.chosen_token}" for s in steps]
     charts.show(charts.heatmap(matrix, tokens, rows, "The whole trajectory: probability of each step's "
                                                     f"top-{top_k} tokens"), key="decode.trajectory")
+    attention_view.show_map(result)
 
 
 def what_if(result: GreedyResult, ckpt: Checkpoint, sentence: str, reference: str, top_k: int) -> None:
@@ -129,3 +132,4 @@ show_source(result.source, ckpt, num_steps)
 show_translation(result, reference, num_steps)
 step_explorer(result, ckpt, top_k)
 what_if(result, ckpt, sentence, reference, top_k)
+beam_section(ckpt, reference, result)

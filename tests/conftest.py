@@ -42,6 +42,8 @@ def fra_eng_text(fra_eng_path) -> str:
 
 @pytest.fixture(autouse=True)
 def _seed():
+    """Fixed seed; one intra-op thread, so tests never oversubscribe the CPU beside a server."""
+    torch.set_num_threads(1)
     torch.manual_seed(0)
 
 

@@ -145,7 +145,7 @@ def _model_section() -> ModelConfig:
     hiddens = c[2].number_input("Hidden size", 1, MAX_SIZE, **kept("train.hiddens", M.num_hiddens))
     layers = c[3].number_input("Layers", 1, MAX_LAYERS, **kept("train.layers", M.num_layers))
     dropout = c[4].slider("Dropout", 0.0, 0.9, step=0.05, **kept("train.dropout", M.dropout))
-    c = st.columns([2, 1, 1, 1.4])
+    c = st.columns([2, 1, 1, 1.4, 1.2])
     own = c[0].toggle("Decoder has its own size (joined by a bridge: Linear + tanh)",
                       **kept("train.bridge", False))
     dec_hiddens = c[1].number_input("Decoder hidden size", 1, MAX_SIZE, disabled=not own,
@@ -156,8 +156,11 @@ def _model_section() -> ModelConfig:
                          **kept("train.context", M.context),
                          help="book = d2l 0.17.6: state[-1] of the running decoder state; "
                               "encoder = the encoder's final state at every step (see the README).")
+    decoder = c[4].radio("Decoder", ["plain", "attention"], horizontal=True, **kept("train.decoder", M.decoder),
+                         help="attention = Bahdanau attention over the encoder outputs (d2l 10.4); "
+                              "it needs the encoder's sizes (no bridge) and ignores the context choice.")
     return ModelConfig(cell, embed, hiddens, layers, dropout,
-                       dec_hiddens if own else None, dec_layers if own else None, context)
+                       dec_hiddens if own else None, dec_layers if own else None, context, decoder)
 
 
 def _train_section(seed: int) -> tuple[TrainConfig, str, int]:

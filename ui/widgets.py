@@ -160,7 +160,8 @@ def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
         "data": f"{d.source}{f' ({d.path})' if d.path else ''}, num_steps {d.num_steps}",
         "model": f"{m.cell.upper()}, embed {m.embed_size}, {m.num_layers}×{m.num_hiddens}{bridge}, "
                  f"dropout {m.dropout}, {count_parameters(ckpt.model):,} parameters",
-        "decoder context": "the encoder's state at every step" if m.context == "encoder"
+        "decoder context": "Bahdanau attention over the encoder outputs" if m.decoder == "attention"
+                           else "the encoder's state at every step" if m.context == "encoder"
                            else "the book's state[-1] of the running decoder state",
         "vocabularies": f"source {len(ckpt.src_vocab):,} tokens, target {len(ckpt.tgt_vocab):,} tokens",
         "training": f"{len(h.epoch_loss)} epochs"

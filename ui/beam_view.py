@@ -1,0 +1,133 @@
+"""The Decode view's beam search section: the search tree, greedy vs beam, the n-best list.
+
+All numbers come from `core.beam`; this module only lays them out. Tokens reach plotly
+through `charts.label` (escaped) and the page through chips (escaped) or dataframes.
+"""
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.beam import BeamNode, BeamResult, beam_search
+from core.checkpoint import Checkpoint
+from core.decode import GreedyResult
+from core.metrics import bleu
+
+from . import charts
+from .state import kept
+from .widgets import Chip, chip_row
+
+MAX_BEAM = 10
+_FADED, _LIVE, _DONE = "#cbd2d9", "#577590", charts.GOOD
+
+
+def tree_positions(result: BeamResult) -> dict[tuple[int, int], float]:
+    """(step, index) -> y: children stay next to their parent, best first; each step centred."""
+    y: dict[tuple[int, int], float] = {}
+    for step, nodes in enumerate(result.steps):
+        parent_y = (lambda n: 0.0) if step == 0 else (lambda n: y[(step - 1, n.parent)])
+        order = sorted(range(len(nodes)), key=lambda i: (-parent_y(nodes[i]), -nodes[i].log_prob))
+        for rank, i in enumerate(order):
+            y[(step, i)] = (len(nodes) - 1) / 2 - rank
+    return y
+
+
+def _hover(node: BeamNode, result: BeamResult, tokens: list[str]) -> str:
+    state = "finished" if node.finished else "kept" if node.kept else "pruned"
+    return (f"{html.escape(' '.join(tokens))}<br>step {node.step + 1}: {state}<br>"
+            f"log p(token) {node.step_log_prob:.3f}<br>log P {node.log_prob:.3f}<br>"
+            f"score {node.score:.3f} (α = {result.length_penalty:g})")
+
+
+def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
+    """x = step, one marker per candidate labelled with its token and cumulative log-prob;
+    pruned candidates faded, finished ones square, the winner's path highlighted."""
+    y, winner = tree_positions(result), set(result.path())
+    edges = {"pruned": ([], []), "kept": ([], []), "winner": ([], [])}
+    groups: dict[str, dict[str, list]] = {k: {"x": [], "y": [], "text": [], "hover": [], "symbol": []}
+                                          for k in ("pruned", "kept", "winner")}
+    for step, nodes in enumerate(result.steps):
+        for i, node in enumerate(nodes):
+            kind = "winner" if (step, i) in winner else "kept" if node.kept else "pruned"
+            px, py = (0, 0.0) if step == 0 else (step, y[(step - 1, node.parent)])
+            ex, ey = edges[kind]
+            ex += [px, step + 1, None]
+            ey += [py, y[(step, i)], None]
+            g = groups[kind]
+            g["x"].append(step + 1)
+            g["y"].append(y[(step, i)])
+            g["text"].append(f"{charts.label(node.token)} {node.log_prob:.2f}")
+            g["hover"].append(_hover(node, result, tgt_tokens(node.ids)))
+            g["symbol"].append("square" if node.finished else "circle")
+    fig = go.Figure()
+    style = {"pruned": (_FADED, 1, 0.45, 9), "kept": (_LIVE, 1.5, 1.0, 12), "winner": (charts.ACCENT, 3.5, 1.0, 12)}
+    for kind, (color, width, opacity, size) in style.items():
+        ex, ey = edges[kind]
+        fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color=color, width=width),
+                                 opacity=opacity, hoverinfo="skip", showlegend=False))
+    for kind, (color, _, opacity, size) in style.items():
+        g = groups[kind]
+        fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers+text", name=kind, text=g["text"],
+                                 textposition="middle right", hovertext=g["hover"], hoverinfo="text",
+                                 opacity=opacity, marker=dict(color=color, size=size, symbol=g["symbol"]),
+                                 textfont=dict(size=10 if kind == "pruned" else 12, color=color)))
+    fig.add_trace(go.Scatter(x=[0], y=[0.0], mode="markers+text", text=[charts.label("<bos>")],
+                             textposition="middle left", marker=dict(color=_LIVE, size=12), showlegend=False,
+                             hoverinfo="skip"))
+    rows = max(len(nodes) for nodes in result.steps)
+    fig.update_xaxes(dtick=1, range=[-0.6, len(result.steps) + 0.9], zeroline=False)
+    fig.update_yaxes(visible=False)
+    fig = charts._layout(fig, title, min(2400, 150 + 30 * rows), "step")
+    return fig.update_layout(margin=dict(b=40))
+
+
+def side_by_side(greedy: GreedyResult, result: BeamResult, reference: str) -> None:
+    """Both translations as chips, with their log-probabilities and BLEU against the reference."""
+    left, right = st.columns(2)
+    for col, name, tokens, log_prob, translation in (
+            (left, "Greedy", greedy.tokens, greedy.log_prob, greedy.translation),
+            (right, "Beam", [t for t in result.best.tokens if t != "<eos>"], result.best.log_prob,
+             result.translation)):
+        with col:
+            st.markdown(f"**{name}**" + (f" (k = {result.beam_size}, α = {result.length_penalty:g})"
+                                         if name == "Beam" else ""))
+            chip_row([Chip(t) for t in tokens] or [Chip("(empty)", "pad")])
+            c = st.columns(2)
+            c[0].metric(f"{name} log-prob", f"{log_prob:.4f}")
+            if reference.strip():
+                c[1].metric(f"{name} BLEU (k = 2)", f"{bleu(translation, reference, k=2):.4f}")
+
+
+def nbest_table(result: BeamResult, reference: str) -> dict[str, list]:
+    table = {"rank": list(range(1, len(result.nbest) + 1)),
+             "translation": [h.translation for h in result.nbest],
+             "log-prob": [round(h.log_prob, 4) for h in result.nbest],
+             "length": [h.length for h in result.nbest],
+             "score": [round(h.score, 4) for h in result.nbest],
+             "ended by": [h.ended_by for h in result.nbest]}
+    if reference.strip():
+        table["BLEU (k = 2)"] = [round(bleu(h.translation, reference, k=2), 4) for h in result.nbest]
+    return table
+
+
+def beam_section(ckpt: Checkpoint, reference: str, greedy: GreedyResult) -> BeamResult:
+    """The whole section: inputs, greedy vs beam, the tree, the n-best list."""
+    st.subheader("5 · Beam search")
+    st.caption("Each step extends every live hypothesis by its k most likely tokens and keeps the k best; "
+               "one that emits `<eos>` is finished and leaves the beam. Finished hypotheses are ranked by "
+               "log P / length^α (d2l 9.8): α = 0 is the raw sum of log-probabilities, the book suggests 0.75. "
+               "k = 1 is greedy decoding.")
+    c = st.columns(2)
+    beam_size = c[0].number_input("Beam size k", 1, MAX_BEAM, **kept("decode.beam_size", 3))
+    alpha = c[1].slider("Length normalisation α", 0.0, 2.0, step=0.05, **kept("decode.length_penalty", 0.0))
+    result = beam_search(ckpt.model, greedy.source, ckpt.tgt_vocab, ckpt.data_config.num_steps,
+                         int(beam_size), float(alpha))
+    side_by_side(greedy, result, reference)
+    charts.show(beam_tree(result, ckpt.tgt_vocab.to_tokens,
+                          f"The search tree: {sum(len(n) for n in result.steps)} candidates, "
+                          f"winner log P = {result.best.log_prob:.3f}"), key="decode.beam_tree")
+    st.markdown("**The n-best list** (finished hypotheses, best score first)")
+    st.dataframe(nbest_table(result, reference), hide_index=True)
+    return result
