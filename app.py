@@ -13,6 +13,8 @@ VIEWS = [   # (page, label, icon, what it shows)
     ("masking", "Masking", "🎭", "the broadcast behind `sequence_mask` and the masked cross-entropy (7.4)"),
     ("decode", "Decode", "🔎", "greedy decoding step by step: top-k, entropy, what if another token won (7.7)"),
     ("bleu", "BLEU", "📏", "BLEU n-gram by n-gram, brevity penalty, corpus BLEU on held-out pairs (7.8)"),
+    ("exercises", "Exercises", "🧪", "the chapter's six exercises (7.9) as one-click experiments, read from their numbers"),
+    ("accumulation", "Accumulation", "➕", "one batch of 64 vs four micro-batches of 16; sum vs mean reduction (7.5.1)"),
 ]
 
 active = start_page("Home", "🔁")

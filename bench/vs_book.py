@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.d2l_reference import book_decoder_class, import_d2l  # noqa: E402
 from core.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from core.data import NMTData, PairSet  # noqa: E402
 from core.metrics import bleu  # noqa: E402
 from core.decode import translate  # noqa: E402
 from core.model import build_model  # noqa: E402

@@ -26,3 +26,14 @@ def describe_devices() -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "Apple MPS found"
     return "no GPU found: training runs on the CPU"
+
+
+def one_thread_per_job() -> None:
+    """For the app server: one intra-op thread per running job.
+
+    A server runs several jobs at once (two tabs training, many sessions decoding); with
+    PyTorch's default of one thread per core they oversubscribe the cores and slow each other
+    down by an order of magnitude. At the book's sizes one thread is as fast as two.
+    """
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)

@@ -1,7 +1,6 @@
 """Checkpoints: round trip, atomic writes, safe loading, clear errors, names inside the folder."""
 import os
 import pickle
-from pathlib import Path
 
 import pytest
 import torch

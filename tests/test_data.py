@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from core.config import DataConfig
-from core.data import PairSet, Vocab, build_array_nmt, preprocess_nmt, tokenize_nmt, truncate_pad
+from core.data import Vocab, build_array_nmt, preprocess_nmt, tokenize_nmt, truncate_pad
 from core.sources import (CORPUS_PATH, DataError, load_split, pairs_from_lines, prepare_data,
                           read_tatoeba_bytes, synthetic_pairs)
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 import streamlit as st
 
 from core.checkpoint import Checkpoint, checkpoint_dir
+from core.device import one_thread_per_job
 from core.model import count_parameters
 
 from . import jobs, models, state
@@ -26,6 +27,8 @@ PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Maski
     "masking": "pages/2_🎭_Masking.py",
     "decode": "pages/3_🔎_Decode.py",
     "bleu": "pages/4_📏_BLEU.py",
+    "exercises": "pages/5_🧪_Exercises.py",
+    "accumulation": "pages/6_➕_Accumulation.py",
 }
 _PICKER, _UPLOADER, _LAST_UPLOAD = "_checkpoint_picker", "_checkpoint_upload", "_last_upload"
 
@@ -71,6 +74,7 @@ def guarded(what: str, fn: Callable[..., T], *args, hint: str = "", **kwargs) ->
 def start_page(title: str, icon: str) -> Active:
     """Page config and the sidebar (checkpoint picker, this tab's training job); the active checkpoint."""
     st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
+    one_thread_per_job()
     with st.sidebar:
         active = _checkpoint_picker()
         _job_status()

@@ -1,0 +1,320 @@
+"""The chapter's exercises (notes 7.9.1-7.9.6) as one-click experiments, and what they show.
+
+An `Experiment` is data: the exercise's question and a few named `Variant`s, each a tweak of
+one small base setup (`BASE`: 1,500 pairs of the shipped corpus, 200 held out, 30 epochs).
+`run_experiment` trains every variant with the one training loop (`core.run.start_run` +
+`TrainingRun.train`), scores the run's held-out pairs (`core.evaluate.evaluate_pairs`) and
+returns an `ExperimentResult`; `interpret` reads it in one paragraph built from the measured
+numbers. Results are cached as JSON under `checkpoints/experiments/` (git-ignored), keyed by
+the experiment and a hash of its configs, so a revisit shows them at once.
+
+Exercise 7.9.6's output layers live in `core/output_layers.py`; the readings of each
+exercise's numbers in `core/readings.py`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .checkpoint import checkpoint_dir
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import NMTData, build_array_nmt
+from .evaluate import evaluate_pairs
+from .loss import MaskedSoftmaxCELoss
+from .model import count_parameters
+from .run import start_run
+from .output_layers import use_output_layer
+from .readings import interpret  # noqa: F401  (part of this module's interface)
+from .train import EpochEvent, teacher_forced_logits
+
+RESULT_VERSION = 1        # bump when VariantResult changes: old cache files are then ignored
+NUM_SAMPLES = 5           # held-out translations kept per variant
+
+
+# -- experiments as data -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class BaseSetup:
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+
+# The book's model and training, except the decoder context: with the book's `state[-1]`,
+# greedy decoding reads a context training never showed (README, "The book's decoder
+# context"), and that gap would swamp what each exercise changes. Under teacher forcing
+# both contexts train identically.
+BASE = BaseSetup(DataConfig(source="corpus", num_examples=1500, num_test=200),
+                 ModelConfig(context="encoder"), TrainConfig(num_epochs=30))
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    value: Any                       # the setting this variant turns (a size, a ratio, a name)
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    output_layer: str = "dense"      # one of OUTPUT_LAYERS (7.9.6)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "value": self.value, "data": self.data.to_dict(),
+                "model": self.model.to_dict(), "train": self.train.to_dict(), "output_layer": self.output_layer}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    key: str                         # also the interpretation rule's name
+    section: str                     # "7.9.2"
+    title: str
+    question: str                    # the exercise, as the notes ask it
+    variants: tuple[Variant, ...]
+
+    @property
+    def cache_key(self) -> str:
+        text = json.dumps({"version": RESULT_VERSION, "variants": [v.to_dict() for v in self.variants]},
+                          sort_keys=True)
+        return f"{self.key}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def catalogue(base: BaseSetup | None = None) -> list[Experiment]:
+    """The six exercises of notes 7.9 as tweaks of `base` (BASE when None)."""
+    b = base or BASE
+    H, L = b.model.num_hiddens, b.model.num_layers
+    other_depth = L + 1 if L == 1 else L - 1
+
+    def variant(label: str, value: Any, model: dict | None = None, train: dict | None = None,
+                output: str = "dense") -> Variant:
+        return Variant(label, value, b.data, replace(b.model, **(model or {})),
+                       replace(b.train, **(train or {})), output)
+
+    return [
+        Experiment("hyperparameters", "7.9.1", "Hyperparameters: the hidden size",
+                   "Try to improve the translations by tuning the hyperparameters.",
+                   tuple(variant(f"hidden {h}", h, {"num_hiddens": h}) for h in sorted({max(1, H // 2), H, 2 * H}))),
+        Experiment("mask", "7.9.2", "No mask in the loss",
+                   "Rerun without masking the loss. What do you observe, and why?",
+                   (variant("masked (book)", True), variant("unmasked", False, train={"masked": False}))),
+        Experiment("bridge", "7.9.3", "Encoder and decoder of different sizes",
+                   "If the encoder and decoder differ in layers or hidden units, how can the decoder's "
+                   "hidden state be initialised?",
+                   (variant(f"equal ({L}×{H} → {L}×{H})", "equal"),
+                    variant(f"narrower encoder ({L}×{max(1, H // 2)} → {L}×{H})", "hiddens",
+                            {"num_hiddens": max(1, H // 2), "dec_num_hiddens": H}),
+                    variant(f"other decoder depth ({L}×{H} → {other_depth}×{H})", "layers",
+                            {"dec_num_layers": other_depth}))),
+        Experiment("teacher_forcing", "7.9.4", "Teacher forcing vs the model's own predictions",
+                   "What happens if the decoder is fed its own previous prediction instead of the "
+                   "true token during training?",
+                   tuple(variant(f"ratio {r:g}", r, train={"teacher_forcing_ratio": r}) for r in (1.0, 0.75, 0.5, 0.0))),
+        Experiment("cell", "7.9.5", "LSTM instead of GRU", "Rerun the experiment with an LSTM instead of a GRU.",
+                   (variant("GRU (book)", "gru"), variant("LSTM", "lstm", {"cell": "lstm"}))),
+        Experiment("output_layer", "7.9.6", "Other output layers",
+                   "Is there another way to design the decoder's output layer?",
+                   (variant("dense (book)", "dense"), variant("tied to the embedding", "tied", output="tied"),
+                    variant("adaptive softmax", "adaptive", output="adaptive"))),
+    ]
+
+
+# -- running -----------------------------------------------------------------------------------
+@dataclass
+class VariantResult:
+    label: str
+    value: Any
+    status: str                      # the training run's: "finished", "stopped" or "diverged"
+    final_loss: float                # the book's metric on the training pairs (Σ loss / tokens)
+    epoch_loss: list[float]
+    heldout_loss: float              # the masked loss on held-out pairs, teacher forced: one yardstick for all
+    bleu: float                      # standard corpus BLEU (0-100) of greedy translations of held-out pairs
+    samples: list[dict]              # {src, ref, pred, bleu} for the first held-out pairs
+    parameters: int
+    train_seconds: float
+    pad_fraction: float              # share of target positions that are <pad> in the training arrays
+
+
+@dataclass
+class ExperimentResult:
+    experiment: str                  # Experiment.key
+    cache_key: str
+    status: str                      # "finished" when every variant finished training
+    variants: list[VariantResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExperimentResult":
+        return cls(**{**values, "variants": [VariantResult(**v) for v in values["variants"]]})
+
+
+@torch.no_grad()
+def heldout_loss(net: nn.Module, data: NMTData) -> float:
+    """The masked loss, as the book reports it (Σ loss / tokens), on the held-out pairs."""
+    if len(data.test) == 0:
+        return float("nan")
+    device = next(net.parameters()).device
+    X, X_valid_len = (t.to(device) for t in build_array_nmt(data.test.source, data.src_vocab, data.num_steps))
+    Y, Y_valid_len = (t.to(device) for t in build_array_nmt(data.test.target, data.tgt_vocab, data.num_steps))
+    net.eval()
+    Y_hat = teacher_forced_logits(net, X, X_valid_len, Y, data.tgt_vocab["<bos>"])   # (N, num_steps, vocab)
+    return float(MaskedSoftmaxCELoss()(Y_hat, Y, Y_valid_len).sum() / Y_valid_len.sum())
+
+
+def run_variant(variant: Variant, on_event: Callable | None = None,
+                stop: threading.Event | None = None) -> VariantResult:
+    """Train one variant from scratch, then score it on its run's held-out pairs."""
+    run = start_run(variant.data, variant.model, variant.train)
+    use_output_layer(run, variant.output_layer)
+    trained = run.train(on_event, stop)
+    net, data = run.trainer.net, run.data
+    pairs = [(" ".join(s), " ".join(t)) for s, t in zip(data.test.source, data.test.target)]
+    report = evaluate_pairs(net, pairs, data.src_vocab, data.tgt_vocab, variant.data.num_steps)
+    tokens = data.arrays[3]                                               # Y_valid_len of the training pairs
+    return VariantResult(variant.label, variant.value, trained.status, trained.final_loss,
+                         list(trained.history.epoch_loss), heldout_loss(net, data),
+                         report.corpus.score if pairs else float("nan"), report.rows[:NUM_SAMPLES],
+                         count_parameters(net), trained.train_seconds,
+                         1.0 - float(tokens.sum()) / (len(tokens) * data.num_steps))
+
+
+def run_experiment(experiment: Experiment, on_event: Callable[[int, object], None] | None = None,
+                   stop: threading.Event | None = None) -> ExperimentResult:
+    """Every variant in turn; `on_event(variant_index, event)` relays the trainer's events."""
+    start, results = time.perf_counter(), []
+    for index, variant in enumerate(experiment.variants):
+        relay = (lambda event, i=index: on_event(i, event)) if on_event else None
+        results.append(run_variant(variant, relay, stop))
+        if stop is not None and stop.is_set():
+            break
+    done = len(results) == len(experiment.variants) and all(r.status == "finished" for r in results)
+    stopped = stop is not None and stop.is_set()
+    return ExperimentResult(experiment.key, experiment.cache_key,
+                            "finished" if done else "stopped" if stopped else "diverged",
+                            results, time.perf_counter() - start)
+
+
+# -- the cache ---------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    return checkpoint_dir() / "experiments"
+
+
+def cache_path(experiment: Experiment) -> Path:
+    return cache_dir() / f"{experiment.cache_key}.json"
+
+
+def load_cached(experiment: Experiment) -> ExperimentResult | None:
+    """The stored result of exactly these configs, or None (absent, unreadable, other version)."""
+    try:
+        result = ExperimentResult.from_dict(json.loads(cache_path(experiment).read_text("utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return result if result.cache_key == experiment.cache_key else None
+
+
+def save_result(result: ExperimentResult, path: Path) -> Path:
+    """Atomic: a temporary file in the same folder renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(result.to_dict(), f)
+    os.replace(tmp, path)
+    return path
+
+
+def run_cached(experiment: Experiment, rerun: bool = False, on_event: Callable | None = None,
+               stop: threading.Event | None = None) -> ExperimentResult:
+    """The cached result unless `rerun`; otherwise train, and cache what finished."""
+    cached = None if rerun else load_cached(experiment)
+    if cached is not None:
+        return cached
+    result = run_experiment(experiment, on_event, stop)
+    if result.status == "finished":
+        save_result(result, cache_path(experiment))
+    return result
+
+
+# -- a background job for the UI ---------------------------------------------------------------
+@dataclass
+class ExperimentProgress:
+    """A consistent copy of a job's progress for one redraw."""
+    status: str                      # "running", "finished", "stopped", "diverged" or "failed"
+    message: str
+    variant: int                     # index of the variant training now
+    num_variants: int
+    label: str
+    epoch: int
+    num_epochs: int
+    elapsed: float
+
+    @property
+    def fraction(self) -> float:
+        if self.status != "running":
+            return 1.0
+        return min((self.variant + self.epoch / max(self.num_epochs, 1)) / max(self.num_variants, 1), 1.0)
+
+
+class ExperimentJob:
+    """One experiment trained on a thread, like `core.jobs.TrainingJob`: a stop switch and a
+    progress snapshot to poll; the thread never touches the UI. Its work is bounded (a few
+    short runs) and its result is cached, so a closed tab costs at most one experiment."""
+
+    def __init__(self, experiment: Experiment, rerun: bool = False):
+        self.experiment, self.rerun = experiment, rerun
+        self.status, self.message, self.result = "created", "", None
+        self._stop, self._lock = threading.Event(), threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._variant, self._epoch, self._start = 0, 0, time.monotonic()
+
+    def start(self) -> "ExperimentJob":
+        self.status, self._start = "running", time.monotonic()
+        self._thread = threading.Thread(target=self._work, name=f"experiment-{self.experiment.key}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_event(self, index: int, event) -> None:
+        with self._lock:
+            if index != self._variant:
+                self._variant, self._epoch = index, 0
+            if isinstance(event, EpochEvent):
+                self._epoch = event.epoch
+
+    def _work(self) -> None:
+        try:
+            self.result = run_cached(self.experiment, self.rerun, self._on_event, self._stop)
+            self.status = self.result.status
+            self.message = {"finished": "every variant trained and was scored",
+                            "stopped": "stopped by request: nothing was cached"}.get(
+                self.status, "a variant diverged: nothing was cached, try a smaller lr")
+        except Exception as err:      # the page shows it; the app keeps working
+            self.status, self.message = "failed", f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+
+    def snapshot(self) -> ExperimentProgress:
+        with self._lock:
+            variant, epoch = self._variant, self._epoch
+        v = self.experiment.variants[min(variant, len(self.experiment.variants) - 1)]
+        return ExperimentProgress(self.status, self.message, variant, len(self.experiment.variants), v.label,
+                                  epoch, v.train.num_epochs, time.monotonic() - self._start)

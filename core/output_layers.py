@@ -1,0 +1,83 @@
+"""Other output layers for the decoder (notes 7.9.6): weight tying and an adaptive softmax.
+
+`use_output_layer` swaps a built decoder's `dense` layer for one of them; the adaptive
+softmax returns log-probabilities and trains with `MaskedNLLLoss`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .loss import sequence_mask
+from .model import xavier_init_weights
+from .run import TrainingRun
+from .train import Trainer
+
+OUTPUT_LAYERS = ("dense", "tied", "adaptive")
+
+
+class TiedOutput(nn.Module):
+    """Weight tying: logits = P(h) E^T + b with E the decoder's own embedding (vocab, embed).
+
+    When num_hiddens differs from embed_size, a projection P (no bias) fits h to E's width;
+    the (vocab x hiddens) dense matrix is gone, so only embed x hiddens + vocab are new.
+    """
+
+    def __init__(self, embedding: nn.Embedding, num_hiddens: int):
+        super().__init__()
+        self.embedding = embedding       # shared, not copied: one matrix read in and written out
+        embed_size = embedding.embedding_dim
+        self.proj = nn.Linear(num_hiddens, embed_size, bias=False) if num_hiddens != embed_size else nn.Identity()
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, output: torch.Tensor) -> torch.Tensor:
+        return self.proj(output) @ self.embedding.weight.T + self.bias   # (num_steps, batch, vocab)
+
+
+def adaptive_cutoffs(vocab_size: int) -> list[int]:
+    """Head = the most frequent fifth of the vocabulary (Vocab ids are sorted by frequency),
+    then two tail clusters; always a valid list for AdaptiveLogSoftmaxWithLoss."""
+    return sorted({c for c in (vocab_size // 5, vocab_size // 2) if 0 < c < vocab_size - 1}) or [1]
+
+
+class AdaptiveOutput(nn.Module):
+    """Adaptive softmax: frequent tokens scored at full width, rare ones in narrower tail clusters.
+
+    Returns log-probabilities (num_steps, batch, vocab), so argmax decoding works unchanged and
+    training needs `MaskedNLLLoss` (log_softmax of log-probabilities is the identity, so the
+    softmax cross-entropy would give the same number, but NLL says what is computed).
+    """
+
+    def __init__(self, num_hiddens: int, vocab_size: int):
+        super().__init__()
+        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, adaptive_cutoffs(vocab_size), div_value=2.0)
+
+    def forward(self, output: torch.Tensor) -> torch.Tensor:
+        flat = output.reshape(-1, output.shape[-1])                       # (num_steps * batch, H)
+        return self.softmax.log_prob(flat).reshape(*output.shape[:-1], -1)
+
+
+class MaskedNLLLoss(nn.Module):
+    """MaskedSoftmaxCELoss for log-probabilities: -log p(label), zero past valid_len, mean over steps."""
+
+    def forward(self, log_probs, label, valid_len):
+        nll = -log_probs.gather(2, label.unsqueeze(2)).squeeze(2)         # (batch, num_steps)
+        return sequence_mask(nll, valid_len).mean(dim=1)
+
+
+def use_output_layer(run: TrainingRun, kind: str) -> None:
+    """Swap the decoder's dense layer of a fresh run, then rebuild its trainer around the new
+    parameters (the old optimizer does not know them)."""
+    if kind not in OUTPUT_LAYERS:
+        raise ValueError(f"output layer must be one of {OUTPUT_LAYERS}, got {kind!r}")
+    if kind == "dense":
+        return
+    decoder = run.trainer.net.decoder
+    old = decoder.dense
+    decoder.dense = (TiedOutput(decoder.embedding, old.in_features) if kind == "tied"
+                     else AdaptiveOutput(old.in_features, old.out_features))
+    decoder.dense.apply(xavier_init_weights)
+    t = run.trainer
+    run.trainer = Trainer(t.net, t.data_iter, t.tgt_vocab, t.config, t.device)
+    if kind == "adaptive":
+        run.trainer.loss = MaskedNLLLoss()

@@ -1,0 +1,32 @@
+"""Exercises (notes 7.9): each chapter exercise as a one-click experiment, read from its numbers."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.experiments import BASE, catalogue, load_cached
+from ui import experiments_view as view
+from ui.widgets import start_page
+
+start_page("Exercises", "🧪")
+st.title("🧪 Exercises")
+d, m, t = BASE.data, BASE.model, BASE.train
+st.caption(f"The chapter's exercises (notes 7.9) as experiments: each trains a few variants of one small setup "
+           f"from scratch — {d.num_examples:,} pairs of the shipped corpus with {d.num_test} held out, "
+           f"{m.cell.upper()} {m.num_layers}×{m.num_hiddens}, {t.num_epochs} epochs — and compares the "
+           "final loss, the held-out BLEU and translations of sentences no variant trained on. The decoder "
+           "keeps the encoder's state as its context at every step (`context=\"encoder\"`): with the book's "
+           "`state[-1]`, decoding reads a context training never showed, which would swamp each effect. "
+           "Training runs in the background; results are kept, so a revisit shows them at once.")
+
+experiment = view.pick_experiment(catalogue())
+st.subheader(f"{experiment.section} · {experiment.title}")
+st.markdown(f"> {experiment.question}")
+with st.expander("Variants and their settings"):
+    st.dataframe(view.variant_table(experiment.variants), hide_index=True)
+
+cached = load_cached(experiment)
+view.controls(experiment, cached)
+view.progress_panel()
+shown = cached or view.last_result(experiment)      # a stopped run shows what it measured
+if shown is not None:
+    view.show_result(shown)

@@ -1,0 +1,28 @@
+"""Gradient accumulation (notes 7.5-7.5.1): micro-batches vs one batch, and sum vs mean reduction."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.accumulation import check_split
+from ui import experiments_view as view
+from ui.state import kept
+from ui.widgets import guarded, start_page
+
+start_page("Accumulation", "➕")
+st.title("➕ Gradient accumulation")
+st.caption("When a batch of 64 does not fit in memory, take it in micro-batches and add their gradients "
+           "before the update (notes 7.5.1). Measured here with the engine's own `Trainer._step` on a "
+           "real batch of the shipped corpus.")
+
+c = st.columns(3)
+batch_size = c[0].selectbox("Batch size", [8, 16, 32, 64, 128, 256], **kept("accum.batch", 64))
+micro_batch = c[1].number_input("Micro-batch size", 1, 256, step=1, **kept("accum.micro", 16),
+                                help="Must divide the batch size into equal micro-batches.")
+lr = c[2].number_input("Learning rate (for the one-step comparison)", 1e-5, 1.0, format="%.4f",
+                       **kept("accum.lr", 0.005))
+
+if guarded("These micro-batches cannot be used", check_split, batch_size, int(micro_batch)) is not None:
+    report = guarded("The gradients could not be computed", view.accumulation_report,
+                     batch_size, int(micro_batch), float(lr))
+    if report is not None:
+        view.show_accumulation(report)

@@ -1,0 +1,161 @@
+"""Drawing for the Exercises and Accumulation views: the experiment job, results, gradients.
+
+The experiment's thread never touches Streamlit: a polling fragment redraws from
+`ExperimentJob.snapshot()`, and finished results are read back from the on-disk cache.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.accumulation import AccumulationReport, compare
+from core.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret
+
+from . import charts, state
+from .widgets import md_escape
+
+JOB = "exercises.job"                # this tab's core.experiments.ExperimentJob
+REFRESH_SECONDS = 1.0
+
+
+# -- the experiment job ------------------------------------------------------------------------
+def current_job() -> ExperimentJob | None:
+    return state.get(JOB)
+
+
+def start_job(experiment: Experiment, rerun: bool) -> None:
+    """Button callback: train `experiment` on a background thread (one job per tab)."""
+    job = current_job()
+    if job is None or not job.alive:
+        state.put(JOB, ExperimentJob(experiment, rerun=rerun).start())
+
+
+def last_result(experiment: Experiment) -> ExperimentResult | None:
+    """What this tab's ended job measured for `experiment`, cached or not (a stopped run's part)."""
+    job = current_job()
+    if job is None or job.alive or job.result is None or job.result.cache_key != experiment.cache_key:
+        return None
+    return job.result
+
+
+def pick_experiment(experiments: list[Experiment]) -> Experiment:
+    by_key = {e.key: e for e in experiments}
+    key = st.selectbox("Exercise", list(by_key), format_func=lambda k: f"{by_key[k].section} · {by_key[k].title}",
+                       **state.kept("exercises.pick", experiments[0].key))
+    return by_key.get(key, experiments[0])
+
+
+def variant_table(variants: tuple[Variant, ...]) -> pd.DataFrame:
+    """What each variant trains: the settings the exercises turn, one row per variant."""
+    return pd.DataFrame([{
+        "variant": v.label, "cell": v.model.cell.upper(),
+        "encoder": f"{v.model.num_layers}×{v.model.num_hiddens}",
+        "decoder": f"{v.model.decoder_layers}×{v.model.decoder_hiddens}" + (" (bridge)" if v.model.needs_bridge else ""),
+        "output layer": v.output_layer, "loss": "masked" if v.train.masked else "unmasked",
+        "teacher forcing": v.train.teacher_forcing_ratio, "lr": v.train.lr, "epochs": v.train.num_epochs,
+    } for v in variants])
+
+
+def controls(experiment: Experiment, cached: ExperimentResult | None) -> None:
+    """Run (or Re-run) and Stop; only one experiment trains per tab."""
+    job = current_job()
+    busy = job is not None and job.alive
+    c = st.columns([1, 1, 4], vertical_alignment="center")
+    c[0].button("🔁 Re-run" if cached else "▶️ Run", type="secondary" if cached else "primary", key="exercises.run",
+                disabled=busy, on_click=start_job, args=(experiment, cached is not None),
+                help="Another experiment is training in this tab." if busy else None)
+    if busy:
+        c[1].button("⏹️ Stop", key="exercises.stop", on_click=job.stop)
+    runs = len(experiment.variants)
+    c[2].caption(f"Trains {runs} variants × {experiment.variants[0].train.num_epochs} epochs from scratch; "
+                 "the result is cached, so it shows at once next time." if not cached else
+                 f"Cached result ({cached.seconds:.0f} s of training). Re-run trains the variants again.")
+
+
+def progress_panel() -> None:
+    """Progress of this tab's job (polling while it trains), or how it ended."""
+    job = current_job()
+    if job is None:
+        return
+    st.fragment(run_every=REFRESH_SECONDS if job.alive else None)(_progress)(job.alive)
+
+
+def _progress(started_running: bool) -> None:
+    job = current_job()
+    snap = job.snapshot()
+    name = f"{job.experiment.section} · {job.experiment.title}"
+    if job.alive:
+        st.progress(snap.fraction, text=f"**{md_escape(name)}**: variant {snap.variant + 1}/{snap.num_variants} "
+                                        f"({md_escape(snap.label)}), epoch {snap.epoch}/{snap.num_epochs}, "
+                                        f"{snap.elapsed:.0f} s")
+    elif snap.status != "finished":
+        (st.warning if snap.status == "stopped" else st.error)(f"**{md_escape(name)}** {snap.status}: "
+                                                               f"{md_escape(snap.message)}")
+    if started_running and not job.alive:
+        st.rerun()                    # the whole page: the cached result is there now
+
+
+# -- results -----------------------------------------------------------------------------------
+def result_table(result: ExperimentResult) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "variant": v.label, "final loss": v.final_loss, "held-out loss": v.heldout_loss,
+        "held-out BLEU": v.bleu, "parameters": v.parameters, "train s": round(v.train_seconds, 1),
+        "status": v.status} for v in result.variants])
+
+
+def show_result(result: ExperimentResult) -> None:
+    st.info(md_escape(interpret(result)), icon="🧪")
+    best = max((v.bleu for v in result.variants), default=0.0)
+    st.dataframe(result_table(result), hide_index=True, column_config={
+        "final loss": st.column_config.NumberColumn(format="%.4f", help="training pairs, the book's Σ loss / tokens"),
+        "held-out loss": st.column_config.NumberColumn(format="%.4f", help="masked loss, teacher forced, held-out pairs"),
+        "held-out BLEU": st.column_config.ProgressColumn(format="%.1f", min_value=0.0, max_value=max(best, 1.0),
+                                                         help="corpus BLEU (0–100) of greedy translations"),
+        "parameters": st.column_config.NumberColumn(format="localized")})
+    charts.show(charts.curves({v.label: v.epoch_loss for v in result.variants},
+                              "Training loss each epoch (Σ loss / tokens)", "epoch", height=320),
+                key="exercises.curves")
+    st.markdown("**Held-out translations** (greedy decoding)")
+    samples = result.variants[0].samples
+    rows = [{"source": s["src"], "reference": s["ref"],
+             **{v.label: v.samples[i]["pred"] if i < len(v.samples) else "" for v in result.variants}}
+            for i, s in enumerate(samples)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+# -- gradient accumulation ---------------------------------------------------------------------
+@st.cache_resource(show_spinner="Computing the gradients…", max_entries=16)
+def accumulation_report(batch_size: int, micro_batch: int, lr: float) -> AccumulationReport:
+    return compare(batch_size, micro_batch, lr)
+
+
+def show_accumulation(report: AccumulationReport) -> None:
+    st.header("7.5.1 · One batch vs accumulated micro-batches")
+    c = st.columns(3)
+    c[0].metric("Max |difference| (all parameters)", f"{report.max_abs_diff:.2e}")
+    c[1].metric("Micro-batches", f"{report.num_micro} × {report.micro_batch}")
+    st.caption(f"`Trainer._step` on the first {report.batch_size} corpus pairs, fresh model with dropout 0: once "
+               f"as one batch, once as {report.num_micro} micro-batches whose gradients add up before the "
+               "update. The gradients agree to float rounding: accumulation gives the big batch's update "
+               "with a micro-batch's memory.")
+    st.dataframe(pd.DataFrame([{"parameter": p.name, "shape": " × ".join(map(str, p.shape)),
+                                "max |difference|": p.max_abs_diff, "‖g‖": p.grad_norm} for p in report.params]),
+                 hide_index=True, column_config={"max |difference|": st.column_config.NumberColumn(format="%.2e"),
+                                                 "‖g‖": st.column_config.NumberColumn(format="%.4f")})
+    st.header("Sum vs mean reduction")
+    c = st.columns(3)
+    c[0].metric("‖g‖ with sum (the book)", f"{report.sum_norm:.4f}")
+    c[1].metric("‖g‖ with mean", f"{report.mean_norm:.6f}")
+    c[2].metric("Ratio sum / mean", f"{report.norm_ratio:.4f}", help="= the batch size")
+    steps = report.step_sizes
+    st.dataframe(pd.DataFrame([{"optimizer": opt.upper() if opt == "sgd" else "Adam",
+                                "‖Δθ‖ with sum": steps[f"{opt}/sum"], "‖Δθ‖ with mean": steps[f"{opt}/mean"],
+                                "sum / mean": report.step_ratio(opt)} for opt in ("sgd", "adam")]),
+                 hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.6f")
+                                                 for k in ("‖Δθ‖ with sum", "‖Δθ‖ with mean")})
+    st.markdown(
+        f"One step with lr = {report.lr:g}. The sum's gradient is {report.norm_ratio:.2f}× the mean's, so an "
+        f"**SGD** step is {report.step_ratio('sgd'):.2f}× longer: with the mean, SGD needs lr × {report.batch_size} "
+        f"= {report.lr * report.batch_size:g} to move as far, and changing the batch size changes the effective "
+        f"learning rate. **Adam** divides each gradient by its own running magnitude, so its step barely "
+        f"changes ({report.step_ratio('adam'):.4f}×): with Adam the book's sum reduction is harmless.")
