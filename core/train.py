@@ -109,6 +109,16 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
     return out
 
 
+def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:
+    """(1-based positions, values) of at most `max_points` evenly spaced points, the last kept:
+    a live chart of a long run redraws a few hundred points, not every step."""
+    stride = max(1, -(-len(values) // max_points))
+    positions = list(range(0, len(values), stride))
+    if values and positions[-1] != len(values) - 1:
+        positions.append(len(values) - 1)
+    return [i + 1 for i in positions], [values[i] for i in positions]
+
+
 def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
     """The book's `grad_clipping` without the Python loop or a host sync: returns the pre-clip norm.
 

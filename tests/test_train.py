@@ -178,3 +178,10 @@ def test_skipping_positions_past_the_longest_target_changes_neither_loss_nor_gra
     assert loss == pytest.approx(float(book_loss.detach().sum()), rel=1e-6)
     for name, p in net.named_parameters():
         assert torch.allclose(grads[name], p.grad, atol=1e-6), name
+
+
+def test_thinning_keeps_at_most_max_points_and_the_last_one():
+    from core.train import thin
+    positions, values = thin([float(i) for i in range(1000)], max_points=100)
+    assert len(values) <= 101 and positions[0] == 1 and positions[-1] == 1000 and values[-1] == 999.0
+    assert thin([1.0, 2.0], max_points=100) == ([1, 2], [1.0, 2.0]) and thin([]) == ([], [])

@@ -23,7 +23,8 @@ def show(fig: go.Figure, key: str) -> None:
 def _layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "") -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title, yaxis_title=y_title,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+                      legend=dict(orientation="h", yanchor="top", y=0.99, xanchor="right", x=0.99,
+                                  bgcolor="rgba(255,255,255,0.7)"))   # inside the plot, clear of the title
     return fig
 
 
@@ -33,18 +34,20 @@ def label(token: str) -> str:
 
 
 def curves(series: dict[str, Sequence[float]], title: str, x_title: str, y_title: str = "",
-           hline: tuple[float, str] | None = None, height: int = 280, x0: int = 1) -> go.Figure:
-    """Line chart of named series; `hline` = (value, label) for a threshold."""
+           hline: tuple[float, str] | None = None, height: int = 280, x0: int = 1,
+           x: Sequence[int] | None = None) -> go.Figure:
+    """Line chart of named series; `x` = shared x positions (default x0, x0+1, ...);
+    `hline` = (value, label) for a threshold."""
     fig = go.Figure()
     colors = [ACCENT, MUTED, GOOD, WARN, "#577590", "#9b5de5", "#f15bb5", "#00bbf9"]
     for i, (name, values) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=list(range(x0, x0 + len(values))), y=list(values), name=name,
+        fig.add_trace(go.Scatter(x=list(x) if x is not None else list(range(x0, x0 + len(values))), y=list(values), name=name,
                                  mode="lines", line=dict(color=colors[i % len(colors)], width=2)))
     if max((len(v) for v in series.values()), default=0) <= 12:
         fig.update_xaxes(dtick=1)      # few epochs: whole numbers only on the axis
     if hline is not None:
         fig.add_hline(y=hline[0], line_dash="dash", line_color=MUTED, annotation_text=hline[1],
-                      annotation_position="top left")
+                      annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")
     return _layout(fig, title, height, x_title, y_title)
 
 

@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import JobSnapshot, TrainingJob
-from core.train import smooth
+from core.train import smooth, thin
 
 from . import charts, jobs
 from .widgets import make_active, md_code, md_escape
 
-REFRESH_SECONDS = 1.0
+REFRESH_SECONDS = 1.5      # each redraw holds the GIL the training thread also needs
 
 
 def live_panel() -> None:
@@ -55,13 +55,15 @@ def _metrics(snap: JobSnapshot) -> None:
 
 
 def _curves(snap: JobSnapshot) -> None:
+    steps, loss = thin(snap.step_loss)            # a few hundred points, however long the run
+    _, smoothed = thin(smooth(snap.step_loss))
+    _, norms = thin(snap.step_grad_norm)
     left, right = st.columns(2)
     with left:
-        charts.show(charts.curves({"per step": snap.step_loss, "smoothed": smooth(snap.step_loss)},
-                                  "Loss each step (the book's metric: Σ loss / tokens)", "step"), key="train.step_loss")
-        charts.show(charts.curves({"gradient norm": snap.step_grad_norm}, "Gradient norm before clipping",
-                                  "step", hline=(snap.clip_theta, f"clip θ = {snap.clip_theta:g}")),
-                    key="train.grad_norm")
+        charts.show(charts.curves({"per step": loss, "smoothed": smoothed}, "Loss each step (the book's metric: "
+                                  "Σ loss / tokens)", "step", x=steps), key="train.step_loss")
+        charts.show(charts.curves({"gradient norm": norms}, "Gradient norm before clipping", "step", x=steps,
+                                  hline=(snap.clip_theta, f"clip θ = {snap.clip_theta:g}")), key="train.grad_norm")
     with right:
         charts.show(charts.curves({"per epoch": snap.epoch_loss}, "Loss each epoch (Σ loss / tokens)", "epoch"),
                     key="train.epoch_loss")

@@ -1,0 +1,234 @@
+"""The playground in a real Chromium against a real `streamlit run app.py`.
+
+Each test that depends on server state gets a server of its own; the read-only view tests
+share one. Screenshots of every view land in docs/screenshots/ (viewport 1400×1000).
+"""
+from __future__ import annotations
+
+
+import pytest
+
+import streamlit_server as sts
+from core.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.browser
+
+PAYLOAD = "<img src=x onerror=\"document.title='owned'\">"
+TIMEOUT = 60_000
+
+
+def shot(page, path, anchor=None) -> None:
+    """Screenshot the viewport, first scrolling `anchor` (a locator) to the top if given."""
+    page.mouse.move(5, 995)                 # no hover toolbar over a chart
+    if anchor is not None:
+        anchor.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)           # let plotly finish its transition
+    page.screenshot(path=str(path))
+
+
+def assert_clean(page) -> None:
+    assert sts.exceptions(page) == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+# -- a. every view opens -----------------------------------------------------------------------
+@pytest.mark.parametrize("view", list(sts.all_views()))
+def test_every_view_opens(shared_server, page, view, screenshots, tmp_path):
+    sts.open_view(page, shared_server.url, view)
+    _, text = sts.all_views()[view]
+    assert text.lower() in sts.main_title(page).lower()
+    assert page.title().endswith("seq2seq playground")
+    assert_clean(page)
+    # train.png (mid-training) and decode.png (a decoded sentence) come from their own tests
+    target = screenshots if view in ("home", "masking", "bleu") else tmp_path
+    shot(page, target / f"{view}.png")
+
+
+# -- b. deep link on a fresh server ------------------------------------------------------------
+def test_deep_link_to_decode_on_fresh_server(fresh_server, page):
+    page.goto(fresh_server.url + "/Decode")            # the server's very first request
+    sts.title(page).filter(has_text="Decode").wait_for(timeout=TIMEOUT)
+    sts.wait_idle(page, TIMEOUT)
+    nav = sts.sidebar_nav(page)
+    for label in sts.NAV_LABELS:
+        assert label in nav, f"sidebar navigation {nav} lacks {label}"
+    code = page.locator('[data-testid="stMain"] [data-testid="stCode"]').first
+    assert code.inner_text().strip() == "je suis chez moi ."
+    assert_clean(page)
+
+
+# -- c. Train: a tiny run, the chart grows, the checkpoint is saved ----------------------------
+TINY = [("Examples", 300), ("Held out", 20), ("Embed size", 8), ("Hidden size", 16), ("Layers", 1),
+        ("Sample every (epochs)", 25)]
+
+
+def fill_tiny_run(page, name: str, epochs: int, seed: int = 0) -> None:
+    sts.choose(page, "Source", "Synthetic: reverse a letter sequence")
+    for label, value in TINY + [("Epochs", epochs), ("Seed", seed)]:
+        sts.set_text(page, label, value)
+    sts.set_text(page, "Run name", name)
+
+
+def job_line(page) -> str:
+    """The live panel's progress text, e.g. 'tiny — running: epoch 3/200, 0.4 s, ...'."""
+    bar = page.locator('[data-testid="stMain"] [data-testid="stProgress"]')
+    return bar.first.inner_text() if bar.count() else ""
+
+
+def test_train_tiny_run(fresh_server, page, screenshots):
+    """Long enough to watch (2000 epochs), then stopped: independent of the machine's speed."""
+    sts.open_view(page, fresh_server.url, "train")
+    fill_tiny_run(page, "tiny-reverse", epochs=2000)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
+    grew = """(n) => { const gd = document.querySelector('.st-key-train-step_loss .js-plotly-plot');
+                       return !!gd && !!gd.data && gd.data[0].x.length > n; }"""
+    page.wait_for_function(grew, arg=0, timeout=TIMEOUT)
+    first_points, first_line = sts.plot_points(page, "train.step_loss"), job_line(page)
+    page.wait_for_function(grew, arg=first_points, timeout=TIMEOUT)     # the next refresh
+    later_points, later_line = sts.plot_points(page, "train.step_loss"), job_line(page)
+    assert later_points > first_points, (first_points, later_points)
+    assert "running" in first_line and "running" in later_line, (first_line, later_line)
+    shot(page, screenshots / "train.png", page.get_by_role("heading", name="Live"))
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Saved to").first.wait_for(timeout=TIMEOUT)
+    assert "stopped" in job_line(page), job_line(page)
+    page.get_by_text("Run tiny-reverse stopped").first.wait_for()
+    path = fresh_server.checkpoint_dir / "tiny-reverse.pt"
+    assert path.is_file()
+    ckpt = load_checkpoint(path)
+    assert 1 <= len(ckpt.history.step_loss) and len(ckpt.history.epoch_loss) < 2000
+    assert ckpt.data_config.source == "reverse" and ckpt.model_config.num_hiddens == 16
+    assert_clean(page)
+
+
+# -- d. Decode: type, step through, see the translation ----------------------------------------
+def test_decode_step_by_step(shared_server, page, screenshots):
+    sts.open_view(page, shared_server.url, "decode")
+    codes = page.locator('[data-testid="stMain"] [data-testid="stCode"]')
+    sts.set_text(page, "Source sentence", "go .")
+    assert codes.first.inner_text().strip() != "je suis chez moi ."
+    sts.set_text(page, "Source sentence", "i'm home .")
+    assert codes.first.inner_text().strip() == "je suis chez moi ."
+    slider = page.get_by_role("slider", name="Step")
+    assert slider.get_attribute("max") == "6"          # je suis chez moi . <eos>
+    slider.focus()
+    sts.rerun(page, lambda: slider.press("Home"))
+    seen = [codes.nth(1).inner_text().strip()]
+    for _ in range(5):
+        sts.rerun(page, lambda: slider.press("ArrowRight"))
+        seen.append(codes.nth(1).inner_text().strip())
+    assert seen == ["je", "je suis", "je suis chez", "je suis chez moi", "je suis chez moi .",
+                    "je suis chez moi ."], seen
+    assert codes.first.inner_text().strip() == "je suis chez moi ."
+    assert_clean(page)
+    shot(page, screenshots / "decode.png", page.get_by_role("heading", name="Greedy translation"))
+
+
+# -- e. script injection into every text field -------------------------------------------------
+FIELDS = {   # view -> text inputs that must exist (more found are filled too); other pages: what is found
+    "home": [],
+    "train": ["Run name"],
+    "masking": ["Valid lengths, one per sequence"],
+    "decode": ["Source sentence", "Reference translation (optional)"],
+    "bleu": ["Prediction", "Reference"],
+}
+
+
+def assert_not_owned(page, where: str) -> None:
+    ev = sts.injection_evidence(page)
+    assert ev["title"] != "owned" and "owned" not in ev["titles"], (where, ev)
+    assert page.locator('img[src="x"]').count() == 0, (where, ev)
+    assert ev["img_onerror"] == 0 and not ev["img_errors"], (where, ev)
+
+
+def text_fields(page) -> list[str]:
+    return page.locator('[data-testid="stTextInput"] input, [data-testid="stTextArea"] textarea') \
+        .evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+
+
+def fill_text_field(page, label: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(PAYLOAD)
+    submit = "Control+Enter" if box.evaluate("e => e.tagName") == "TEXTAREA" else "Enter"
+    sts.rerun(page, lambda: box.press(submit))
+
+
+def fill_comboboxes(page, view: str) -> int:
+    """Type the payload into every selectbox's search box (it filters options), then Escape."""
+    labels = page.locator('input[role="combobox"]').evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    for label in labels:
+        box = page.get_by_label(label, exact=True)
+        box.click()
+        box.press_sequentially(PAYLOAD, delay=0)
+        assert_not_owned(page, f"{view}: selectbox {label}")
+        box.press("Escape")
+    return len(labels)
+
+
+def edit_masking_table(page) -> None:
+    """Type the payload into the first label cell of the Masking view's editable batch."""
+    sts.wait_idle(page)
+    grid = page.locator(".st-key-mask-batch")
+    grid.scroll_into_view_if_needed()
+    editor = page.locator("textarea.gdg-input")
+    for _ in range(5):                  # the grid is a canvas: open the cell editor by position
+        box = grid.bounding_box()
+        page.mouse.dblclick(box["x"] + 60, box["y"] + 35 + 17)   # below the header: row 0, "label"
+        try:
+            editor.wait_for(timeout=2_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    editor.fill(PAYLOAD)
+    sts.rerun(page, lambda: editor.press("Enter"))
+    # the label tokens reach the (canvas) grids; their accessible cells hold them as text
+    page.locator('[role="gridcell"]', has_text="src=x").first.wait_for(state="attached")
+
+
+@pytest.mark.parametrize("view", list(sts.all_views()))
+def test_script_injection(shared_server, page, view):
+    sts.open_view(page, shared_server.url, view)
+    found = text_fields(page)
+    for label in FIELDS.get(view, []):
+        assert label in found, f"{view}: no text field {label!r} (found {found})"
+    for label in found:
+        fill_text_field(page, label)
+        assert_not_owned(page, f"{view}: {label}")
+    assert fill_comboboxes(page, view) >= 1           # at least the sidebar's checkpoint picker
+    if view == "masking":
+        edit_masking_table(page)
+        assert_not_owned(page, "masking: batch table")
+    if view == "decode":   # the user's text reaches the chips, and then the BLEU view
+        assert page.get_by_text("onerror=").count() > 0
+        page.get_by_role("button", name="Break this pair down in the BLEU view").click()
+        sts.title(page).filter(has_text="BLEU").wait_for(timeout=TIMEOUT)
+        sts.wait_idle(page)
+        assert page.get_by_label("Prediction", exact=True).input_value() != ""
+    if view == "bleu":
+        assert page.get_by_text("onerror=").count() > 0
+    page.wait_for_timeout(300)
+    assert_not_owned(page, f"{view}: end")
+    assert_clean(page)
+
+
+# -- f. two tabs train at once -----------------------------------------------------------------
+def test_two_tabs_train_at_once(fresh_server, browser):
+    a, b = sts.first_page(browser), browser.new_page()
+    for tab, name, seed in ((a, "tab-a", 1), (b, "tab-b", 2)):
+        sts.open_view(tab, fresh_server.url, "train")
+        fill_tiny_run(tab, name, epochs=60, seed=seed)
+    a.get_by_role("button", name="Start training").click()
+    a.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
+    overlap = "running" in job_line(a)           # A still trains when B starts
+    b.get_by_role("button", name="Start training").click()
+    b.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
+    for tab in (a, b):
+        tab.get_by_text("Saved to").first.wait_for(timeout=120_000)
+        assert "finished" in job_line(tab), job_line(tab)
+        assert_clean(tab)
+    assert overlap, "tab A had already finished when tab B started: no overlap to test"
+    ckpts = [load_checkpoint(fresh_server.checkpoint_dir / f"{n}.pt") for n in ("tab-a", "tab-b")]
+    for ckpt in ckpts:
+        assert len(ckpt.history.epoch_loss) == 60
+    assert ckpts[0].history.epoch_loss != ckpts[1].history.epoch_loss
+    assert ckpts[0].data_config.seed == 1 and ckpts[1].data_config.seed == 2
