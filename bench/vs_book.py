@@ -139,7 +139,6 @@ def section_data(args, d2l):
 def growth_one(impl: str, num_examples: int) -> None:
     """One epoch in this (fresh) process; prints epoch seconds and peak memory as JSON."""
     import json
-    import resource
     start = time.perf_counter()
     if impl == "book":
         d2l, Decoder = book_env()
@@ -157,8 +156,16 @@ def growth_one(impl: str, num_examples: int) -> None:
         load = time.perf_counter() - start
         run.train()
     epoch = time.perf_counter() - start - load
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     print(json.dumps({"impl": impl, "pairs": pairs, "load_s": load, "epoch_s": epoch, "peak_mib": peak_mib}))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def section_growth(args) -> None:

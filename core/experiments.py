@@ -31,6 +31,7 @@ from .checkpoint import checkpoint_dir
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import NMTData, build_array_nmt
 from .evaluate import evaluate_pairs
+from .jobs import BackgroundJob
 from .loss import MaskedSoftmaxCELoss
 from .model import count_parameters
 from .run import start_run
@@ -264,7 +265,7 @@ class ExperimentProgress:
         return min((self.variant + self.epoch / max(self.num_epochs, 1)) / max(self.num_variants, 1), 1.0)
 
 
-class ExperimentJob:
+class ExperimentJob(BackgroundJob):
     """One experiment trained on a thread, like `core.jobs.TrainingJob`: a stop switch and a
     progress snapshot to poll; the thread never touches the UI. Its work is bounded (a few
     short runs) and its result is cached, so a closed tab costs at most one experiment."""
@@ -277,22 +278,11 @@ class ExperimentJob:
         self._variant, self._epoch, self._start = 0, 0, time.monotonic()
 
     def start(self) -> "ExperimentJob":
-        self.status, self._start = "running", time.monotonic()
-        self._thread = threading.Thread(target=self._work, name=f"experiment-{self.experiment.key}", daemon=True)
-        self._thread.start()
-        return self
+        self._start = time.monotonic()
+        return super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.alive
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def _thread_name(self) -> str:
+        return f"experiment-{self.experiment.key}"
 
     def _on_event(self, index: int, event) -> None:
         with self._lock:

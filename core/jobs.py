@@ -45,8 +45,42 @@ class JobSnapshot:
         return self.elapsed / self.epoch * (self.num_epochs - self.epoch)
 
 
+class BackgroundJob:
+    """start / stop / join / alive for a job whose `_work` runs on a daemon thread.
+
+    Subclasses set `status`, `_stop` (a threading.Event) and `_thread` (None until started).
+    """
+    status: str
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def _thread_name(self) -> str:
+        return type(self).__name__
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        self.status = "running"
+        self._thread = threading.Thread(target=self._work, name=self._thread_name(), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
 @dataclass
-class TrainingJob:
+class TrainingJob(BackgroundJob):
     run: TrainingRun
     name: str                        # checkpoint name, already sanitized
     sample_every: int = 10
@@ -67,26 +101,11 @@ class TrainingJob:
         hist = self.run.trainer.history      # what a resumed run already had
         self._start_epochs, self._start_steps = len(hist.epoch_loss), len(hist.step_loss)
 
-    def start(self) -> "TrainingJob":
-        self.status = "running"
-        self._thread = threading.Thread(target=self._work, name=f"train-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
+    def _thread_name(self) -> str:
+        return f"train-{self.name}"
 
     def heartbeat(self) -> None:
         self._last_seen = time.monotonic()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.alive
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _on_event(self, event) -> None:
         with self._lock:

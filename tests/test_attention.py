@@ -17,15 +17,6 @@ NUM_STEPS = 6
 ATTENTION = dict(embed_size=16, num_hiddens=24, num_layers=2, dropout=0.0, decoder="attention")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is several times faster than two fighting on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def trained():
     data = DataConfig(source="reverse", num_examples=300, num_test=40, num_steps=NUM_STEPS)

@@ -15,15 +15,6 @@ NUM_STEPS = 8
 SMALL = dict(embed_size=16, num_hiddens=32, num_layers=2, dropout=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is several times faster than two fighting on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def train_tiny(epochs: int, **model) -> tuple:
     data = DataConfig(source="reverse", num_examples=400, num_test=60, num_steps=NUM_STEPS)
     run = start_run(data, ModelConfig(**{**SMALL, **model}), TrainConfig(num_epochs=epochs, lr=0.01))

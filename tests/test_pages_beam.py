@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from core.beam import beam_decode
@@ -22,15 +21,6 @@ from core.run import start_run
 ROOT = Path(__file__).resolve().parent.parent
 DECODE = "pages/3_🔎_Decode.py"
 TIMEOUT = 60
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is several times faster than two fighting on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def checkpoint_folder(tmp_path_factory, name: str, model: ModelConfig) -> Path:
