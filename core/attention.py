@@ -75,7 +75,8 @@ class Seq2SeqAttentionDecoder(Decoder):
         outputs, hidden_state = enc_outputs
         return outputs.permute(1, 0, 2), hidden_state, enc_valid_lens
 
-    def forward(self, X, state):
+    def hidden_states(self, X, state):
+        """The top layer's outputs before the dense layer, (num_steps, batch, num_hiddens)."""
         enc_outputs, hidden_state, enc_valid_lens = state
         X = self.embedding(X).permute(1, 0, 2)                      # (num_steps, batch, embed)
         outputs, self._attention_weights = [], []
@@ -86,8 +87,11 @@ class Seq2SeqAttentionDecoder(Decoder):
             out, hidden_state = self.rnn(x.permute(1, 0, 2), hidden_state)
             outputs.append(out)
             self._attention_weights.append(self.attention.attention_weights)
-        outputs = self.dense(torch.cat(outputs, dim=0))              # (num_steps, batch, vocab)
-        return outputs.permute(1, 0, 2), (enc_outputs, hidden_state, enc_valid_lens)
+        return torch.cat(outputs, dim=0), (enc_outputs, hidden_state, enc_valid_lens)
+
+    def forward(self, X, state):
+        outputs, state = self.hidden_states(X, state)
+        return self.dense(outputs).permute(1, 0, 2), state          # (batch, num_steps, vocab)
 
     @property
     def attention_weights(self) -> list[torch.Tensor]:

@@ -25,7 +25,8 @@ def describe_devices() -> str:
         return f"CUDA GPU found: {torch.cuda.get_device_name(0)}"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "Apple MPS found"
-    return "no GPU found: training runs on the CPU"
+    from . import fused_gru
+    return f"no GPU found: training runs on the CPU ({fused_gru.status()})"
 
 
 def one_thread_per_job() -> None:

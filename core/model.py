@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .fused_gru import run_rnn
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -53,7 +54,7 @@ class Seq2SeqEncoder(Encoder):
 
     def forward(self, X, *args):
         X = self.embedding(X).permute(1, 0, 2)   # (num_steps, batch, embed): time first
-        output, state = self.rnn(X)
+        output, state = run_rnn(self.rnn, X)
         # output: (num_steps, batch, num_hiddens); state: (num_layers, batch, num_hiddens)
         # (for an LSTM, state is the pair (h, c) of that shape)
         return output, state
@@ -84,12 +85,16 @@ class Seq2SeqDecoder(Decoder):
         state = enc_outputs[1]
         return (state, top_hidden(state)) if self.fixed_context else state
 
-    def forward(self, X, state):
+    def hidden_states(self, X, state):
+        """The top layer's outputs before the dense layer, (num_steps, batch, num_hiddens)."""
         X = self.embedding(X).permute(1, 0, 2)              # (num_steps, batch, embed)
         rnn_state, context = state if self.fixed_context else (state, top_hidden(state))
         context = context.repeat(X.shape[0], 1, 1)           # (num_steps, batch, num_hiddens)
-        output, rnn_state = self.rnn(torch.cat((X, context), 2), rnn_state)
-        state = (rnn_state, state[1]) if self.fixed_context else rnn_state
+        output, rnn_state = run_rnn(self.rnn, torch.cat((X, context), 2), rnn_state)
+        return output, (rnn_state, state[1]) if self.fixed_context else rnn_state
+
+    def forward(self, X, state):
+        output, state = self.hidden_states(X, state)
         return self.dense(output).permute(1, 0, 2), state    # (batch, num_steps, vocab)
 
 

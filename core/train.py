@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .metrics import bleu
+from . import fused_gru
 from .config import TrainConfig
 from .data import Vocab
 from .decode import translate
@@ -130,6 +131,35 @@ def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
     return norm
 
 
+def make_adam(net: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
+    """The book's Adam; fused (one kernel per tensor for all of Adam's arithmetic) where
+    PyTorch has that kernel, else foreach (one op per kind of update, not per tensor)."""
+    if device.type in ("cpu", "cuda"):
+        return torch.optim.Adam(net.parameters(), lr=lr, fused=True)
+    return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
+
+
+def masked_sequence_loss(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor, Y: torch.Tensor,
+                         Y_valid_len: torch.Tensor, bos_id: int, num_steps: int) -> torch.Tensor:
+    """The book's masked per-sequence loss under teacher forcing, (batch,), with the output
+    layer and the softmax computed only where the mask keeps them.
+
+    The book scores every (sequence, position) and multiplies the padding's terms by 0:
+    those logits change neither the loss nor any gradient. Here the decoder's hidden states
+    at valid positions are gathered first, so the vocabulary-sized product and softmax run
+    on the valid tokens only (about 60% of the positions in fra-eng batches). The sum per
+    sequence is divided by num_steps, as the book's mean over positions does.
+    """
+    decoder = net.decoder
+    bos = torch.full((Y.shape[0], 1), bos_id, dtype=Y.dtype, device=Y.device)
+    state = net.init_decoder_state(X, X_valid_len)
+    hidden = decoder.hidden_states(torch.cat([bos, Y[:, :-1]], 1), state)[0]   # (T, B, H)
+    keep = torch.arange(Y.shape[1], device=Y.device)[:, None] < Y_valid_len[None, :]   # (T, B)
+    token_loss = nn.functional.cross_entropy(decoder.dense(hidden[keep]), Y.t()[keep], reduction="none")
+    row = torch.arange(Y.shape[0], device=Y.device).expand(Y.shape[1], -1)[keep]
+    return torch.zeros(Y.shape[0], device=Y.device).index_add(0, row, token_loss) / num_steps
+
+
 class Trainer:
     """Trains `net` on batches of (X, X_valid_len, Y, Y_valid_len) from `data_iter`."""
 
@@ -139,11 +169,12 @@ class Trainer:
         self.net = net.to(device)
         self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
         self.history = history or History()
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, foreach=True)  # one op per kind, not per tensor
+        self.optimizer = make_adam(net, config.lr, device)
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
         self.loss = make_loss(config.masked)
         self.params = [p for p in net.parameters() if p.requires_grad]
+        fused_gru.load()       # built once per machine; nn.GRU runs if it cannot be
 
     # -- one step -------------------------------------------------------------------------
     def _forward(self, X, X_valid_len, Y) -> torch.Tensor:
@@ -172,6 +203,9 @@ class Trainer:
         num_steps = Y.shape[1]
         if self.config.masked:
             Y = Y[:, :max(int(Y_valid_len.max()), 1)]
+            if self.config.teacher_forcing_ratio >= 1.0 and hasattr(self.net.decoder, "hidden_states"):
+                return masked_sequence_loss(self.net, X, X_valid_len, Y, Y_valid_len,
+                                            self.tgt_vocab["<bos>"], num_steps)
         return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)
 
     def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

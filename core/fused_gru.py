@@ -1,0 +1,128 @@
+"""A fused GRU recurrence for training on the CPU, with `nn.GRU`'s parameters and function.
+
+`nn.GRU` runs about ten ATen operations per time step forward and twenty autograd nodes
+backward; at the chapter's sizes (batch 64, hidden 64) their dispatch costs more than their
+arithmetic (bench/RESULTS.md). `csrc/fused_gru.cpp` does a layer's whole recurrence as one
+op each way: per step one matrix product and one vectorised loop over the gates; the weight
+gradients are one product over all steps. The input projections, the dropout between
+layers and the layer stack stay here, as `nn.GRU` does them, so the parameters, the random
+numbers drawn and the result are `nn.GRU`'s (equal up to float rounding; tests pin this).
+
+The extension is compiled once per machine on first use (about 10 s; cached by torch under
+`TORCH_EXTENSIONS_DIR`). Where it cannot be built or does not apply (no compiler, CUDA,
+LSTM, float64, no gradient needed) `nn.GRU` runs instead, so nothing depends on it.
+Set `SEQ2SEQ_FUSED_GRU=0` to turn it off.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+SOURCE = Path(__file__).with_name("csrc") / "fused_gru.cpp"
+ENV_SWITCH = "SEQ2SEQ_FUSED_GRU"
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_state: dict = {"loaded": False, "error": None}
+
+
+def _compile_flags() -> list[str]:
+    """-O3 and the vector units this CPU has. -ffast-math lets GCC call glibc's vectorised
+    exp/tanh; it is passed to the compiler only, so the process's float modes stay as they are."""
+    flags = ["-O3", "-ffast-math", "-fopenmp-simd"]
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability in ("AVX2", "AVX512"):
+        flags += ["-mavx2", "-mfma"]
+    return flags
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "1") != "0"
+
+
+def load(verbose: bool = False) -> bool:
+    """Build (first time) and load the extension; False, with the reason logged, if it cannot."""
+    if _state["loaded"] or _state["error"] or not enabled():
+        return _state["loaded"]
+    with _lock:
+        if not (_state["loaded"] or _state["error"]):
+            try:
+                from torch.utils.cpp_extension import load as build
+                flags = _compile_flags()
+                name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
+                build(name=name, sources=[str(SOURCE)], extra_cflags=flags,
+                      is_python_module=False, verbose=verbose)
+                _state["loaded"] = True
+            except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
+                _state["error"] = f"{type(error).__name__}: {error}"
+                _log.warning("fused GRU unavailable, using nn.GRU: %s", _state["error"])
+    return _state["loaded"]
+
+
+def load_in_background() -> threading.Thread:
+    """Start building so the first training run need not wait; nn.GRU runs until it is ready."""
+    thread = threading.Thread(target=load, name="fused-gru-build", daemon=True)
+    thread.start()
+    return thread
+
+
+def status() -> str:
+    if not enabled():
+        return f"off ({ENV_SWITCH}=0)"
+    if _state["loaded"]:
+        return "fused GRU (compiled)"
+    return f"nn.GRU ({_state['error']})" if _state["error"] else "nn.GRU (fused kernel not built yet)"
+
+
+class _Recurrence(torch.autograd.Function):
+    """One layer's recurrence: gi (T, B, 3H) = x W_ih^T + b_ih, h0 (B, H) -> outputs (T, B, H)."""
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_hh):
+        out, workspace = torch.ops.seq2seq_gru.forward(gi, h0, w_hh, b_hh)
+        ctx.save_for_backward(workspace, out, h0, w_hh)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        workspace, out, h0, w_hh = ctx.saved_tensors
+        return torch.ops.seq2seq_gru.backward(grad_out, workspace, out, h0, w_hh)
+
+
+def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
+    """The fused path covers what the chapter trains: a unidirectional, time-first GRU with
+    biases, float32 on the CPU, in training mode with gradients on (evaluation and decoding
+    keep nn.GRU's kernels, so they are bit-identical to the book's)."""
+    return (type(rnn) is nn.GRU and rnn.training and torch.is_grad_enabled() and X.device.type == "cpu"
+            and X.dtype == torch.float32 and rnn.bias and not rnn.bidirectional
+            and not rnn.batch_first and getattr(rnn, "proj_size", 0) == 0 and X.dim() == 3
+            and enabled() and _state["loaded"])
+
+
+def gru_layers(rnn: nn.GRU, X: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`rnn(X, h0)` with the fused recurrence: the same layer stack, input projection and
+    dropout between layers as nn.GRU (same random numbers drawn in the same order)."""
+    num_layers, hidden = rnn.num_layers, rnn.hidden_size
+    if h0 is None:
+        h0 = X.new_zeros(num_layers, X.shape[1], hidden)
+    layer_input, finals = X, []
+    for layer in range(num_layers):
+        gi = F.linear(layer_input, getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"bias_ih_l{layer}"))
+        out = _Recurrence.apply(gi, h0[layer], getattr(rnn, f"weight_hh_l{layer}"),
+                                getattr(rnn, f"bias_hh_l{layer}"))
+        finals.append(out[-1])
+        last = layer == num_layers - 1
+        layer_input = out if last or rnn.dropout == 0 else F.dropout(out, rnn.dropout, rnn.training)
+    return out, torch.stack(finals)
+
+
+def run_rnn(rnn: nn.Module, X: torch.Tensor, state=None):
+    """`rnn(X, state)`, through the fused recurrence where it applies."""
+    if applies(rnn, X):
+        return gru_layers(rnn, X, state)
+    return rnn(X, state)

@@ -1,0 +1,103 @@
+"""The fused GRU recurrence computes nn.GRU's function with nn.GRU's parameters."""
+import pytest
+import torch
+from torch import nn
+
+from core import fused_gru
+from core.config import ModelConfig, TrainConfig
+from core.model import build_model
+from core.train import Trainer
+from tests.test_train import VOCAB, make_batch
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    if not fused_gru.load():
+        pytest.fail(f"the fused GRU did not build: {fused_gru.status()}")
+
+
+def close(a: torch.Tensor, b: torch.Tensor, rel: float = 1e-5) -> bool:
+    """Equal up to float rounding: sums over many terms differ in their last bits, so the
+    tolerance is relative to the tensor's scale, not to each (possibly cancelled) entry."""
+    a, b = a.detach(), b.detach()
+    return float((a - b).abs().max()) <= rel * float(a.abs().max()) + 1e-7
+
+
+def outputs_and_grads(gru: nn.GRU, forward, X, h0, seed=1):
+    """Outputs, final state and every gradient of a fixed weighted sum of both."""
+    g = torch.Generator().manual_seed(7)
+    weights_out = torch.randn(X.shape[0], X.shape[1], gru.hidden_size, generator=g)
+    weights_state = torch.randn(gru.num_layers, X.shape[1], gru.hidden_size, generator=g)
+    X, h0 = X.clone().requires_grad_(), h0.clone().requires_grad_()
+    gru.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)                        # same dropout masks for both
+    out, state = forward(gru, X, h0)
+    ((out * weights_out).sum() + (state * weights_state).sum()).backward()
+    return [out.detach(), state.detach(), X.grad, h0.grad] + [p.grad for p in gru.parameters()]
+
+
+@pytest.mark.parametrize("layers, dropout, batch, hidden", [(1, 0.0, 5, 7), (2, 0.0, 64, 64), (2, 0.3, 16, 32), (3, 0.1, 3, 16)])
+def test_outputs_and_every_gradient_equal_nn_grus(layers, dropout, batch, hidden):
+    torch.manual_seed(0)
+    gru = nn.GRU(12, hidden, layers, dropout=dropout)
+    X, h0 = torch.randn(9, batch, 12), torch.randn(layers, batch, hidden)
+    reference = outputs_and_grads(gru, lambda rnn, x, h: rnn(x, h), X, h0)
+    fused = outputs_and_grads(gru, fused_gru.gru_layers, X, h0)
+    for name, a, b in zip(["output", "state", "dX", "dh0"] + [n for n, _ in gru.named_parameters()], reference, fused):
+        assert close(a, b), name
+
+
+def test_a_single_step_and_no_initial_state_work():
+    torch.manual_seed(0)
+    gru = nn.GRU(4, 6, 2)
+    X = torch.randn(1, 3, 4)
+    out, state = fused_gru.gru_layers(gru, X)
+    ref_out, ref_state = gru(X)
+    assert close(out, ref_out) and close(state, ref_state)
+
+
+def test_evaluation_and_decoding_keep_nn_grus_kernels():
+    gru, X = nn.GRU(4, 6, 2), torch.randn(3, 2, 4)
+    assert fused_gru.applies(gru, X)
+    with torch.no_grad():
+        assert not fused_gru.applies(gru, X)
+    assert not fused_gru.applies(gru.eval(), X)
+    assert not fused_gru.applies(nn.LSTM(4, 6, 2), X)
+    assert not fused_gru.applies(gru.train(), X.double())
+
+
+def test_the_switch_turns_it_off(monkeypatch):
+    monkeypatch.setenv(fused_gru.ENV_SWITCH, "0")
+    assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4))
+    assert fused_gru.status().startswith("off")
+
+
+def test_a_failed_build_falls_back_to_nn_gru(monkeypatch, tmp_path):
+    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": None})
+    monkeypatch.setattr(fused_gru, "SOURCE", tmp_path / "missing.cpp")
+    assert fused_gru.load() is False
+    assert "nn.GRU" in fused_gru.status()
+    gru, X = nn.GRU(4, 6), torch.randn(3, 2, 4)
+    assert not fused_gru.applies(gru, X)
+    out, _ = fused_gru.run_rnn(gru, X)
+    assert torch.equal(out, gru(X)[0])
+
+
+def test_a_training_step_gives_nn_grus_loss_and_gradients(monkeypatch):
+    """The whole step (encoder, decoder, masked loss, clipping) with and without it."""
+    batch = make_batch(n=16, steps=8)
+
+    def step():
+        torch.manual_seed(0)
+        net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.2), len(VOCAB), len(VOCAB))
+        trainer = Trainer(net, [batch], VOCAB, TrainConfig(), torch.device("cpu"))
+        torch.manual_seed(1)
+        loss, _, norm = trainer._step(batch)
+        return float(loss), float(norm), {n: p.grad.clone() for n, p in net.named_parameters()}
+
+    fused = step()
+    monkeypatch.setenv(fused_gru.ENV_SWITCH, "0")
+    reference = step()
+    assert fused[0] == pytest.approx(reference[0], rel=1e-6) and fused[1] == pytest.approx(reference[1], rel=1e-5)
+    for name, grad in reference[2].items():
+        assert close(grad, fused[2][name], rel=1e-4), name
