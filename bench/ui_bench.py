@@ -1,6 +1,6 @@
 """Measure the app in a real Chromium: view switches, a decode, training speed under the Train view.
 
-    python bench/ui_bench.py [--switches 10] [--repeats 3]
+    python bench/ui_bench.py [--switches 10] [--repeats 3] [--examples 600] [--epochs 300]
 
 Starts `streamlit run app.py` (headless, temp checkpoint folder holding a copy of the shipped
 default.pt) and drives the system Chromium, like tests/browser. Times are taken inside the page
@@ -12,8 +12,9 @@ compares with its target.
    finished running and drawing); target < 1 s.
 2. decode: Enter in "Source sentence" -> the translation is shown (and -> page finished);
    target < 200 ms; plus `core.decode.greedy_decode` alone on the same sentences.
-3. training: `python -m core.train --data corpus --num-examples 5000 --epochs 3 --json` against
-   the same run started in the Train view (same data, sizes, epochs; tab open and visible);
+3. training: `python -m core.train --data corpus --num-examples 600 --epochs 300 --json` (the
+   Train view's defaults: the book's setup on the corpus; `--examples` / `--epochs` change it)
+   against the same run started in the Train view (same data, sizes, epochs; tab open and visible);
    tokens/s of the view = history.tokens / history.seconds of its saved checkpoint.
    CLI and view runs alternate (`--repeats` pairs) and the medians are compared; target >= 90 %.
 """
@@ -39,7 +40,11 @@ SWITCH_ORDER = ["train", "masking", "decode", "bleu", "home", "decode", "train",
 NAV_LABEL = {"home": "app", "train": "Train", "masking": "Masking", "decode": "Decode", "bleu": "BLEU"}
 SENTENCES = ["go .", "i lost .", "he's calm .", "i am cold .", "i like cats .", "tom is happy .",
              "we are friends .", "it is raining .", "she runs fast .", "i'm home ."]
-TRAIN_ARGS = ["--data", "corpus", "--num-examples", "5000", "--epochs", "3"]
+TRAIN = {"examples": 600, "epochs": 300}     # the Train view's defaults; set from the command line
+
+
+def train_args() -> list[str]:
+    return ["--data", "corpus", "--num-examples", str(TRAIN["examples"]), "--epochs", str(TRAIN["epochs"])]
 
 # In-page stopwatch: t0 = the user's action (a click or an Enter keydown, capture phase),
 # t1 = `ready()` holds (checked on every DOM change), t2 = the script has finished its run and
@@ -138,7 +143,7 @@ def bench_decode(page, url: str) -> tuple[list[float], list[float], list[float],
 
 # -- 3. training: CLI vs the Train view --------------------------------------------------------
 def cli_tokens_per_second(folder: Path, i: int) -> float:
-    out = subprocess.run([sys.executable, "-m", "core.train", *TRAIN_ARGS, "--json", "--out",
+    out = subprocess.run([sys.executable, "-m", "core.train", *train_args(), "--json", "--out",
                           str(folder / f"bench-cli-{i}.pt")], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "SEQ2SEQ_CHECKPOINT_DIR": str(folder)}, check=True)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1]
@@ -171,8 +176,8 @@ def ui_tokens_per_second(page, folder: Path, i: int, server_pid: int) -> tuple[f
     from core.checkpoint import load_checkpoint
 
     name = f"bench-ui-{i}"
-    sts.set_text(page, "Examples", 5000)
-    sts.set_text(page, "Epochs", 3)
+    sts.set_text(page, "Examples", TRAIN["examples"])
+    sts.set_text(page, "Epochs", TRAIN["epochs"])
     sts.set_text(page, "Run name", name)
     (srv0, chr0), t0 = cpu_seconds(server_pid), time.monotonic()
     page.get_by_role("button", name="Start training").click()
@@ -208,7 +213,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--switches", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3, help="CLI / Train-view run pairs")
+    p.add_argument("--examples", type=int, default=TRAIN["examples"], help="training pairs of the corpus")
+    p.add_argument("--epochs", type=int, default=TRAIN["epochs"])
     args = p.parse_args(argv)
+    TRAIN.update(examples=args.examples, epochs=args.epochs)
     reason = sts.browser_missing_reason()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
@@ -250,7 +258,7 @@ def main(argv=None) -> int:
                                                f"chromium {med([c[1] for c in cores]):.2f}", "(info)", None),
     ]
     print(f"\nui_bench: {len(sw_shown)} view switches, {len(dec_shown)} decodes, {len(cli)} CLI/view training pairs "
-          f"({' '.join(TRAIN_ARGS)}); Train tab visibility: {', '.join(sorted(vis))}; page's last Tokens/s: "
+          f"({' '.join(train_args())}); Train tab visibility: {', '.join(sorted(vis))}; page's last Tokens/s: "
           f"{', '.join(ui_shown)}; load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs")
     w = max(len(r[0]) for r in rows)
     v = max(len(r[1]) for r in rows)

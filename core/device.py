@@ -30,11 +30,12 @@ def describe_devices() -> str:
 
 
 def one_thread_per_job() -> None:
-    """For the app server: one intra-op thread per running job.
+    """For the app's page scripts (decoding, scoring): one intra-op thread each.
 
-    A server runs several jobs at once (two tabs training, many sessions decoding); with
-    PyTorch's default of one thread per core they oversubscribe the cores and slow each other
-    down by an order of magnitude. At the book's sizes one thread is as fast as two.
+    A server runs many sessions at once; with PyTorch's default of one thread per core their
+    worker threads oversubscribe the cores and slow each other down by an order of magnitude.
+    At the sizes decoding works on, one thread is as fast as two. Training jobs pick their own
+    count (`core.jobs.threads_per_job`).
     """
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)

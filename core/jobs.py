@@ -6,11 +6,14 @@ the job stops itself within `orphan_timeout` seconds, so no orphan thread burns 
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from .checkpoint import checkpoint_path, save_checkpoint
 from .run import TrainingRun
@@ -45,10 +48,34 @@ class JobSnapshot:
         return self.elapsed / self.epoch * (self.num_epochs - self.epoch)
 
 
+_running: set[int] = set()        # ids of the jobs whose thread is working, in this process
+_running_lock = threading.Lock()
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:           # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_job() -> int:
+    """The cores shared out among the running jobs, one core kept for the page and the browser.
+
+    PyTorch's worker threads wait for each other at the end of every parallel op, so a job
+    whose threads share cores with the app's redraws (or another job) stalls far more than
+    its share: on 2 cores a lone job ran at 82% of the quiet CLI with 2 threads and 90% with
+    1 (bench/RESULTS.md). On 2 cores every job gets 1 thread; on 8, a lone job gets 7."""
+    with _running_lock:
+        jobs = max(len(_running), 1)
+    return max(1, (usable_cores() - 1) // jobs)
+
+
 class BackgroundJob:
     """start / stop / join / alive for a job whose `_work` runs on a daemon thread.
 
-    Subclasses set `status`, `_stop` (a threading.Event) and `_thread` (None until started).
+    Subclasses set `status`, `_stop` (a threading.Event) and `_thread` (None until started),
+    and call `_fit_threads()` now and then from `_work` so the job follows `threads_per_job()`.
     """
     status: str
     _stop: threading.Event
@@ -62,9 +89,26 @@ class BackgroundJob:
 
     def start(self):
         self.status = "running"
-        self._thread = threading.Thread(target=self._work, name=self._thread_name(), daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._thread_name(), daemon=True)
         self._thread.start()
         return self
+
+    def _run(self) -> None:
+        with _running_lock:
+            _running.add(id(self))
+        try:
+            self._fit_threads()
+            self._work()
+        finally:
+            with _running_lock:
+                _running.discard(id(self))
+
+    @staticmethod
+    def _fit_threads() -> None:
+        """On the job's own thread: PyTorch's intra-op thread count is set per thread."""
+        wanted = threads_per_job()
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,6 +152,8 @@ class TrainingJob(BackgroundJob):
         self._last_seen = time.monotonic()
 
     def _on_event(self, event) -> None:
+        if isinstance(event, StepEvent):
+            self._fit_threads()       # another tab may have started or ended a job
         with self._lock:
             self._events.append(event)
             self._elapsed = getattr(event, "elapsed", self._elapsed)

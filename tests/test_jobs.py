@@ -55,3 +55,32 @@ def test_two_jobs_at_once_are_independent(checkpoint_dir):
     assert len(sa.epoch_loss) == 3 and len(sb.epoch_loss) == 2 and sa.step_loss != sb.step_loss[: len(sa.step_loss)]
     assert load_checkpoint(sa.checkpoint).history.step_loss == sa.step_loss
     assert load_checkpoint(sb.checkpoint).history.step_loss == sb.step_loss
+
+
+def test_running_jobs_share_the_cores_and_follow_each_other(checkpoint_dir, monkeypatch):
+    """One core stays free for the app; a job alone uses the rest, two running share them, each
+    moving to its share on its next step."""
+    import torch
+
+    from core import jobs
+    monkeypatch.setattr(jobs, "usable_cores", lambda: 5)
+    seen: dict[str, set[int]] = {"first": set(), "second": set()}
+
+    class Recording(TrainingJob):
+        def _on_event(self, event):
+            super()._on_event(event)
+            seen[self.name].add(torch.get_num_threads())
+
+    first = Recording(job("first", epochs=10_000).run, "first").start()
+    while not seen["first"]:
+        time.sleep(0.01)
+    second = Recording(job("second", epochs=10_000).run, "second").start()
+    while not seen["second"]:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert jobs.threads_per_job() == 2
+    second.stop(), second.join(10)
+    time.sleep(0.2)
+    first.stop(), first.join(10)
+    assert seen["first"] == {2, 4} and seen["second"] == {2}
+    assert jobs.threads_per_job() == 4

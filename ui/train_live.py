@@ -15,7 +15,11 @@ from core.train import smooth, thin
 from . import charts, jobs
 from .widgets import make_active, md_code, md_escape
 
-REFRESH_SECONDS = 1.5      # each redraw holds the GIL the training thread also needs
+# Each redraw holds the GIL the training thread also needs and makes the browser re-render
+# four charts: every 2 s with 200 points per curve costs the run ~8% of its speed, every
+# 1.5 s with 400 points ~12% (bench/ui_bench.py).
+REFRESH_SECONDS = 2.0
+LIVE_POINTS = 200
 
 
 def live_panel() -> None:
@@ -55,9 +59,9 @@ def _metrics(snap: JobSnapshot) -> None:
 
 
 def _curves(snap: JobSnapshot) -> None:
-    steps, loss = thin(snap.step_loss)            # a few hundred points, however long the run
-    _, smoothed = thin(smooth(snap.step_loss))
-    _, norms = thin(snap.step_grad_norm)
+    steps, loss = thin(snap.step_loss, LIVE_POINTS)      # a few hundred points, however long the run
+    _, smoothed = thin(smooth(snap.step_loss), LIVE_POINTS)
+    _, norms = thin(snap.step_grad_norm, LIVE_POINTS)
     left, right = st.columns(2)
     with left:
         charts.show(charts.curves({"per step": loss, "smoothed": smoothed}, "Loss each step (the book's metric: "
