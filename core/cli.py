@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import fused_gru
 from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import DataError
@@ -105,14 +106,16 @@ def train_main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
-          f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}", file=sys.stderr)
+          f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}"
+          f"{'' if run.trainer.device.type != 'cpu' else '; ' + fused_gru.status()}", file=sys.stderr)
     result = run.train(progress_printer(), sample_every=0)
     out = Path(args.out) if args.out else checkpoint_path("latest")
     save_checkpoint(run.checkpoint(), out)
     print(f"{result.message}: loss {result.final_loss:.3f}, {result.tokens_per_second:,.1f} tokens/sec "
           f"on {run.trainer.device}; saved {out}", file=sys.stderr)
     if args.json:
-        print(json.dumps({**result.summary(), "checkpoint": str(out), "device": str(run.trainer.device)}))
+        print(json.dumps({**result.summary(), "checkpoint": str(out), "device": str(run.trainer.device),
+                          "gru": fused_gru.status() if run.trainer.device.type == "cpu" else "nn.GRU"}))
     return 0 if result.status != "diverged" else 1
 
 

@@ -59,7 +59,7 @@ def load(verbose: bool = False) -> bool:
                       is_python_module=False, verbose=verbose)
                 _state["loaded"] = True
             except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
-                _state["error"] = f"{type(error).__name__}: {error}"
+                _state["error"] = f"{type(error).__name__}: {str(error).strip() or 'build failed'}"
                 _log.warning("fused GRU unavailable, using nn.GRU: %s", _state["error"])
     return _state["loaded"]
 
@@ -72,11 +72,15 @@ def load_in_background() -> threading.Thread:
 
 
 def status() -> str:
+    """What training on the CPU runs, in a few words for the UI."""
     if not enabled():
-        return f"off ({ENV_SWITCH}=0)"
+        return f"nn.GRU: the fused GRU kernel is off ({ENV_SWITCH}=0)"
     if _state["loaded"]:
-        return "fused GRU (compiled)"
-    return f"nn.GRU ({_state['error']})" if _state["error"] else "nn.GRU (fused kernel not built yet)"
+        return "fused GRU kernel"
+    if _state["error"]:
+        reason = _state["error"].splitlines()[0][:160]
+        return f"nn.GRU: the fused GRU kernel is unavailable, {reason}"
+    return "nn.GRU while the fused GRU kernel builds"
 
 
 class _Recurrence(torch.autograd.Function):

@@ -22,7 +22,7 @@ from . import fused_gru
 from .config import TrainConfig
 from .data import Vocab
 from .decode import translate
-from .loss import make_loss
+from .loss import MaskedSoftmaxCELoss, make_loss
 
 
 @dataclass
@@ -199,11 +199,13 @@ class Trainer:
     def _sequence_loss(self, X, X_valid_len, Y, Y_valid_len) -> torch.Tensor:
         """The book's per-sequence loss. With the mask, decoder positions past the batch's
         longest target add exactly zero to the loss and its gradients, so they are not
-        computed; the mean still divides by num_steps, as the book's does."""
+        computed; the mean still divides by num_steps, as the book's does. Under teacher
+        forcing the output layer also skips the padding inside (`masked_sequence_loss`)."""
         num_steps = Y.shape[1]
         if self.config.masked:
             Y = Y[:, :max(int(Y_valid_len.max()), 1)]
-            if self.config.teacher_forcing_ratio >= 1.0 and hasattr(self.net.decoder, "hidden_states"):
+            if (self.config.teacher_forcing_ratio >= 1.0 and isinstance(self.loss, MaskedSoftmaxCELoss)
+                    and hasattr(self.net.decoder, "hidden_states")):
                 return masked_sequence_loss(self.net, X, X_valid_len, Y, Y_valid_len,
                                             self.tgt_vocab["<bos>"], num_steps)
         return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)

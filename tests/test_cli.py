@@ -18,6 +18,7 @@ def test_train_then_evaluate_end_with_json_metrics(tmp_path):
     assert train.returncode == 0, train.stderr
     metrics = json.loads(train.stdout.strip().splitlines()[-1])
     assert {"final_loss", "train_seconds", "tokens", "tokens_per_second"} <= set(metrics)
+    assert metrics["gru"] == "fused GRU kernel"          # built by the time training starts
     assert metrics["tokens"] > 0 and out.is_file() and "epoch 2/2" in train.stderr
     evaluation = run_module("core.evaluate", str(out), "--json")
     assert evaluation.returncode == 0, evaluation.stderr

@@ -213,9 +213,10 @@ def tiny_run_state(**extra) -> dict:
 
 
 def step_loss_points(at: AppTest) -> int:
+    """The last step the live loss chart shows (its x range; the curve itself is thinned)."""
     for chart in at.get("plotly_chart"):
         if chart.proto.id.endswith("train.step_loss"):
-            return len(json.loads(chart.proto.spec)["data"][0].get("y", []))
+            return max(json.loads(chart.proto.spec)["data"][0].get("x", []), default=0)
     return 0
 
 

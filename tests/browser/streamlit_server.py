@@ -309,11 +309,13 @@ def sidebar_nav(page) -> list[str]:
 
 
 def plot_points(page, key: str) -> int:
-    """Points in the first trace of the plotly chart drawn with `key` (0 when not drawn yet)."""
+    """The last x of the first trace of the plotly chart drawn with `key` (0 when not drawn yet):
+    for a thinned live curve, the last step it shows."""
     css = "st-key-" + key.replace(".", "-")
     return page.evaluate(
         """(css) => { const gd = document.querySelector('.' + css + ' .js-plotly-plot');
-                      return gd && gd.data && gd.data.length ? (gd.data[0].x || []).length : 0; }""", css)
+                      const x = gd && gd.data && gd.data.length ? (gd.data[0].x || []) : [];
+                      return x.length ? Number(x[x.length - 1]) : 0; }""", css)
 
 
 def injection_evidence(page) -> dict:

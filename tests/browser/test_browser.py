@@ -81,7 +81,8 @@ def test_train_tiny_run(fresh_server, page, screenshots):
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
     grew = """(n) => { const gd = document.querySelector('.st-key-train-step_loss .js-plotly-plot');
-                       return !!gd && !!gd.data && gd.data[0].x.length > n; }"""
+                       const x = gd && gd.data ? gd.data[0].x : null;
+                       return !!x && x.length > 0 && Number(x[x.length - 1]) > n; }"""
     page.wait_for_function(grew, arg=0, timeout=TIMEOUT)
     first_points, first_line = sts.plot_points(page, "train.step_loss"), job_line(page)
     page.wait_for_function(grew, arg=first_points, timeout=TIMEOUT)     # the next refresh
