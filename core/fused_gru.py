@@ -102,10 +102,11 @@ def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
     """The fused path covers what the chapter trains: a unidirectional, time-first GRU with
     biases, float32 on the CPU, in training mode with gradients on (evaluation and decoding
     keep nn.GRU's kernels, so they are bit-identical to the book's)."""
-    return (type(rnn) is nn.GRU and rnn.training and torch.is_grad_enabled() and X.device.type == "cpu"
-            and X.dtype == torch.float32 and rnn.bias and not rnn.bidirectional
-            and not rnn.batch_first and getattr(rnn, "proj_size", 0) == 0 and X.dim() == 3
-            and enabled() and _state["loaded"])
+    return (type(rnn) is nn.GRU and rnn.training and torch.is_grad_enabled()
+            and isinstance(X, torch.Tensor) and X.dim() == 3 and X.device.type == "cpu"
+            and X.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
+            and rnn.weight_hh_l0.device.type == "cpu" and rnn.bias and not rnn.bidirectional
+            and not rnn.batch_first and _state["loaded"] and enabled())
 
 
 def gru_layers(rnn: nn.GRU, X: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -64,6 +64,11 @@ def test_evaluation_and_decoding_keep_nn_grus_kernels():
     assert not fused_gru.applies(gru.eval(), X)
     assert not fused_gru.applies(nn.LSTM(4, 6, 2), X)
     assert not fused_gru.applies(gru.train(), X.double())
+    assert not fused_gru.applies(nn.GRU(4, 6, 2, batch_first=True), X)
+    assert not fused_gru.applies(nn.GRU(4, 6, 2, bidirectional=True), X)
+    assert not fused_gru.applies(nn.GRU(4, 6, 2).double(), X)
+    packed = nn.utils.rnn.pack_padded_sequence(X, torch.tensor([3, 2]))
+    assert not fused_gru.applies(gru, packed)
 
 
 def test_the_switch_turns_it_off(monkeypatch):
