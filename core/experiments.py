@@ -285,6 +285,8 @@ class ExperimentJob(BackgroundJob):
         return f"experiment-{self.experiment.key}"
 
     def _on_event(self, index: int, event) -> None:
+        if isinstance(event, EpochEvent):
+            self._fit_threads()       # a training job may have started or ended meanwhile
         with self._lock:
             if index != self._variant:
                 self._variant, self._epoch = index, 0

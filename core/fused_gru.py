@@ -22,13 +22,15 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 SOURCE = Path(__file__).with_name("csrc") / "fused_gru.cpp"
 ENV_SWITCH = "SEQ2SEQ_FUSED_GRU"
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_state: dict = {"loaded": False, "error": None}
+# "ready" is set when the one build attempt has ended, whichever way.
+_state: dict = {"loaded": False, "error": None, "started": False, "ready": threading.Event()}
 
 
 def _compile_flags() -> list[str]:
@@ -45,30 +47,45 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1") != "0"
 
 
-def load(verbose: bool = False) -> bool:
-    """Build (first time) and load the extension; False, with the reason logged, if it cannot."""
-    if _state["loaded"] or _state["error"] or not enabled():
-        return _state["loaded"]
+def _build(state: dict) -> None:
+    """The one build attempt of this process (on its own thread)."""
+    try:
+        from torch.utils.cpp_extension import load as build
+        flags = _compile_flags()
+        name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
+        build(name=name, sources=[str(SOURCE)], extra_cflags=flags, is_python_module=False)
+        state["loaded"] = True
+    except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
+        state["error"] = f"{type(error).__name__}: {str(error).strip() or 'build failed'}"
+        _log.warning("fused GRU unavailable, using nn.GRU: %s", state["error"])
+    finally:
+        state["ready"].set()
+
+
+def load_in_background() -> None:
+    """Start the build (once per process) without waiting for it: nn.GRU runs until it is
+    ready, and a training run switches to it at its next step."""
+    if not enabled():
+        return
     with _lock:
-        if not (_state["loaded"] or _state["error"]):
-            try:
-                from torch.utils.cpp_extension import load as build
-                flags = _compile_flags()
-                name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
-                build(name=name, sources=[str(SOURCE)], extra_cflags=flags,
-                      is_python_module=False, verbose=verbose)
-                _state["loaded"] = True
-            except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
-                _state["error"] = f"{type(error).__name__}: {str(error).strip() or 'build failed'}"
-                _log.warning("fused GRU unavailable, using nn.GRU: %s", _state["error"])
+        if _state["started"]:
+            return
+        _state["started"] = True
+    threading.Thread(target=_build, args=(_state,), name="fused-gru-build", daemon=True).start()
+
+
+def load(timeout: float | None = None) -> bool:
+    """Build (first time) and load the extension, waiting at most `timeout` seconds; False if
+    it is not ready by then or cannot be built (the reason is logged and in `status()`).
+
+    The wait has a limit because torch's build lock has none: a build killed half-way leaves
+    a lock file that makes the next build wait forever; training then runs nn.GRU.
+    """
+    if not enabled():
+        return False
+    load_in_background()
+    _state["ready"].wait(timeout)
     return _state["loaded"]
-
-
-def load_in_background() -> threading.Thread:
-    """Start building so the first training run need not wait; nn.GRU runs until it is ready."""
-    thread = threading.Thread(target=load, name="fused-gru-build", daemon=True)
-    thread.start()
-    return thread
 
 
 def status() -> str:
@@ -93,6 +110,7 @@ class _Recurrence(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable           # the backward op itself records no graph
     def backward(ctx, grad_out):
         workspace, out, h0, w_hh = ctx.saved_tensors
         return torch.ops.seq2seq_gru.backward(grad_out, workspace, out, h0, w_hh)
@@ -115,6 +133,8 @@ def gru_layers(rnn: nn.GRU, X: torch.Tensor, h0: torch.Tensor | None = None) -> 
     num_layers, hidden = rnn.num_layers, rnn.hidden_size
     if h0 is None:
         h0 = X.new_zeros(num_layers, X.shape[1], hidden)
+    if h0.shape != (num_layers, X.shape[1], hidden):
+        raise RuntimeError(f"Expected hidden size {(num_layers, X.shape[1], hidden)}, got {tuple(h0.shape)}")
     layer_input, finals = X, []
     for layer in range(num_layers):
         gi = F.linear(layer_input, getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"bias_ih_l{layer}"))

@@ -88,6 +88,8 @@ class BackgroundJob:
         raise NotImplementedError
 
     def start(self):
+        if self._thread is not None:
+            raise RuntimeError(f"{self._thread_name()} was already started")
         self.status = "running"
         self._thread = threading.Thread(target=self._run, name=self._thread_name(), daemon=True)
         self._thread.start()

@@ -156,8 +156,9 @@ def masked_sequence_loss(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Ten
     hidden = decoder.hidden_states(torch.cat([bos, Y[:, :-1]], 1), state)[0]   # (T, B, H)
     keep = torch.arange(Y.shape[1], device=Y.device)[:, None] < Y_valid_len[None, :]   # (T, B)
     token_loss = nn.functional.cross_entropy(decoder.dense(hidden[keep]), Y.t()[keep], reduction="none")
-    row = torch.arange(Y.shape[0], device=Y.device).expand(Y.shape[1], -1)[keep]
-    return torch.zeros(Y.shape[0], device=Y.device).index_add(0, row, token_loss) / num_steps
+    # back to (T, B) with zeros at the padding, then the book's sum over positions (deterministic
+    # on every device, unlike an index_add)
+    return token_loss.new_zeros(keep.shape).masked_scatter(keep, token_loss).sum(dim=0) / num_steps
 
 
 class Trainer:
@@ -174,7 +175,8 @@ class Trainer:
             self.optimizer.load_state_dict(optimizer_state)
         self.loss = make_loss(config.masked)
         self.params = [p for p in net.parameters() if p.requires_grad]
-        fused_gru.load()       # built once per machine; nn.GRU runs if it cannot be
+        if self.device.type == "cpu":
+            fused_gru.load_in_background()     # nn.GRU runs until it is built (or if it cannot be)
 
     # -- one step -------------------------------------------------------------------------
     def _forward(self, X, X_valid_len, Y) -> torch.Tensor:

@@ -40,6 +40,14 @@ def fra_eng_text(fra_eng_path) -> str:
     return read_tatoeba_file(fra_eng_path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fused_gru_settled():
+    """Training switches to the fused GRU when its background build ends; settle that once,
+    so no test sees the switch happen between two runs it compares."""
+    from core import fused_gru
+    fused_gru.load(timeout=300)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Fixed seed; one intra-op thread, so tests never oversubscribe the CPU beside a server."""

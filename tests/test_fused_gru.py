@@ -1,4 +1,7 @@
 """The fused GRU recurrence computes nn.GRU's function with nn.GRU's parameters."""
+import shutil
+import threading
+
 import pytest
 import torch
 from torch import nn
@@ -12,8 +15,15 @@ from tests.test_train import VOCAB, make_batch
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
-    if not fused_gru.load():
+    if not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("no C++ compiler here: the fused GRU cannot be built, training runs nn.GRU")
+    if not fused_gru.load(timeout=300):
         pytest.fail(f"the fused GRU did not build: {fused_gru.status()}")
+
+
+def ran_fused(out: torch.Tensor) -> bool:
+    """Whether the fused recurrence made this output (its autograd node), not nn.GRU."""
+    return type(out.grad_fn).__name__ == "_RecurrenceBackward"
 
 
 def close(a: torch.Tensor, b: torch.Tensor, rel: float = 1e-5) -> bool:
@@ -77,15 +87,34 @@ def test_the_switch_turns_it_off(monkeypatch):
     assert "off" in fused_gru.status()
 
 
+def test_run_rnn_takes_the_fused_path_for_training_and_nn_gru_otherwise():
+    gru, X = nn.GRU(4, 6, 2), torch.randn(3, 2, 4)
+    assert ran_fused(fused_gru.run_rnn(gru, X)[0])
+    assert not ran_fused(fused_gru.run_rnn(gru.eval(), X)[0])
+
+
 def test_a_failed_build_falls_back_to_nn_gru(monkeypatch, tmp_path):
-    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": None})
+    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": None, "started": False,
+                                              "ready": threading.Event()})
     monkeypatch.setattr(fused_gru, "SOURCE", tmp_path / "missing.cpp")
-    assert fused_gru.load() is False
-    assert "nn.GRU" in fused_gru.status()
+    assert fused_gru.load(timeout=60) is False
+    assert "unavailable" in fused_gru.status()
     gru, X = nn.GRU(4, 6), torch.randn(3, 2, 4)
-    assert not fused_gru.applies(gru, X)
     out, _ = fused_gru.run_rnn(gru, X)
-    assert torch.equal(out, gru(X)[0])
+    assert not ran_fused(out) and torch.equal(out, gru(X)[0])
+
+
+def test_a_build_that_never_ends_does_not_hold_up_training(monkeypatch):
+    """torch's build lock has no timeout: a stale lock file must cost a wait, not a hang."""
+    never = threading.Event()
+    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": None, "started": False,
+                                              "ready": threading.Event()})
+    monkeypatch.setattr(fused_gru, "_build", lambda state: never.wait(30))
+    assert fused_gru.load(timeout=0.2) is False
+    assert "builds" in fused_gru.status()
+    out, _ = fused_gru.run_rnn(nn.GRU(4, 6), torch.randn(3, 2, 4))
+    assert not ran_fused(out)
+    never.set()
 
 
 def test_a_training_step_gives_nn_grus_loss_and_gradients(monkeypatch):
@@ -100,9 +129,15 @@ def test_a_training_step_gives_nn_grus_loss_and_gradients(monkeypatch):
         loss, _, norm = trainer._step(batch)
         return float(loss), float(norm), {n: p.grad.clone() for n, p in net.named_parameters()}
 
+    calls = []
+    original = fused_gru._Recurrence.apply
+    monkeypatch.setattr(fused_gru._Recurrence, "apply", lambda *a: calls.append(1) or original(*a))
     fused = step()
+    assert calls, "the fused recurrence did not run"
     monkeypatch.setenv(fused_gru.ENV_SWITCH, "0")
+    calls.clear()
     reference = step()
+    assert not calls
     assert fused[0] == pytest.approx(reference[0], rel=1e-6) and fused[1] == pytest.approx(reference[1], rel=1e-5)
     for name, grad in reference[2].items():
         assert close(grad, fused[2][name], rel=1e-4), name

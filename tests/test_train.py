@@ -184,3 +184,23 @@ def test_thinning_keeps_at_most_max_points_and_the_last_one():
     positions, values = thin([float(i) for i in range(1000)], max_points=100)
     assert len(values) <= 101 and positions[0] == 1 and positions[-1] == 1000 and values[-1] == 999.0
     assert thin([1.0, 2.0], max_points=100) == ([1, 2], [1.0, 2.0]) and thin([]) == ([], [])
+
+
+@pytest.mark.parametrize("decoder", ["plain", "attention"])
+def test_the_loss_on_valid_positions_only_equals_the_books_masked_loss(decoder):
+    """masked_sequence_loss skips the output layer at padding; loss and gradients stay the book's."""
+    from core.loss import MaskedSoftmaxCELoss
+    from core.train import masked_sequence_loss, teacher_forced_logits
+    X, X_valid, Y, _ = make_batch(n=8, steps=7)
+    Y_valid = torch.tensor([7, 1, 3, 5, 2, 7, 4, 1])
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.0, decoder=decoder), len(VOCAB), len(VOCAB))
+    ours = masked_sequence_loss(net, X, X_valid, Y, Y_valid, VOCAB["<bos>"], Y.shape[1])
+    ours.sum().backward()
+    ours_grads = {n: p.grad.clone() for n, p in net.named_parameters()}
+    net.zero_grad()
+    book = MaskedSoftmaxCELoss()(teacher_forced_logits(net, X, X_valid, Y, VOCAB["<bos>"]), Y, Y_valid)
+    book.sum().backward()
+    assert torch.allclose(ours, book, atol=1e-6)
+    for name, p in net.named_parameters():
+        assert torch.allclose(ours_grads[name], p.grad, atol=1e-6), name

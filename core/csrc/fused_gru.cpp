@@ -89,17 +89,20 @@ void gates_backward(const float* grad_out, float* dh, const float* h, const floa
   }
 }
 
-void check_inputs(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w_hh) {
-  TORCH_CHECK(gi.device().is_cpu() && gi.scalar_type() == at::kFloat, "fused GRU: CPU float32 only");
-  TORCH_CHECK(gi.dim() == 3 && h0.dim() == 2 && w_hh.dim() == 2, "fused GRU: gi (T,B,3H), h0 (B,H), w_hh (3H,H)");
-  TORCH_CHECK(gi.size(2) == 3 * h0.size(1) && gi.size(1) == h0.size(0) && w_hh.size(0) == gi.size(2),
-              "fused GRU: shapes do not match");
+void check_inputs(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w_hh, const at::Tensor& b_hh) {
+  for (const at::Tensor* t : {&gi, &h0, &w_hh, &b_hh})
+    TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == at::kFloat, "fused GRU: CPU float32 only");
+  TORCH_CHECK(gi.dim() == 3 && h0.dim() == 2 && w_hh.dim() == 2 && b_hh.dim() == 1,
+              "fused GRU: gi (T,B,3H), h0 (B,H), w_hh (3H,H), b_hh (3H)");
+  const int64_t H = h0.size(1);
+  TORCH_CHECK(gi.size(0) >= 1 && gi.size(1) == h0.size(0) && gi.size(2) == 3 * H && w_hh.size(0) == 3 * H &&
+              w_hh.size(1) == H && b_hh.size(0) == 3 * H, "fused GRU: shapes do not match");
 }
 
 // gi (T, B, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H) -> output (T, B, H), workspace (T, B, 4H)
 std::tuple<at::Tensor, at::Tensor> gru_forward(const at::Tensor& gi_in, const at::Tensor& h0_in,
                                                const at::Tensor& w_hh, const at::Tensor& b_hh) {
-  check_inputs(gi_in, h0_in, w_hh);
+  check_inputs(gi_in, h0_in, w_hh, b_hh);
   const at::Tensor gi = gi_in.contiguous(), h0 = h0_in.contiguous();
   const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1);
   at::Tensor out = at::empty({T, B, H}, gi.options());
@@ -123,8 +126,12 @@ std::tuple<at::Tensor, at::Tensor> gru_forward(const at::Tensor& gi_in, const at
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_backward(
     const at::Tensor& grad_out_in, const at::Tensor& ws, const at::Tensor& out,
     const at::Tensor& h0_in, const at::Tensor& w_hh) {
-  const at::Tensor grad_out = grad_out_in.contiguous(), h0 = h0_in.contiguous();
   const int64_t T = out.size(0), B = out.size(1), H = out.size(2);
+  TORCH_CHECK(grad_out_in.sizes() == out.sizes() && ws.size(0) == T && ws.size(1) == B && ws.size(2) == 4 * H &&
+              ws.is_contiguous() && out.is_contiguous() && h0_in.size(0) == B && h0_in.size(1) == H &&
+              w_hh.size(0) == 3 * H && w_hh.size(1) == H && grad_out_in.scalar_type() == at::kFloat,
+              "fused GRU backward: tensors do not match the forward's");
+  const at::Tensor grad_out = grad_out_in.contiguous(), h0 = h0_in.contiguous();
   at::Tensor d_gi = at::empty({T, B, 3 * H}, out.options());
   at::Tensor d_gh = at::empty({T, B, 3 * H}, out.options());
   at::Tensor dh = at::zeros({B, H}, out.options());        // gradient flowing into h_t from later steps
