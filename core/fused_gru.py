@@ -9,9 +9,9 @@ layers and the layer stack stay here, as `nn.GRU` does them, so the parameters, 
 numbers drawn and the result are `nn.GRU`'s (equal up to float rounding; tests pin this).
 
 The extension is compiled once per machine on first use (about 10 s; cached by torch under
-`TORCH_EXTENSIONS_DIR`). Where it cannot be built or does not apply (no compiler, CUDA,
-LSTM, float64, no gradient needed) `nn.GRU` runs instead, so nothing depends on it.
-Set `SEQ2SEQ_FUSED_GRU=0` to turn it off.
+`TORCH_EXTENSIONS_DIR`), on a background thread: training runs `nn.GRU` until it is ready.
+Where it cannot be built or does not apply (no compiler, CUDA, LSTM, float64, evaluation)
+`nn.GRU` runs instead, so nothing depends on it. `SEQ2SEQ_FUSED_GRU=0` turns it off.
 """
 from __future__ import annotations
 
