@@ -108,11 +108,13 @@ def train_main(argv: list[str] | None = None) -> int:
     except (ValueError, DataError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
-          f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}"
-          f"{'' if run.trainer.device.type != 'cpu' else '; ' + fused_gru.status()}", file=sys.stderr)
+    kernel = "nn.GRU"
     if run.trainer.device.type == "cpu":
         fused_gru.load(timeout=BUILD_WAIT_SECONDS)   # the whole run on one kernel
+        kernel = fused_gru.status()
+    print(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
+          f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}; {kernel}",
+          file=sys.stderr)
     result = run.train(progress_printer(), sample_every=0)
     out = Path(args.out) if args.out else checkpoint_path("latest")
     save_checkpoint(run.checkpoint(), out)
@@ -120,7 +122,7 @@ def train_main(argv: list[str] | None = None) -> int:
           f"on {run.trainer.device}; saved {out}", file=sys.stderr)
     if args.json:
         print(json.dumps({**result.summary(), "checkpoint": str(out), "device": str(run.trainer.device),
-                          "gru": fused_gru.status() if run.trainer.device.type == "cpu" else "nn.GRU"}))
+                          "gru": kernel}))
     return 0 if result.status != "diverged" else 1
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from . import fused_gru
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """`auto` picks the best available device; an explicit one must exist."""
@@ -25,7 +27,6 @@ def describe_devices() -> str:
         return f"CUDA GPU found: {torch.cuda.get_device_name(0)}"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "Apple MPS found"
-    from . import fused_gru
     return f"no GPU found: training runs on the CPU ({fused_gru.status()})"
 
 

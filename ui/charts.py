@@ -41,7 +41,8 @@ def curves(series: dict[str, Sequence[float]], title: str, x_title: str, y_title
     fig = go.Figure()
     colors = [ACCENT, MUTED, GOOD, WARN, "#577590", "#9b5de5", "#f15bb5", "#00bbf9"]
     for i, (name, values) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=list(x) if x is not None else list(range(x0, x0 + len(values))), y=list(values), name=name,
+        xs = list(x) if x is not None else list(range(x0, x0 + len(values)))
+        fig.add_trace(go.Scatter(x=xs, y=list(values), name=name,
                                  mode="lines", line=dict(color=colors[i % len(colors)], width=2)))
     if max((len(v) for v in series.values()), default=0) <= 12:
         fig.update_xaxes(dtick=1)      # few epochs: whole numbers only on the axis

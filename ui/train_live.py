@@ -16,8 +16,8 @@ from . import charts, jobs
 from .widgets import make_active, md_code, md_escape
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
-# four charts: every 2 s with 200 points per curve costs the run ~8% of its speed, every
-# 1.5 s with 400 points ~12% (bench/ui_bench.py).
+# four charts: at every 2 s with 200 points per curve, a run with this panel open keeps ~98%
+# of its speed with the tab on another view (bench/RESULTS.md, section 5).
 REFRESH_SECONDS = 2.0
 LIVE_POINTS = 200
 

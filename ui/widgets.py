@@ -76,17 +76,11 @@ def start_page(title: str, icon: str) -> Active:
     """Page config and the sidebar (checkpoint picker, this tab's training job); the active checkpoint."""
     st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
     one_thread_per_job()
-    _build_training_kernel()
+    fused_gru.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
         active = _checkpoint_picker()
         _job_status()
     return active
-
-
-@st.cache_resource(show_spinner=False)
-def _build_training_kernel() -> None:
-    """Once per server: compile the fused GRU in the background, so the first run need not wait."""
-    fused_gru.load_in_background()
 
 
 def make_active(path: str) -> None:
