@@ -188,15 +188,41 @@ WATCH_SCRIPT = """
     const t = e.target;
     if (t && t.tagName === 'IMG') window.__img_errors.push(t.getAttribute('src'));
   }, true);
+
+  // Finished script runs, counted from the server's messages: the DOM's script-state attribute
+  // can skip 'running' entirely when a busy browser batches two React updates into one render.
+  // ForwardMsg field 6 (script_finished) is a varint enum; 2 = finished early for a rerun.
+  const varint = (b, i) => { let v = 0, s = 0, c;
+    do { c = b[i++]; v += (c & 0x7f) * 2 ** s; s += 7; } while (c & 0x80); return [v, i]; };
+  const finishStatus = (b) => {
+    let i = 0;
+    while (i < b.length) {
+      let tag; [tag, i] = varint(b, i);
+      const field = Math.floor(tag / 8), wire = tag % 8;
+      if (wire === 0) { let v; [v, i] = varint(b, i); if (field === 6) return v; }
+      else if (wire === 2) { let n; [n, i] = varint(b, i); i += n; }
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return null;
+    }
+    return null;
+  };
+  const NativeWebSocket = window.WebSocket;
+  class CountingWebSocket extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {    // added before Streamlit's own listener
+        if (!(e.data instanceof ArrayBuffer)) return;
+        const status = finishStatus(new Uint8Array(e.data));
+        if (status !== null && status !== 2) window.__st_runs++;
+      });
+    }
+  }
+  window.WebSocket = CountingWebSocket;
+
   const hook = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app) { setTimeout(hook, 20); return; }
-    let last = app.getAttribute('data-test-script-state');
-    new MutationObserver(() => {
-      const now = app.getAttribute('data-test-script-state');
-      if (last === 'running' && now !== 'running') window.__st_runs++;
-      last = now;
-    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
     let title = document.title;
     new MutationObserver(() => {
       if (document.title !== title) { title = document.title; window.__titles.push(title); }
@@ -257,8 +283,13 @@ def wait_idle(page, timeout_ms: float = 30_000) -> None:
     page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=50)
 
 
+def settle(page) -> None:
+    """Two animation frames: the messages received so far are processed and rendered."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def runs(page) -> int:
-    """Finished script runs of this page so far (counted by WATCH_SCRIPT)."""
+    """Finished script and fragment runs of this page so far (counted by WATCH_SCRIPT)."""
     return page.evaluate("window.__st_runs || 0")
 
 
@@ -267,6 +298,7 @@ def rerun(page, action, timeout_ms: float = 30_000) -> None:
     before = runs(page)
     action()
     page.wait_for_function(f"(window.__st_runs || 0) > {before}", timeout=timeout_ms, polling=50)
+    settle(page)
     wait_idle(page, timeout_ms)
 
 
