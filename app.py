@@ -6,16 +6,16 @@ import streamlit as st
 from core.device import describe_devices
 from core.sources import CORPUS_PATH
 from ui import models
-from ui.widgets import PAGES, checkpoint_facts, md_escape, no_checkpoint, start_page
+from ui.widgets import NAV, PAGES, checkpoint_facts, md_escape, no_checkpoint, start_page
 
-VIEWS = [   # (page, label, icon, what it shows)
-    ("train", "Train", "🏋️", "train the RNN encoder–decoder live: loss, tokens/s, gradient norm, samples"),
-    ("masking", "Masking", "🎭", "the broadcast behind `sequence_mask` and the masked cross-entropy (7.4)"),
-    ("decode", "Decode", "🔎", "greedy decoding step by step: top-k, entropy, what if another token won (7.7)"),
-    ("bleu", "BLEU", "📏", "BLEU n-gram by n-gram, brevity penalty, corpus BLEU on held-out pairs (7.8)"),
-    ("exercises", "Exercises", "🧪", "the chapter's six exercises (7.9) as one-click experiments, read from their numbers"),
-    ("accumulation", "Accumulation", "➕", "one batch of 64 vs four micro-batches of 16; sum vs mean reduction (7.5.1)"),
-]
+BLURBS = {   # what each view shows
+    "train": "train the RNN encoder–decoder live: loss, tokens/s, gradient norm, samples",
+    "masking": "the broadcast behind `sequence_mask` and the masked cross-entropy (7.4)",
+    "decode": "greedy decoding step by step: top-k, entropy, what if another token won (7.7)",
+    "bleu": "BLEU n-gram by n-gram, brevity penalty, corpus BLEU on held-out pairs (7.8)",
+    "exercises": "the chapter's six exercises (7.9) as one-click experiments, read from their numbers",
+    "accumulation": "one batch of 64 vs four micro-batches of 16; sum vs mean reduction (7.5.1)",
+}
 
 active = start_page("Home", "🔁")
 st.title("🔁 seq2seq playground")
@@ -26,10 +26,11 @@ st.markdown(
     "The numbers match the book's functions (`sequence_mask`, `MaskedSoftmaxCELoss`, "
     "`predict_seq2seq`, `bleu`).")
 
-for page, label, icon, blurb in VIEWS:
-    link, text = st.columns([1, 4], vertical_alignment="center")
-    link.page_link(PAGES[page], label=label, icon=icon)
-    text.markdown(blurb)
+for page, label, icon in NAV:
+    if page in BLURBS:
+        link, text = st.columns([1, 4], vertical_alignment="center")
+        link.page_link(PAGES[page], label=label, icon=icon)
+        text.markdown(BLURBS[page])
 
 st.divider()
 left, right = st.columns(2)

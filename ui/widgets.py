@@ -31,6 +31,16 @@ PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Maski
     "exercises": "pages/5_🧪_Exercises.py",
     "accumulation": "pages/6_➕_Accumulation.py",
 }
+NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (config.toml hides
+           # Streamlit's own list, which names the home page after its file, "app")
+    ("home", "Home", "🔁"),
+    ("train", "Train", "🏋️"),
+    ("masking", "Masking", "🎭"),
+    ("decode", "Decode", "🔎"),
+    ("bleu", "BLEU", "📏"),
+    ("exercises", "Exercises", "🧪"),
+    ("accumulation", "Accumulation", "➕"),
+]
 _PICKER, _UPLOADER, _LAST_UPLOAD = "_checkpoint_picker", "_checkpoint_upload", "_last_upload"
 
 
@@ -78,9 +88,17 @@ def start_page(title: str, icon: str) -> Active:
     one_thread_per_job()
     fused_gru.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
+        _navigation()
         active = _checkpoint_picker()
         _job_status()
     return active
+
+
+def _navigation() -> None:
+    with st.container(key="nav"):
+        for page, label, icon in NAV:
+            st.page_link(PAGES[page], label=label, icon=icon)
+    st.divider()
 
 
 def make_active(path: str) -> None:

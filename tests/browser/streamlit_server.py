@@ -49,7 +49,7 @@ VIEWS = {
     "decode": ("/Decode", "Decode"),
     "bleu": ("/BLEU", "BLEU"),
 }
-NAV_LABELS = ("Train", "Masking", "Decode", "BLEU")
+NAV_LABELS = ("Home", "Train", "Masking", "Decode", "BLEU")
 
 
 def all_views() -> dict[str, tuple[str, str]]:
@@ -337,7 +337,7 @@ def main_title(page) -> str:
 def sidebar_nav(page) -> list[str]:
     """The labels of the sidebar's page links (icons dropped)."""
     return [a.inner_text().split("\n")[-1].strip()
-            for a in page.locator('[data-testid="stSidebarNav"] a').all()]
+            for a in page.locator('[data-testid="stSidebar"] .st-key-nav a').all()]
 
 
 def plot_points(page, key: str) -> int:

@@ -51,9 +51,13 @@ def test_deep_link_to_decode_on_fresh_server(fresh_server, page):
     nav = sts.sidebar_nav(page)
     for label in sts.NAV_LABELS:
         assert label in nav, f"sidebar navigation {nav} lacks {label}"
+    assert "app" not in nav, nav
     code = page.locator('[data-testid="stMain"] [data-testid="stCode"]').first
     assert code.inner_text().strip() == "je suis chez moi ."
     assert_clean(page)
+    page.locator('[data-testid="stSidebar"] .st-key-nav a', has_text="BLEU").click()   # navigation works
+    sts.title(page).filter(has_text="BLEU").wait_for(timeout=TIMEOUT)
+    assert page.url.endswith("/BLEU")
 
 
 # -- c. Train: a tiny run, the chart grows, the checkpoint is saved ----------------------------
