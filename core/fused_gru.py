@@ -119,12 +119,19 @@ class _Recurrence(torch.autograd.Function):
 def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
     """The fused path covers what the chapter trains: a unidirectional, time-first GRU with
     biases, float32 on the CPU, in training mode with gradients on (evaluation and decoding
-    keep nn.GRU's kernels, so they are bit-identical to the book's)."""
-    return (type(rnn) is nn.GRU and rnn.training and torch.is_grad_enabled()
+    keep nn.GRU's kernels, so they are bit-identical to the book's). A GRU with forward hooks
+    runs through nn.GRU too, so its hooks are called."""
+    return (type(rnn) is nn.GRU and rnn.training and not _has_forward_hooks(rnn) and torch.is_grad_enabled()
             and isinstance(X, torch.Tensor) and X.dim() == 3 and X.device.type == "cpu"
             and X.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
             and rnn.weight_hh_l0.device.type == "cpu" and rnn.bias and not rnn.bidirectional
             and not rnn.batch_first and _state["loaded"] and enabled())
+
+
+def _has_forward_hooks(module: nn.Module) -> bool:
+    from torch.nn.modules import module as module_globals
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or module_globals._global_forward_hooks or module_globals._global_forward_pre_hooks)
 
 
 def gru_layers(rnn: nn.GRU, X: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

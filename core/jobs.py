@@ -6,6 +6,7 @@ the job stops itself within `orphan_timeout` seconds, so no orphan thread burns 
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -52,11 +53,35 @@ _running: set[int] = set()        # ids of the jobs whose thread is working, in 
 _running_lock = threading.Lock()
 
 
-def usable_cores() -> int:
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """The CPU quota a container grants (cores, e.g. 1.5), or None when there is none.
+
+    cgroup v2 writes "<quota> <period>" (or "max <period>") to cpu.max; v1 has two files.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a container's quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:           # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return max(1, min(cores, math.ceil(limit))) if limit else cores
 
 
 def threads_per_job() -> int:

@@ -81,6 +81,19 @@ def test_evaluation_and_decoding_keep_nn_grus_kernels():
     assert not fused_gru.applies(gru, packed)
 
 
+def test_a_gru_with_forward_hooks_runs_through_nn_gru_so_its_hooks_are_called():
+    gru, X = nn.GRU(4, 6, 2), torch.randn(3, 2, 4)
+    seen = []
+    handle = gru.register_forward_hook(lambda module, args, out: seen.append(out[0].shape))
+    assert not fused_gru.applies(gru, X)
+    out, _ = fused_gru.run_rnn(gru, X)
+    assert seen == [out.shape] and not ran_fused(out)
+    handle.remove()
+    assert fused_gru.applies(gru, X)
+    with nn.modules.module.register_module_forward_pre_hook(lambda module, args: None):
+        assert not fused_gru.applies(gru, X)
+
+
 def test_the_switch_turns_it_off(monkeypatch):
     monkeypatch.setenv(fused_gru.ENV_SWITCH, "0")
     assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4))

@@ -84,3 +84,27 @@ def test_running_jobs_share_the_cores_and_follow_each_other(checkpoint_dir, monk
     first.stop(), first.join(10)
     assert seen["first"] == {2, 4} and seen["second"] == {2}
     assert jobs.threads_per_job() == 4
+
+
+def test_a_containers_cpu_quota_is_read_from_cgroup_v2_or_v1(tmp_path):
+    from core import jobs
+    (tmp_path / "cpu.max").write_text("150000 100000\n")         # cgroup v2: 1.5 cores
+    assert jobs.cgroup_cpu_limit(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")             # no quota
+    assert jobs.cgroup_cpu_limit(tmp_path) is None
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()                                     # cgroup v1
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("400000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert jobs.cgroup_cpu_limit(tmp_path) == 4.0
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert jobs.cgroup_cpu_limit(tmp_path) is None
+
+
+def test_a_containers_cpu_quota_caps_the_usable_cores(monkeypatch):
+    from core import jobs
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(jobs, "cgroup_cpu_limit", lambda: 1.5)
+    assert jobs.usable_cores() == 2
+    monkeypatch.setattr(jobs, "cgroup_cpu_limit", lambda: None)
+    assert jobs.usable_cores() == 16
