@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import torch
@@ -47,12 +48,34 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1") != "0"
 
 
+STALE_LOCK_SECONDS = 300.0    # a build takes ~10 s; a lock this old is from a killed one
+
+
+def clear_stale_lock(build_dir: Path, max_age: float = STALE_LOCK_SECONDS) -> bool:
+    """Remove torch's build lock when it is older than `max_age` seconds; True if removed.
+
+    torch's lock has no owner or timeout: a process killed while it compiled leaves the file,
+    and every later build would wait for it forever (each run then trains with nn.GRU).
+    """
+    lock = build_dir / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime < max_age:
+            return False
+        lock.unlink()
+    except FileNotFoundError:
+        return False
+    _log.warning("removed a stale fused GRU build lock (%s)", lock)
+    return True
+
+
 def _build(state: dict) -> None:
     """The one build attempt of this process (on its own thread)."""
     try:
+        from torch.utils.cpp_extension import _get_build_directory
         from torch.utils.cpp_extension import load as build
         flags = _compile_flags()
         name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
+        clear_stale_lock(Path(_get_build_directory(name, verbose=False)))
         build(name=name, sources=[str(SOURCE)], extra_cflags=flags, is_python_module=False)
         state["loaded"] = True
     except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
@@ -79,7 +102,7 @@ def load(timeout: float | None = None) -> bool:
     it is not ready by then or cannot be built (the reason is logged and in `status()`).
 
     The wait has a limit because torch's build lock has none: a build killed half-way leaves
-    a lock file that makes the next build wait forever; training then runs nn.GRU.
+    a lock file that makes later builds wait (until `clear_stale_lock` finds it old enough).
     """
     if not enabled():
         return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -82,3 +82,19 @@ def _resumed_data(resume: Checkpoint, data_config: DataConfig, raw: bytes | None
     """The same pairs as the original run, encoded with the checkpoint's own vocabularies."""
     data = prepare_data(resume.data_config if raw is None else data_config, raw)
     return NMTData(data.train, data.test, resume.src_vocab, resume.tgt_vocab, data_config.num_steps)
+
+
+def needs_data_file(config: DataConfig) -> bool:
+    """Whether the run's pairs came from a file (a path, or an upload that must be given again)."""
+    return config.source in ("tatoeba", "tsv")
+
+
+def continue_run(ckpt: Checkpoint, more_epochs: int, raw: bytes | None = None,
+                 device: str = "auto") -> TrainingRun:
+    """Train a saved run `more_epochs` further: the same pairs and split with its own vocabularies,
+    its weights, optimizer state, hyperparameters and curves; epochs and steps count on."""
+    if isinstance(more_epochs, bool) or not isinstance(more_epochs, int) or more_epochs < 1:
+        raise ValueError(f"more epochs must be a whole number of at least 1, got {more_epochs!r}")
+    done = len(ckpt.history.epoch_loss)
+    train_config = replace(ckpt.train_config, num_epochs=done + more_epochs, device=device)
+    return start_run(ckpt.data_config, ckpt.model_config, train_config, raw=raw, resume=ckpt)

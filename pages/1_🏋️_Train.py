@@ -1,30 +1,33 @@
 """Train: pick data and hyperparameters, watch the model learn, keep and compare checkpoints."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from core.checkpoint import sanitize_name
 from core.jobs import TrainingJob
-from core.run import start_run
-from ui import jobs, train_form, train_live
+from core.run import TrainingRun, start_run
+from ui import jobs, train_continue, train_form, train_live
+from ui.train_form import DEFAULT_SAMPLE_EVERY
 from ui.widgets import guarded, start_page
 
-start_page("Train", "🏋️")
+active = start_page("Train", "🏋️")
 st.title("🏋️ Train")
 st.caption("The chapter's training loop (notes 7.5): Adam, teacher forcing with `<bos>` + Y[:, :-1], "
            "the masked loss summed over the batch, gradient clipping. One run per browser tab; "
            "it keeps training while you visit other pages.")
 
 
-def start(setup: train_form.Setup) -> None:
+def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: int) -> None:
     """Validate and build the run here (errors shown), then train it on a background thread."""
-    name = guarded("This run name cannot be used", sanitize_name, setup.name)
+    name = guarded("This run name cannot be used", sanitize_name, name_as_typed)
     if name is None:
         return
     with st.spinner("Preparing the data and the model…"):
-        run = guarded("Training could not start", start_run, setup.data, setup.model, setup.train, raw=setup.raw)
+        run = guarded("Training could not start", build)
     if run is not None and guarded("Training could not start", jobs.start,
-                                   TrainingJob(run, name, sample_every=setup.sample_every)):
+                                   TrainingJob(run, name, sample_every=sample_every)):
         st.rerun()
 
 
@@ -35,7 +38,13 @@ with st.expander("⚙️ Setup: data, model, training", expanded=not running):
 clicked = st.button("▶️ Start training", type="primary", disabled=running or setup is None,
                     help="Stop the current run first." if running else None)
 if clicked and setup is not None:
-    start(setup)
+    start(setup.name, lambda: start_run(setup.data, setup.model, setup.train, raw=setup.raw), setup.sample_every)
+
+with st.expander("⏯️ Continue training the checkpoint in use"):
+    more = train_continue.continue_form(active, setup.train.device if setup else "auto")
+    if st.button("⏯️ Continue training", disabled=running or more is None, key="train.continue",
+                 help="Stop the current run first." if running else None) and more is not None:
+        start(more.name, more.build, setup.sample_every if setup else DEFAULT_SAMPLE_EVERY)
 
 st.header("📈 Live")
 train_live.live_panel()

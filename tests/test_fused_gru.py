@@ -1,6 +1,8 @@
 """The fused GRU recurrence computes nn.GRU's function with nn.GRU's parameters."""
+import os
 import shutil
 import threading
+import time
 
 import pytest
 import torch
@@ -172,3 +174,13 @@ def test_loading_the_kernel_leaves_the_processs_float_modes_alone():
     """-ffast-math is a compile flag only: subnormal numbers are not flushed to zero."""
     assert float(torch.tensor([1e-39]) * 1.0) != 0.0
     assert 1e-310 * 1.0 != 0.0
+
+
+def test_a_lock_left_by_a_killed_build_is_removed_and_a_fresh_one_is_kept(tmp_path):
+    lock = tmp_path / "lock"
+    lock.touch()
+    assert not fused_gru.clear_stale_lock(tmp_path) and lock.exists()        # a build is running
+    old = time.time() - fused_gru.STALE_LOCK_SECONDS - 1
+    os.utime(lock, (old, old))
+    assert fused_gru.clear_stale_lock(tmp_path) and not lock.exists()
+    assert not fused_gru.clear_stale_lock(tmp_path)                          # no lock: nothing to do

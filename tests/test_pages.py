@@ -189,6 +189,28 @@ def test_an_uploaded_checkpoint_becomes_the_one_in_use(app_dir):
     assert at.code
 
 
+def test_a_picked_checkpoint_stays_in_use_when_a_newer_file_is_listed_before_it(ckpt_dir, tmp_path, monkeypatch):
+    """A run saved while browsing lands first in the list; switching pages kept the widget's
+    old position and showed the new file as the one in use."""
+    import shutil
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("a.pt", "b.pt"):
+        shutil.copy(ckpt_dir / "tiny.pt", folder / name)
+        time.sleep(0.01)                                   # newest first: b, a
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(folder))
+    at = no_exception(open_page(DECODE))
+    picker = lambda: by_label(at.sidebar.selectbox, "In use on every page")
+    assert picker().value.endswith("b.pt")
+    at = no_exception(picker().select_index(1).run())
+    assert picker().value.endswith("a.pt")
+    shutil.copy(ckpt_dir / "tiny.pt", folder / "c.pt")    # listed first now: c, b, a
+    for page in (TRAIN, BLEU, DECODE):
+        at.switch_page(page)
+        at = no_exception(at.run())
+        assert picker().value.endswith("a.pt") and picker().options[0] == "c.pt", (page, picker().options)
+
+
 def test_the_books_download_offline_says_what_to_do(app_dir, tmp_path, monkeypatch):
     import urllib.error
     import urllib.request
@@ -201,7 +223,7 @@ def test_the_books_download_offline_says_what_to_do(app_dir, tmp_path, monkeypat
     at = no_exception(open_page(TRAIN, **{"keep.train.source": "tatoeba-book"}))
     at = no_exception(at.button(key="train.download").click().run())
     assert any("no internet" in e.value and "upload" in e.value for e in at.error)
-    assert at.button[-1].disabled          # nothing to train on yet
+    assert by_label(at.button, "▶️ Start training").disabled          # nothing to train on yet
 
 
 def tiny_run_state(**extra) -> dict:
@@ -269,3 +291,50 @@ def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
         time.sleep(0.1)
         at = no_exception(at.run())
     assert time.monotonic() - asked < 5 and (app_dir / "long-run.pt").is_file()
+
+
+def finish(at: AppTest, seconds: float = 60) -> AppTest:
+    """Rerun until this tab's job has saved its checkpoint (the download button appears)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not at.get("download_button"):
+        time.sleep(0.2)
+        at = no_exception(at.run())
+    assert at.get("download_button"), "the run did not finish in time"
+    return at
+
+
+def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny):
+    before = greedy_decode(tiny.model, "i'm home .", tiny.src_vocab, tiny.tgt_vocab, 10, book=False).translation
+    key = "file:" + str((app_dir / "tiny.pt").resolve())     # other tests add newer files to the folder
+    at = no_exception(open_page(TRAIN, **{"active_checkpoint": key, "keep.train.more_epochs": 2,
+                                          "keep.train.more_name." + key: "tiny-more"}))
+    at = finish(no_exception(at.button(key="train.continue").click().run()))
+    more = load_checkpoint(app_dir / "tiny-more.pt")
+    assert len(more.history.epoch_loss) == 4 and more.history.epoch_loss[:2] == tiny.history.epoch_loss
+    assert more.train_config.lr == tiny.train_config.lr and more.src_vocab.to_dict() == tiny.src_vocab.to_dict()
+    assert len(load_checkpoint(app_dir / "tiny.pt").history.epoch_loss) == 2        # the file as it was
+    at.switch_page(DECODE)                                  # the cached model was not trained further
+    at = no_exception(at.run())
+    assert at.code[0].value == before
+    (app_dir / "tiny-more.pt").unlink()
+
+
+def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_path(tmp_path, monkeypatch):
+    """A checkpoint names its data file; the server reads no path a checkpoint chooses."""
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("ab", "cd", "ef", "gh", "ij", "kl") * 4))
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    data = DataConfig(source="tsv", path=str(pairs), num_examples=24, num_test=4, batch_size=4, min_freq=0)
+    run = start_run(data, ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), TrainConfig(num_epochs=1))
+    run.train()
+    save_checkpoint(run.checkpoint(), folder / "tsv.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(folder))
+    monkeypatch.delenv("SEQ2SEQ_ALLOW_LOCAL_PATHS", raising=False)
+    at = no_exception(open_page(TRAIN, **{"keep.train.more_epochs": 1}))
+    assert at.button(key="train.continue").disabled
+    uploader = next(u for u in at.get("file_uploader") if "upload that file again" in u.proto.label)
+    at = no_exception(uploader.upload("pairs.tsv", pairs.read_bytes(), "text/tab-separated-values").run())
+    assert not at.button(key="train.continue").disabled
+    at = finish(no_exception(at.button(key="train.continue").click().run()))
+    assert len(load_checkpoint(folder / "tsv-more.pt").history.epoch_loss) == 2

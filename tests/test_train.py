@@ -127,6 +127,31 @@ def test_resume_continues_the_step_count_and_the_curves(checkpoint_dir):
     assert result.history.epoch_loss[:2] == first.trainer.history.epoch_loss
 
 
+def test_continue_run_trains_a_saved_run_further_with_its_own_data_settings_and_adam_state(checkpoint_dir):
+    from core.checkpoint import load_checkpoint, save_checkpoint
+    from core.run import continue_run
+    first = tiny_run(num_epochs=2, lr=0.01)
+    first.train()
+    ckpt = load_checkpoint(save_checkpoint(first.checkpoint(), checkpoint_dir / "r.pt"))
+    adam_steps = ckpt.optimizer_state["state"][0]["step"]
+    more = continue_run(ckpt, 3)
+    assert more.train_config.num_epochs == 5 and more.train_config.lr == 0.01
+    assert more.data.src_vocab is ckpt.src_vocab and more.data.train.source == first.data.train.source
+    assert more.trainer.optimizer.state_dict()["state"][0]["step"] == adam_steps
+    result = more.train()
+    assert len(result.history.epoch_loss) == 5
+    assert result.history.epoch_loss[:2] == first.trainer.history.epoch_loss
+
+
+@pytest.mark.parametrize("more", [0, -1, 2.5, True])
+def test_continue_run_rejects_a_bad_number_of_epochs(checkpoint_dir, more):
+    from core.run import continue_run
+    first = tiny_run(num_epochs=1)
+    first.train()
+    with pytest.raises(ValueError, match="more epochs"):
+        continue_run(first.checkpoint(), more)
+
+
 def test_nan_loss_stops_before_the_weights_change():
     run = tiny_run(num_epochs=3)
     before = {k: v.clone() for k, v in run.trainer.net.state_dict().items()}

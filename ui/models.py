@@ -75,6 +75,15 @@ def load(ref: CheckpointRef) -> Checkpoint:
     return _load_upload(ref.key, name, raw)
 
 
+def load_private_copy(ref: CheckpointRef) -> Checkpoint:
+    """A new copy of the checkpoint behind `ref`, outside the cache: one to train further
+    while every page keeps decoding with the cached one."""
+    if ref.path is not None:
+        return load_checkpoint(ref.path, name=ref.path.name)
+    name, raw = state.get(state.UPLOADS, {})[ref.key]
+    return load_checkpoint(raw, name=name)
+
+
 @st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
 def _load_file(path: str, mtime_ns: int, size: int) -> Checkpoint:
     return load_checkpoint(path, name=Path(path).name)

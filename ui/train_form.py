@@ -20,6 +20,7 @@ from .state import kept
 from .widgets import guarded, md_code, show_error
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
+DEFAULT_SAMPLE_EVERY = 10
 SOURCES = {   # choice -> (label, DataConfig.source, how the file arrives)
     "corpus": ("Playground corpus (shipped, English → French)", "corpus", None),
     "reverse": ("Synthetic: reverse a letter sequence", "reverse", None),
@@ -121,6 +122,13 @@ def _book_file() -> str | None:
     return None
 
 
+def warn_if_taken(name: str) -> None:
+    """Say so when the run's checkpoint would overwrite a file (a bad name is shown as an error)."""
+    taken = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)).is_file())
+    if taken:
+        st.caption(f"⚠️ {md_code(sanitize_name(name) + '.pt')} exists and will be overwritten.")
+
+
 def _preview(data: NMTData) -> None:
     c = st.columns(5)
     c[0].metric("Training pairs", f"{len(data.train):,}")
@@ -179,11 +187,9 @@ def _train_section(seed: int) -> tuple[TrainConfig, str, int]:
                            help="sum = the book's l.sum().backward()")
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda", "mps"], **kept("train.device", T.device),
                             help=describe_devices())
-    sample_every = c[3].number_input("Sample every (epochs)", 1, MAX_EPOCHS, **kept("train.sample_every", 10))
+    sample_every = c[3].number_input("Sample every (epochs)", 1, MAX_EPOCHS, **kept("train.sample_every", DEFAULT_SAMPLE_EVERY))
     name = c[4].text_input("Run name", **kept("train.name", time.strftime("run-%m%d-%H%M%S")))
     st.caption(f"🖥️ {describe_devices()}")
-    taken = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)).is_file())
-    if taken:
-        st.caption(f"⚠️ {md_code(sanitize_name(name) + '.pt')} exists and will be overwritten.")
+    warn_if_taken(name)
     config = TrainConfig(lr, epochs, clip, ratio, accumulation, reduction, masked, seed, device)
     return config, name, sample_every

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -106,8 +107,16 @@ def make_active(path: str) -> None:
     state.put(state.ACTIVE_CHECKPOINT, models.file_ref(path).key)
 
 
-def _remember_pick() -> None:
-    state.put(state.ACTIVE_CHECKPOINT, st.session_state[_PICKER])
+def _remember_pick(picker: str) -> None:
+    state.put(state.ACTIVE_CHECKPOINT, st.session_state[picker])
+
+
+def _picker_key(keys: list[str], active: str) -> str:
+    """The picker's widget key: new whenever the list or the checkpoint in use changes, so
+    the widget starts afresh at `index` and never holds a stale value. (With one fixed key, a
+    checkpoint saved by a run, listed before the one in use, showed up as selected after a
+    page switch while the pages went on using the other.)"""
+    return f"{_PICKER}.{zlib.crc32(chr(0).join(keys + [active]).encode()):08x}"
 
 
 def _checkpoint_picker() -> Active:
@@ -126,10 +135,10 @@ def _checkpoint_picker() -> Active:
             return Active(None, None)
         if state.get(state.ACTIVE_CHECKPOINT) not in refs:
             state.put(state.ACTIVE_CHECKPOINT, next(iter(refs)))
-        if st.session_state.get(_PICKER) != state.get(state.ACTIVE_CHECKPOINT):
-            st.session_state[_PICKER] = state.get(state.ACTIVE_CHECKPOINT)
-        key = st.selectbox("In use on every page", list(refs), format_func=lambda k: refs[k].label,
-                           key=_PICKER, on_change=_remember_pick)
+        keys, active = list(refs), state.get(state.ACTIVE_CHECKPOINT)
+        picker = _picker_key(keys, active)
+        key = st.selectbox("In use on every page", keys, index=keys.index(active), format_func=lambda k: refs[k].label,
+                           key=picker, on_change=_remember_pick, args=(picker,))
         ckpt = guarded(f"Could not load {refs[key].label}", models.load, refs[key],
                        hint="Pick another checkpoint, or train a new one.")
         if ckpt is not None:

@@ -132,7 +132,7 @@ def test_decode_step_by_step(shared_server, page, screenshots):
 # -- e. script injection into every text field -------------------------------------------------
 FIELDS = {   # view -> text inputs that must exist (more found are filled too); other pages: what is found
     "home": [],
-    "train": ["Run name"],
+    "train": ["Run name", "Run name for the continued model"],
     "masking": ["Valid lengths, one per sequence"],
     "decode": ["Source sentence", "Reference translation (optional)"],
     "bleu": ["Prediction", "Reference"],
@@ -144,6 +144,14 @@ def assert_not_owned(page, where: str) -> None:
     assert ev["title"] != "owned" and "owned" not in ev["titles"], (where, ev)
     assert page.locator('img[src="x"]').count() == 0, (where, ev)
     assert ev["img_onerror"] == 0 and not ev["img_errors"], (where, ev)
+
+
+def open_expanders(page) -> None:
+    """Open the main area's closed expanders, so the text fields inside them can be typed into."""
+    closed = page.locator('[data-testid="stMain"] [data-testid="stExpander"] details:not([open]) > summary')
+    while closed.count():
+        closed.first.click()
+        page.wait_for_timeout(100)
 
 
 def text_fields(page) -> list[str]:
@@ -193,6 +201,7 @@ def edit_masking_table(page) -> None:
 @pytest.mark.parametrize("view", list(sts.all_views()))
 def test_script_injection(shared_server, page, view):
     sts.open_view(page, shared_server.url, view)
+    open_expanders(page)
     found = text_fields(page)
     for label in FIELDS.get(view, []):
         assert label in found, f"{view}: no text field {label!r} (found {found})"

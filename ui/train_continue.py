@@ -1,0 +1,85 @@
+"""The Train view's "continue" form: train the checkpoint in use further (`core.run.continue_run`).
+
+The run goes on from where it stopped: same pairs and split, its vocabularies, weights,
+Adam state and hyperparameters; its curves and epoch count continue. A checkpoint names its
+data file by path; that path is read only when it is the book's file this app already uses
+or when local paths are allowed: any other file must be uploaded again, so a checkpoint
+cannot make the server read a file of its choosing.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.checkpoint import Checkpoint
+from core.config import MAX_EPOCHS
+from core.run import TrainingRun, continue_run, needs_data_file
+
+from . import models, state
+from .state import kept
+from .train_form import local_paths_allowed, warn_if_taken
+from .widgets import Active, checkpoint_line, md_code, md_escape
+
+
+@dataclass
+class Continuation:
+    name: str                                 # run name as typed; sanitized when the run starts
+    build: Callable[[], TrainingRun]          # loads a private copy and prepares the run
+
+
+def continue_form(active: Active, device: str) -> Continuation | None:
+    """The widgets; a Continuation when the checkpoint in use can be trained further."""
+    if active.ckpt is None or active.ref is None:
+        st.info("Pick a checkpoint in the sidebar to train it further.", icon="🧠")
+        return None
+    ckpt, ref = active.ckpt, active.ref
+    done = len(ckpt.history.epoch_loss)
+    st.markdown(f"**{md_escape(ref.label)}**: {md_escape(checkpoint_line(ckpt))}, "
+                f"lr {ckpt.train_config.lr:g}, batch {ckpt.data_config.batch_size}.")
+    c = st.columns([1, 2])
+    more = c[0].number_input("More epochs", 1, MAX_EPOCHS, **kept("train.more_epochs", 10))
+    name = c[1].text_input("Run name for the continued model",
+                           **kept(f"train.more_name.{ref.key}", f"{Path(ckpt.name or 'run').stem}-more"))
+    warn_if_taken(name)
+    ready, raw = _data_file(ckpt)
+    if not ready:
+        return None
+    st.caption(f"Trains epochs {done + 1}–{done + more} on {ckpt.data_config.source} data with the "
+               f"saved optimizer state; the Device choice in the setup applies. The checkpoint in use "
+               f"stays as it is until the new one is saved.")
+
+    def build() -> TrainingRun:
+        return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)
+    return Continuation(name, build)
+
+
+def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
+    """(whether the run's pairs can be read, the bytes of a re-uploaded file)."""
+    config = ckpt.data_config
+    if not needs_data_file(config):
+        return True, None
+    path = config.path or ""
+    if _readable(path):
+        st.caption(f"Its pairs: {md_code(path)}.")
+        return True, None
+    upload = st.file_uploader(f"This run trained on {md_code(Path(path).name)}: upload that file again",
+                              type=["txt", "tsv", "zip"], key="train.more_upload")
+    return (True, upload.getvalue()) if upload is not None else (False, None)
+
+
+def _readable(path: str) -> bool:
+    """The book's file this app already reads, or any file when local paths are allowed."""
+    known = {p for p in (os.environ.get("FRA_ENG_PATH"), state.get("train.fra_eng")) if p}
+    allowed = local_paths_allowed() or any(_same_file(path, p) for p in known)
+    return allowed and Path(path).is_file()
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
