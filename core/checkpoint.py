@@ -154,8 +154,10 @@ def _read_payload(source, label: str) -> dict:
     except CheckpointError:
         raise
     except Exception as err:   # truncated zip, foreign pickle, refused global: all "not ours"
-        raise CheckpointError(f"{label}: not a readable checkpoint "
-                              f"({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})") from None
+        # torch's own text suggests weights_only=False, i.e. running the file's code: not shown
+        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint, or a damaged one "
+                              f"(PyTorch could not read it safely: {type(err).__name__}). Use a .pt "
+                              "file saved by the Train page or `python -m core.train`.") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint")
     if payload.get("version") != VERSION:

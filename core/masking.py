@@ -4,6 +4,7 @@ Both give (logits, labels, valid_len) that `core.loss.loss_breakdown` takes apar
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +14,22 @@ from .data import build_array_nmt
 from .train import teacher_forced_logits
 
 PAD = "<pad>"
+MAX_SEQUENCES = 8          # rows in the demo's grids
+MAX_VALID_LEN = 1000       # far past any maxlen the demo draws (a length past maxlen keeps every position)
+
+
+def parse_lengths(text: str) -> list[int]:
+    """'1, 2' -> [1, 2]: one valid length per sequence; ValueError saying what to type."""
+    items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
+    if not items or not all(item.isascii() and item.isdigit() for item in items):
+        raise ValueError("type whole numbers ≥ 0 separated by commas, e.g. 1, 2")
+    if len(items) > MAX_SEQUENCES:
+        raise ValueError(f"at most {MAX_SEQUENCES} sequences, so the grids stay readable")
+    lengths = [int(item) for item in items]
+    if max(lengths) > MAX_VALID_LEN:
+        raise ValueError(f"a valid length is at most {MAX_VALID_LEN} here (any length past maxlen "
+                         f"keeps every position), got {max(lengths)}")
+    return lengths
 
 
 @dataclass

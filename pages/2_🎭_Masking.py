@@ -9,7 +9,7 @@ import torch
 
 from core.loss import MaskedSoftmaxCELoss, loss_breakdown, mask_parts, sequence_mask
 from core.run import BOOK_EXAMPLES
-from core.masking import LossBatch, real_batch, toy_batch
+from core.masking import LossBatch, parse_lengths, real_batch, toy_batch
 from ui.charts import grid, show_grid
 from ui.state import kept
 from ui.widgets import Active, guarded, no_checkpoint, start_page
@@ -17,16 +17,6 @@ from ui.widgets import Active, guarded, no_checkpoint, start_page
 EDITED, REAL = "The notes' example (edit it)", "A real batch through the checkpoint in use"
 NOTES_BATCH = pd.DataFrame({"label": ["A B C", "D <pad> <pad>"], "prediction": ["A B F", "D Z X"],
                             "valid_len": [3, 1]})
-
-
-def parse_lengths(text: str) -> list[int]:
-    """'1, 2' -> [1, 2]: one valid length per sequence."""
-    items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
-    if not items or not all(item.isdigit() for item in items):
-        raise ValueError("type whole numbers ≥ 0 separated by commas, e.g. 1, 2")
-    if len(items) > 8:
-        raise ValueError("at most 8 sequences, so the grids stay readable")
-    return [int(item) for item in items]
 
 
 def mask_demo() -> None:

@@ -47,8 +47,14 @@ def sentence_mode() -> None:
     pred = c[0].text_input("Prediction", **kept(BLEU_PRED, "suis suis chez moi"), max_chars=2000)
     ref = c[1].text_input("Reference", **kept(BLEU_REF, "je suis chez moi ."), max_chars=2000)
     k = c[2].number_input("k (n-gram orders)", 1, 6, **kept("bleu.k", 2), help="The book uses k = 2.")
+    if not pred.strip() or not ref.strip():
+        st.info("Type a prediction and a reference (tokens separated by spaces) to score them.", icon="✏️")
+        return
     bd = bleu_breakdown(pred, ref, k)
     st.caption("Both sentences are split on single spaces, as in the book.")
+    if "" in bd.pred_tokens or "" in bd.label_tokens:
+        st.warning("A leading, trailing or repeated space makes an empty token here (the book's "
+                   "`split(' ')`): it shows as an empty chip and counts like a word.", icon="⚠️")
     c = st.columns([1, 4], vertical_alignment="center")
     c[0].metric(f"BLEU (k = {k})", f"{bd.score:.4f}")
     with c[1]:

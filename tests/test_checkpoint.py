@@ -69,8 +69,9 @@ def test_truncated_corrupt_and_foreign_files_give_errors_naming_the_file(run, tm
              "empty.pt": b""}
     for name, raw in cases.items():
         (tmp_path / name).write_bytes(raw)
-        with pytest.raises(CheckpointError, match=name):
+        with pytest.raises(CheckpointError, match=name) as caught:
             load_checkpoint(tmp_path / name)
+        assert "saved by the Train page" in str(caught.value) and "weights_only" not in str(caught.value)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="foreign.pt: not a seq2seq-playground checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")

@@ -73,3 +73,13 @@ def test_smoothing_starts_at_the_first_value_and_follows_the_curve():
     assert smooth([4.0]) == [4.0]
     assert smooth([1.0] * 5) == pytest.approx([1.0] * 5)
     assert smooth([0.0, 10.0], weight=0.5)[1] == pytest.approx(20 / 3)
+
+
+def test_valid_lengths_are_parsed_or_refused_with_what_to_type():
+    from core.masking import MAX_VALID_LEN, parse_lengths
+    assert parse_lengths(" 1, 2 3 ") == [1, 2, 3]
+    for text, says in [("", "whole numbers"), ("a,b", "whole numbers"), ("-1", "whole numbers"),
+                       ("², 1", "whole numbers"), ("1,2,3,4,5,6,7,8,9", "at most 8"),
+                       ("99999999999999999999, 1", f"at most {MAX_VALID_LEN}")]:
+        with pytest.raises(ValueError, match=says):
+            parse_lengths(text)

@@ -130,6 +130,19 @@ def test_bleu_shows_the_score_core_bleu_gives(app_dir, pred, ref, k):
     assert metric(at, f"BLEU (k = {k})") == f"{bleu(pred, ref, k):.4f}"
 
 
+@pytest.mark.parametrize("pred, ref", [("", ""), ("  ", "je suis"), ("je suis", "")])
+def test_bleu_asks_for_both_sentences_instead_of_scoring_empty_ones(app_dir, pred, ref):
+    at = no_exception(open_page(BLEU, **{"keep.bleu.pred": pred, "keep.bleu.ref": ref}))
+    assert any("Type a prediction and a reference" in i.value for i in at.info)
+    assert not any(m.label.startswith("BLEU (k") for m in at.metric)
+
+
+def test_bleu_warns_that_repeated_spaces_make_empty_tokens(app_dir):
+    at = no_exception(open_page(BLEU, **{"keep.bleu.pred": "je  suis", "keep.bleu.ref": "je suis"}))
+    assert any("empty token" in w.value for w in at.warning)
+    assert metric(at, "BLEU (k = 2)") == f"{bleu('je  suis', 'je suis', 2):.4f}"
+
+
 def test_bleu_explains_an_order_longer_than_the_prediction(app_dir):
     at = no_exception(open_page(BLEU, **{"keep.bleu.pred": "moi", "keep.bleu.k": 2}))
     assert any("no 2-grams" in i.value and "skipped" in i.value for i in at.info)
@@ -169,9 +182,10 @@ def test_masking_real_batch_shows_what_masked_softmax_ce_loss_gives(app_dir, tin
     assert per_sequence_table(at)["MaskedSoftmaxCELoss"].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
 
 
-def test_masking_rejects_bad_valid_lengths_with_a_message(app_dir):
-    at = no_exception(open_page(MASKING, **{"keep.mask.valid": "1, two"}))
-    assert any("whole numbers" in e.value for e in at.error)
+@pytest.mark.parametrize("text, says", [("1, two", "whole numbers"), ("99999999999999999999, 1", "at most 1000")])
+def test_masking_rejects_bad_valid_lengths_with_a_message(app_dir, text, says):
+    at = no_exception(open_page(MASKING, **{"keep.mask.valid": text}))
+    assert any(says in e.value for e in at.error)
 
 
 def test_a_broken_checkpoint_upload_shows_a_message(app_dir):
