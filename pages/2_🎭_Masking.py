@@ -17,6 +17,8 @@ from ui.widgets import Active, guarded, no_checkpoint, start_page
 EDITED, REAL = "The notes' example (edit it)", "A real batch through the checkpoint in use"
 NOTES_BATCH = pd.DataFrame({"label": ["A B C", "D <pad> <pad>"], "prediction": ["A B F", "D Z X"],
                             "valid_len": [3, 1]})
+NARROW_MAXLEN = 4        # up to this many positions, three grids fit side by side
+HALF_WIDTH_MAXLEN = 6    # and two
 
 
 def mask_demo() -> None:
@@ -31,12 +33,14 @@ def mask_demo() -> None:
     valid_len = torch.tensor(lengths)
     parts = mask_parts(maxlen, valid_len)
     rows = [f"seq {i}" for i in range(len(lengths))]
-    top = st.columns(2)
+    top = st.columns(2) if maxlen <= HALF_WIDTH_MAXLEN else [st.container()] * 2
     with top[0]:
         show_grid("positions — a (1, maxlen) row vector", grid(parts.positions.int().tolist(), ["positions"]))
     with top[1]:
         show_grid("valid_len — an (N, 1) column vector", grid(parts.valid_len.tolist(), rows, ["valid_len"]))
-    c = st.columns([4, 1, 4, 1, 4], vertical_alignment="center")
+    # Side by side while every column fits; stacked beyond (a cut-off grid hides the point).
+    narrow = maxlen <= NARROW_MAXLEN
+    c = st.columns([4, 1, 4, 1, 4], vertical_alignment="center") if narrow else [st.container()] * 5
     with c[0]:
         show_grid("positions, broadcast down", grid(parts.positions_broadcast.int().tolist(), rows))
     c[1].markdown("### <")
@@ -46,7 +50,7 @@ def mask_demo() -> None:
     with c[4]:
         show_grid("mask", grid(parts.mask.tolist(), rows), caption="True = a real token, kept.")
     X = torch.arange(1, len(lengths) * maxlen + 1, dtype=torch.float32).reshape(len(lengths), maxlen)
-    c = st.columns(2)
+    c = st.columns(2) if maxlen <= HALF_WIDTH_MAXLEN else [st.container()] * 2
     with c[0]:
         show_grid("a demo X (N, maxlen)", grid(X.tolist(), rows), fmt="{:g}")
     with c[1]:

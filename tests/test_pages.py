@@ -352,3 +352,18 @@ def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_pat
     assert not at.button(key="train.continue").disabled
     at = finish(no_exception(at.button(key="train.continue").click().run()))
     assert len(load_checkpoint(folder / "tsv-more.pt").history.epoch_loss) == 2
+
+
+def test_each_finished_run_joins_the_overlay_and_a_deselected_one_stays_out(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=3, name="cmp-a")))
+    for name in ("cmp-b", "cmp-c"):
+        at = finish(no_exception(by_label(at.button, "▶️ Start training").click().run()))
+        overlay = by_label(at.multiselect, "Runs to overlay")
+        if name == "cmp-c":                                      # before the third run: drop the first
+            at = no_exception(overlay.unselect(overlay.value[0]).run())
+        at.session_state["keep.train.name"] = name
+        at = no_exception(at.run())
+    at = finish(no_exception(by_label(at.button, "▶️ Start training").click().run()))
+    assert by_label(at.multiselect, "Runs to overlay").value == ["2. cmp-b (masked, sum)", "3. cmp-c (masked, sum)"]
+    for name in ("cmp-a", "cmp-b", "cmp-c"):
+        (app_dir / f"{name}.pt").unlink()

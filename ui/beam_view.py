@@ -70,7 +70,7 @@ def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
     for kind, (color, _, opacity, size) in style.items():
         g = groups[kind]
         fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers+text", name=kind, text=g["text"],
-                                 textposition="middle right", hovertext=g["hover"], hoverinfo="text",
+                                 textposition="top center" if kind == "winner" else "middle right", hovertext=g["hover"], hoverinfo="text",
                                  opacity=opacity, marker=dict(color=color, size=size, symbol=g["symbol"]),
                                  textfont=dict(size=10 if kind == "pruned" else 12, color=color)))
     fig.add_trace(go.Scatter(x=[0], y=[0.0], mode="markers+text", text=[charts.label("<bos>")],
@@ -79,8 +79,10 @@ def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
     rows = max(len(nodes) for nodes in result.steps)
     fig.update_xaxes(dtick=1, range=[-0.6, len(result.steps) + 0.9], zeroline=False)
     fig.update_yaxes(visible=False)
-    fig = charts._layout(fig, title, min(2400, 150 + 30 * rows), "step")
-    return fig.update_layout(margin=dict(b=40))
+    fig = charts._layout(fig, title, min(2400, 170 + 30 * rows), "step")
+    # the legend above the plot, where it cannot cover the winning path's last nodes
+    return fig.update_layout(margin=dict(t=70, b=40),
+                             legend=dict(yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 def side_by_side(greedy: GreedyResult, result: BeamResult, reference: str) -> None:

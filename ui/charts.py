@@ -62,14 +62,16 @@ def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
     return _layout(fig, title, height, x_title, "count")
 
 
-def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int = 260) -> go.Figure:
-    """Horizontal bars of the top-k tokens, most likely on top, the chosen one highlighted."""
+def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int | None = None) -> go.Figure:
+    """Horizontal bars of the top-k tokens, most likely on top, the chosen one highlighted;
+    tall enough that every token keeps its label."""
     tokens, probs = [t for t, _ in top][::-1], [p for _, p in top][::-1]
     colors = [ACCENT if t == chosen else MUTED for t in tokens]
     fig = go.Figure(go.Bar(x=probs, y=[label(t) for t in tokens], orientation="h", marker_color=colors,
                            text=[f"{p:.3f}" for p in probs], textposition="auto"))
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, title, height, "probability")
+    fig.update_yaxes(dtick=1)
+    return _layout(fig, title, height or max(260, 90 + 24 * len(tokens)), "probability")
 
 
 def heatmap(matrix: Sequence[Sequence[float]], x_labels: Sequence[str], y_labels: Sequence[str],

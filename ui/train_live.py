@@ -12,7 +12,8 @@ import streamlit as st
 from core.jobs import JobSnapshot, TrainingJob
 from core.train import smooth, thin
 
-from . import charts, jobs
+from . import charts, jobs, state
+from .state import kept, set_kept
 from .widgets import make_active, md_code, md_escape
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
@@ -20,6 +21,7 @@ from .widgets import make_active, md_code, md_escape
 # of its speed with the tab on another view (bench/RESULTS.md, section 5).
 REFRESH_SECONDS = 2.0
 LIVE_POINTS = 200
+_OFFERED = "train.compare_offered"      # how many finished runs the overlay has offered
 
 
 def live_panel() -> None:
@@ -108,6 +110,19 @@ def _outcome(job: TrainingJob) -> None:
         f"Run **{md_escape(job.name)}** {job.status}: {text}")
 
 
+def _overlay_choice(labels: list[str]) -> dict:
+    """The overlay's widget kwargs: the user's choice, kept across pages, plus every run that
+    finished since it was last drawn (a multiselect's `default` applies only once)."""
+    name = "train.compare"
+    kwargs = kept(name, labels)
+    offered = state.get(_OFFERED, 0)
+    if len(labels) > offered:
+        chosen = [label for label in st.session_state[kwargs["key"]] if label in labels]
+        set_kept(name, chosen + [label for label in labels[offered:] if label not in chosen])
+    state.put(_OFFERED, len(labels))
+    return kwargs
+
+
 def compare_panel() -> None:
     """Overlay the epoch-loss curves of this tab's finished runs (e.g. masked vs unmasked)."""
     records = jobs.runs()
@@ -121,6 +136,6 @@ def compare_panel() -> None:
         "run": labels, "status": [r.status for r in records], "epochs": [r.epochs for r in records],
         "final loss": [r.epoch_loss[-1] if r.epoch_loss else None for r in records],
         "tokens/s": [round(r.tokens_per_second) for r in records]}), hide_index=True)
-    chosen = st.multiselect("Runs to overlay", labels, default=labels, key="train.compare")
+    chosen = st.multiselect("Runs to overlay", labels, **_overlay_choice(labels))
     series = {label: r.epoch_loss for label, r in zip(labels, records) if label in chosen}
     charts.show(charts.curves(series, "Loss each epoch (Σ loss / tokens)", "epoch", height=340), key="train.compare_chart")
