@@ -367,3 +367,22 @@ def test_each_finished_run_joins_the_overlay_and_a_deselected_one_stays_out(app_
     assert by_label(at.multiselect, "Runs to overlay").value == ["2. cmp-b (masked, sum)", "3. cmp-c (masked, sum)"]
     for name in ("cmp-a", "cmp-b", "cmp-c"):
         (app_dir / f"{name}.pt").unlink()
+
+
+def test_a_reloaded_tab_takes_its_running_job_over_from_the_url(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="reloaded")))
+    at = no_exception(by_label(at.button, "▶️ Start training").click().run())
+    token = at.query_params["run"]
+    assert token and isinstance(token, str) and len(token) >= 16
+    reloaded = AppTest.from_file(str(ROOT / HOME), default_timeout=TIMEOUT)     # a new session
+    reloaded.query_params["run"] = token
+    reloaded.switch_page(TRAIN)
+    reloaded = no_exception(reloaded.run())
+    assert any("reloaded" in p.proto.text and "running" in p.proto.text for p in reloaded.get("progress"))
+    stranger = AppTest.from_file(str(ROOT / HOME), default_timeout=TIMEOUT)     # a wrong token adopts nothing
+    stranger.query_params["run"] = "not-" + token
+    stranger.switch_page(TRAIN)
+    assert any("No run in this tab yet" in i.value for i in no_exception(stranger.run()).info)
+    reloaded = finish(no_exception(reloaded.button(key="train.stop").click().run()), seconds=20)
+    assert (app_dir / "reloaded.pt").is_file()
+    (app_dir / "reloaded.pt").unlink()

@@ -1,13 +1,15 @@
 """This tab's training job: one `core.jobs.TrainingJob` per browser session.
 
 The job lives in `st.session_state`, so it survives page switches and a websocket
-reconnect. Every rerun of any page (and the sidebar's polling fragment) calls
+reconnect. A reload starts a new session: the job's random token in the URL (`?run=`)
+lets the new session take the job over (running or ended), so a reload loses nothing. Every rerun of any page (and the sidebar's polling fragment) calls
 `heartbeat()`. When the tab closes, Streamlit releases the session-scoped watcher below,
 which shortens the job's orphan timeout: the job then stops within seconds instead of
 a minute, while a brief reconnect (which resumes heartbeats) keeps it alive.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -17,7 +19,9 @@ from core.jobs import JobSnapshot, TrainingJob
 from . import state
 
 ORPHAN_TIMEOUT = 60.0     # no heartbeat for this long: the tab is gone, stop
-TAB_CLOSED_TIMEOUT = 5.0  # after Streamlit reports the session gone
+TAB_CLOSED_TIMEOUT = 10.0  # after Streamlit reports the session gone (a reload takes over within it)
+RUN_PARAM = "run"          # the URL query parameter that names this tab's job
+KEEP_ENDED = 16            # ended jobs the registry keeps for a later reload
 
 
 @dataclass
@@ -49,11 +53,44 @@ def _tab_watch() -> _TabWatch:
     return _TabWatch()
 
 
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict[str, TrainingJob]:
+    """Jobs by token, for every session of this server (tokens are unguessable)."""
+    return {}
+
+
+def _register(job: TrainingJob) -> str:
+    registry = _registry()
+    ended = [token for token, other in registry.items() if not other.alive]
+    for token in ended[:max(0, len(ended) - KEEP_ENDED + 1)]:     # oldest first (dicts keep order)
+        del registry[token]
+    token = secrets.token_urlsafe(12)
+    registry[token] = job
+    return token
+
+
+def _adopt_from_url() -> TrainingJob | None:
+    """The job a reloaded tab had, named by the URL's token (None if none or unknown)."""
+    token = st.query_params.get(RUN_PARAM)
+    job = _registry().get(token) if token else None
+    if job is not None:
+        state.put(state.TRAIN_JOB, job)
+        state.put(state.TRAIN_TOKEN, token)
+    return job
+
+
+def _keep_token_in_url() -> None:
+    token = state.get(state.TRAIN_TOKEN)
+    if token and st.query_params.get(RUN_PARAM) != token:
+        st.query_params[RUN_PARAM] = token
+
+
 def current() -> TrainingJob | None:
     """This tab's job (running or done), after a heartbeat; records it once it ends."""
-    job = state.get(state.TRAIN_JOB)
+    job = state.get(state.TRAIN_JOB) or _adopt_from_url()
     if job is None:
         return None
+    _keep_token_in_url()
     job.orphan_timeout = ORPHAN_TIMEOUT
     job.heartbeat()
     _tab_watch().job = job
@@ -69,6 +106,8 @@ def start(job: TrainingJob) -> TrainingJob:
         raise ValueError("a run is already training in this tab: stop it first")
     job.orphan_timeout = ORPHAN_TIMEOUT
     state.put(state.TRAIN_JOB, job.start())
+    state.put(state.TRAIN_TOKEN, _register(job))
+    _keep_token_in_url()
     _tab_watch().job = job
     return job
 

@@ -79,7 +79,8 @@ def job_line(page) -> str:
 
 
 def test_train_tiny_run(fresh_server, page, screenshots):
-    """Long enough to watch (2000 epochs), then stopped: independent of the machine's speed."""
+    """Long enough to watch (2000 epochs), reloaded (the run goes on), then stopped:
+    independent of the machine's speed."""
     sts.open_view(page, fresh_server.url, "train")
     fill_tiny_run(page, "tiny-reverse", epochs=2000)
     page.get_by_role("button", name="Start training").click()
@@ -94,6 +95,10 @@ def test_train_tiny_run(fresh_server, page, screenshots):
     assert later_points > first_points, (first_points, later_points)
     assert "running" in first_line and "running" in later_line, (first_line, later_line)
     shot(page, screenshots / "train.png", page.get_by_role("heading", name="Live"))
+    assert "run=" in page.url
+    page.reload()                                   # a new session takes the job over from the URL
+    page.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
+    page.wait_for_function(grew, arg=later_points, timeout=TIMEOUT)
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved to").first.wait_for(timeout=TIMEOUT)
     assert "stopped" in job_line(page), job_line(page)
