@@ -253,7 +253,8 @@ class Trainer:
                 emit(StepEvent(epoch + 1, len(hist.step_loss), hist.step_loss[-1], hist.step_grad_norm[-1],
                                run_tokens / max(elapsed, 1e-9), elapsed))
                 if stop is not None and stop.is_set():
-                    status, message = "stopped", f"stopped by request in epoch {epoch + 1}"
+                    status, message = "stopped", (f"stopped by request after {epoch} complete epochs "
+                                                  f"(at step {len(hist.step_loss)}, inside epoch {epoch + 1})")
                     break
             if status != "finished":
                 break

@@ -386,3 +386,14 @@ def test_a_reloaded_tab_takes_its_running_job_over_from_the_url(app_dir):
     reloaded = finish(no_exception(reloaded.button(key="train.stop").click().run()), seconds=20)
     assert (app_dir / "reloaded.pt").is_file()
     (app_dir / "reloaded.pt").unlink()
+
+
+def test_train_says_what_file_a_cleaned_run_name_becomes(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(name="../my run!")))
+    assert any("Will be saved as `my-run.pt`" in c.value for c in at.caption)
+
+
+def test_grids_never_show_a_negative_zero():
+    from ui.charts import no_negative_zero
+    assert [no_negative_zero(t) for t in ("-0.000", "-0.001", "0.250", "-0", "n/a")] == \
+        ["0.000", "-0.001", "0.250", "0", "n/a"]

@@ -68,8 +68,8 @@ def test_exercises_offers_every_exercise_and_runs_one_in_the_background(app_dir,
         at = no_exception(at.run())
     cached = ex.load_cached(next(e for e in ex.catalogue() if e.key == "mask"))
     assert cached is not None, "the experiment did not finish in time"
-    table = next(d.value for d in at.dataframe if "held-out BLEU" in d.value.columns)
-    assert table["held-out BLEU"].tolist() == [v.bleu for v in cached.variants]
+    table = next(d.value for d in at.dataframe if "held-out BLEU (0–100)" in d.value.columns)
+    assert table["held-out BLEU (0–100)"].tolist() == [v.bleu for v in cached.variants]
     assert f"{cached.variants[1].final_loss:.3f}" in at.info[0].value
     again = open_page(EXERCISES, **{"keep.exercises.pick": "mask"})   # a revisit: at once, from the cache
     assert again.info and again.button(key="exercises.run").label == "🔁 Re-run"

@@ -59,7 +59,9 @@ def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
         fig.add_trace(go.Histogram(x=list(values), name=name, marker_color=color, opacity=0.75,
                                    xbins=dict(size=bin_size) if bin_size else None))
     fig.update_layout(barmode="overlay")
-    return _layout(fig, title, height, x_title, "count")
+    fig = _layout(fig, title, height, x_title, "count")
+    # above the plot: the tallest bars are where an inside legend would sit
+    return fig.update_layout(margin=dict(t=60), legend=dict(yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int | None = None) -> go.Figure:
@@ -100,6 +102,14 @@ def _cell_style(value) -> str:
     return ""
 
 
+def no_negative_zero(text: str) -> str:
+    """'-0.000' -> '0.000': a cross-entropy of -1e-8 is float rounding, not a negative loss."""
+    try:
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+    except ValueError:
+        return text
+
+
 def show_grid(title: str, frame: pd.DataFrame, fmt: str | None = None, caption: str = "") -> None:
     """A small titled table; True/False cells coloured so the mask reads at a glance."""
     st.markdown(f"**{title}**")
@@ -107,7 +117,7 @@ def show_grid(title: str, frame: pd.DataFrame, fmt: str | None = None, caption: 
     frame = frame.map(lambda v: str(v) if isinstance(v, bool) else v)
     styler = frame.style.map(_cell_style)
     if fmt:
-        styler = styler.format(fmt, subset=frame.select_dtypes("number").columns)
+        styler = styler.format(lambda v: no_negative_zero(fmt.format(v)), subset=frame.select_dtypes("number").columns)
     st.dataframe(styler, width="content")
     if caption:
         st.caption(caption)

@@ -99,7 +99,7 @@ def _progress(started_running: bool) -> None:
 def result_table(result: ExperimentResult) -> pd.DataFrame:
     return pd.DataFrame([{
         "variant": v.label, "final loss": v.final_loss, "held-out loss": v.heldout_loss,
-        "held-out BLEU": v.bleu, "parameters": v.parameters, "train s": round(v.train_seconds, 1),
+        "held-out BLEU (0–100)": v.bleu, "parameters": v.parameters, "train s": round(v.train_seconds, 1),
         "status": v.status} for v in result.variants])
 
 
@@ -109,7 +109,7 @@ def show_result(result: ExperimentResult) -> None:
     st.dataframe(result_table(result), hide_index=True, column_config={
         "final loss": st.column_config.NumberColumn(format="%.4f", help="training pairs, the book's Σ loss / tokens"),
         "held-out loss": st.column_config.NumberColumn(format="%.4f", help="masked loss, teacher forced, held-out pairs"),
-        "held-out BLEU": st.column_config.ProgressColumn(format="%.1f", min_value=0.0, max_value=max(best, 1.0),
+        "held-out BLEU (0–100)": st.column_config.ProgressColumn(format="%.1f", min_value=0.0, max_value=max(best, 1.0),
                                                          help="corpus BLEU (0–100) of greedy translations"),
         "parameters": st.column_config.NumberColumn(format="localized")})
     charts.show(charts.curves({v.label: v.epoch_loss for v in result.variants},

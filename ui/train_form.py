@@ -123,10 +123,16 @@ def _book_file() -> str | None:
 
 
 def warn_if_taken(name: str) -> None:
-    """Say so when the run's checkpoint would overwrite a file (a bad name is shown as an error)."""
+    """Say which file the run will be saved as when the name had to be cleaned, and when it
+    would overwrite one (a name that cannot be used is shown as an error)."""
     taken = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)).is_file())
+    if taken is None:
+        return
+    file = md_code(sanitize_name(name) + ".pt")
     if taken:
-        st.caption(f"⚠️ {md_code(sanitize_name(name) + '.pt')} exists and will be overwritten.")
+        st.caption(f"⚠️ {file} exists and will be overwritten.")
+    elif sanitize_name(name) not in (name.strip(), name.strip().removesuffix(".pt")):
+        st.caption(f"Will be saved as {file} (letters, digits, `_ . -` only, at most 64).")
 
 
 def _preview(data: NMTData) -> None:

@@ -135,7 +135,7 @@ def compare_panel() -> None:
     st.dataframe(pd.DataFrame({
         "run": labels, "status": [r.status for r in records], "epochs": [r.epochs for r in records],
         "final loss": [r.epoch_loss[-1] if r.epoch_loss else None for r in records],
-        "tokens/s": [round(r.tokens_per_second) for r in records]}), hide_index=True)
+        "tokens/s (whole run)": [round(r.tokens_per_second) for r in records]}), hide_index=True)
     chosen = st.multiselect("Runs to overlay", labels, **_overlay_choice(labels))
     series = {label: r.epoch_loss for label, r in zip(labels, records) if label in chosen}
     charts.show(charts.curves(series, "Loss each epoch (Σ loss / tokens)", "epoch", height=340), key="train.compare_chart")
