@@ -48,14 +48,15 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1") != "0"
 
 
-STALE_LOCK_SECONDS = 300.0    # a build takes ~10 s; a lock this old is from a killed one
+STALE_LOCK_SECONDS = 120.0    # a build takes ~10 s; a lock this old is from a killed one
 
 
 def clear_stale_lock(build_dir: Path, max_age: float = STALE_LOCK_SECONDS) -> bool:
     """Remove torch's build lock when it is older than `max_age` seconds; True if removed.
 
-    torch's lock has no owner or timeout: a process killed while it compiled leaves the file,
-    and every later build would wait for it forever (each run then trains with nn.GRU).
+    torch's lock has no owner or timeout: a process killed while it compiled (or while ninja
+    checked the build, which every `load` does) leaves the file, and every later build would
+    wait for it forever.
     """
     lock = build_dir / "lock"
     try:
@@ -68,21 +69,50 @@ def clear_stale_lock(build_dir: Path, max_age: float = STALE_LOCK_SECONDS) -> bo
     return True
 
 
+def _wait_for_lock(build_dir: Path, poll: float = 0.5) -> None:
+    """Wait while another process builds; a lock left by a killed one goes once it is stale."""
+    while (build_dir / "lock").exists() and not clear_stale_lock(build_dir):
+        time.sleep(poll)
+
+
+def prebuilt_library(build_dir: Path, name: str) -> Path | None:
+    """The library an earlier build left, if it is newer than the source."""
+    library = build_dir / f"{name}.so"
+    try:
+        return library if library.stat().st_mtime >= SOURCE.stat().st_mtime else None
+    except FileNotFoundError:
+        return None
+
+
 def _build(state: dict) -> None:
-    """The one build attempt of this process (on its own thread)."""
+    """The one build attempt of this process (on its own thread). A library built before is
+    loaded as it is: no ninja run, so no build lock to wait for or to leave behind."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
         from torch.utils.cpp_extension import load as build
         flags = _compile_flags()
         name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
-        clear_stale_lock(Path(_get_build_directory(name, verbose=False)))
-        build(name=name, sources=[str(SOURCE)], extra_cflags=flags, is_python_module=False)
+        build_dir = Path(_get_build_directory(name, verbose=False))
+        if not _load_prebuilt(build_dir, name):
+            _wait_for_lock(build_dir)
+            build(name=name, sources=[str(SOURCE)], extra_cflags=flags, is_python_module=False)
         state["loaded"] = True
     except Exception as error:   # no compiler, no ninja, a read-only cache: nn.GRU runs
         state["error"] = f"{type(error).__name__}: {str(error).strip() or 'build failed'}"
         _log.warning("fused GRU unavailable, using nn.GRU: %s", state["error"])
     finally:
         state["ready"].set()
+
+
+def _load_prebuilt(build_dir: Path, name: str) -> bool:
+    library = prebuilt_library(build_dir, name)
+    if library is None:
+        return False
+    try:
+        torch.ops.load_library(str(library))
+        return True
+    except OSError:                 # cut short while it was linked: build it again
+        return False
 
 
 def load_in_background() -> None:
@@ -102,7 +132,7 @@ def load(timeout: float | None = None) -> bool:
     it is not ready by then or cannot be built (the reason is logged and in `status()`).
 
     The wait has a limit because torch's build lock has none: a build killed half-way leaves
-    a lock file that makes later builds wait (until `clear_stale_lock` finds it old enough).
+    a lock file that makes the next build wait until `clear_stale_lock` finds it stale.
     """
     if not enabled():
         return False

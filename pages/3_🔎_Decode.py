@@ -65,6 +65,17 @@ def show_translation(result: GreedyResult, reference: str, num_steps: int) -> No
 
 def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
     st.subheader("3 · Step by step")
+    one_step(result, ckpt, top_k)
+    steps = result.steps
+    tokens, matrix = trajectory(steps, ckpt.tgt_vocab, top_k)
+    rows = [f"{s.index + 1}: {s.input_token} → {s.chosen_token}" for s in steps]
+    charts.show(charts.heatmap(matrix, tokens, rows, "The whole trajectory: probability of each step's "
+                                                    f"top-{top_k} tokens"), key="decode.trajectory")
+    attention_view.show_map(result)
+
+
+@st.fragment   # moving the slider redraws this step only, not the page's other charts
+def one_step(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
     steps = result.steps
     n = st.slider("Step", 1, len(steps), len(steps)) if len(steps) > 1 else 1
     step = steps[n - 1]
@@ -82,13 +93,9 @@ def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
         charts.show(charts.probability_bars(step.top_k(ckpt.tgt_vocab, top_k), step.chosen_token,
                                             f"Step {n}: top-{top_k} next tokens"), key="decode.bars")
         attention_view.show_step(step, result.source, n)
-    tokens, matrix = trajectory(steps, ckpt.tgt_vocab, top_k)
-    rows = [f"{s.index + 1}: {s.input_token} → {s.chosen_token}" for s in steps]
-    charts.show(charts.heatmap(matrix, tokens, rows, "The whole trajectory: probability of each step's "
-                                                    f"top-{top_k} tokens"), key="decode.trajectory")
-    attention_view.show_map(result)
 
 
+@st.fragment   # choosing another token redraws this section only
 def what_if(result: GreedyResult, ckpt: Checkpoint, sentence: str, reference: str, top_k: int) -> None:
     st.subheader("4 · What if another token had won?")
     steps = result.steps

@@ -3,6 +3,7 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -184,3 +185,32 @@ def test_a_lock_left_by_a_killed_build_is_removed_and_a_fresh_one_is_kept(tmp_pa
     os.utime(lock, (old, old))
     assert fused_gru.clear_stale_lock(tmp_path) and not lock.exists()
     assert not fused_gru.clear_stale_lock(tmp_path)                          # no lock: nothing to do
+
+
+def test_a_library_built_before_loads_without_waiting_for_a_build_lock(monkeypatch, tmp_path):
+    """A process killed while ninja checked the build leaves a fresh lock; the next one loads
+    the library it finds instead of waiting (up to STALE_LOCK_SECONDS) for that lock."""
+    from torch.utils import cpp_extension
+    flags = fused_gru._compile_flags()
+    name = "seq2seq_fused_gru_" + ("avx2" if "-mavx2" in flags else "base")
+    real = fused_gru.prebuilt_library(Path(cpp_extension._get_build_directory(name, verbose=False)), name)
+    assert real is not None, "the module fixture built it"
+    (tmp_path / real.name).symlink_to(real)          # the same file: dlopen does not load it twice
+    (tmp_path / "lock").touch()                                         # someone is "building"
+    monkeypatch.setattr(cpp_extension, "_get_build_directory", lambda name, verbose: str(tmp_path))
+    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": None, "started": False,
+                                              "ready": threading.Event()})
+    assert fused_gru.load(timeout=10) is True and (tmp_path / "lock").exists()
+
+
+def test_a_library_older_than_its_source_is_not_used(tmp_path, monkeypatch):
+    source = tmp_path / "fused_gru.cpp"
+    source.touch()
+    monkeypatch.setattr(fused_gru, "SOURCE", source)
+    library = tmp_path / "x.so"
+    library.touch()
+    assert fused_gru.prebuilt_library(tmp_path, "x") == library
+    old = time.time() - 60
+    os.utime(library, (old, old))
+    assert fused_gru.prebuilt_library(tmp_path, "x") is None
+    assert fused_gru.prebuilt_library(tmp_path, "missing") is None
