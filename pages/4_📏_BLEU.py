@@ -9,6 +9,7 @@ from ui import charts, models
 from ui.state import BLEU_PRED, BLEU_REF, kept, prefill_bleu, set_kept
 from ui.widgets import Active, Chip, chip_row, no_checkpoint, start_page
 
+_SENTENCE = "bleu.sentence"      # the worst list's picker
 LEGEND = [Chip("matched", "match"), Chip("in the reference, but its count is used up (clipped)", "clipped"),
           Chip("not in the reference", "miss")]
 
@@ -67,7 +68,7 @@ def sentence_mode() -> None:
                 f"$\\exp(\\min(0, 1 - {ll}/{lp})) = {bd.brevity_penalty:.4f}$"
                 + (" (no penalty: the prediction is not shorter)" if lp >= ll else ""))
     st.dataframe(pd.DataFrame({"n": [o.n for o in bd.orders], "matches": [o.matches for o in bd.orders],
-                               "total": [o.total for o in bd.orders], "p_n": [o.p_n for o in bd.orders],
+                               "total": [o.total for o in bd.orders], "p_n": ["skipped" if o.skipped else f"{o.p_n:.4f}" for o in bd.orders],
                                "weight": [o.weight for o in bd.orders], "factor": [o.factor for o in bd.orders]}),
                  hide_index=True)
 
@@ -82,6 +83,7 @@ def open_row(row: dict) -> None:
 def open_selected(rows: list[dict]) -> None:
     selected = st.session_state["bleu.worst"]["selection"]["rows"]
     if selected:
+        st.session_state[_SENTENCE] = selected[0]     # the picker below shows the clicked row
         open_row(rows[selected[0]])
 
 
@@ -95,8 +97,10 @@ def corpus_mode(active: Active) -> None:
         return
     report = models.evaluation(models.cache_key(active.ref), active.ckpt)
     c = st.columns(5)
-    c[0].metric("Corpus BLEU (standard, 0–100)", f"{report.corpus.score:.2f}")
-    c[1].metric("Mean sentence BLEU (book, k = 2)", f"{report.mean_sentence_bleu:.4f}")
+    c[0].metric("Corpus BLEU (0–100)", f"{report.corpus.score:.2f}",
+                help="The standard corpus BLEU, equal to sacrebleu's.")
+    c[1].metric("Mean BLEU (k = 2)", f"{report.mean_sentence_bleu:.4f}",
+                help="The mean of the book's sentence BLEU (0–1) over the held-out pairs.")
     c[2].metric("Brevity penalty", f"{report.corpus.brevity_penalty:.4f}")
     c[3].metric("Length: output / reference", f"{report.corpus.sys_len:,} / {report.corpus.ref_len:,}")
     c[4].metric("Held-out pairs", f"{len(report.rows):,}")
@@ -112,7 +116,10 @@ def corpus_mode(active: Active) -> None:
                  on_select=lambda: open_selected(worst), selection_mode="single-row",
                  column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
     c = st.columns([4, 1], vertical_alignment="bottom")
-    j = c[0].selectbox("Sentence", range(len(worst)), format_func=lambda i: f"{worst[i]['bleu']:.3f} · {worst[i]['src']}")
+    if st.session_state.get(_SENTENCE, 0) >= len(worst):      # the list got shorter
+        st.session_state[_SENTENCE] = 0
+    j = c[0].selectbox("Sentence", range(len(worst)), key=_SENTENCE,
+                       format_func=lambda i: f"{worst[i]['bleu']:.3f} · {worst[i]['src']}")
     c[1].button("🔍 Break it down", on_click=open_row, args=(worst[j],), key="bleu.open")
 
 

@@ -156,7 +156,7 @@ def test_bleu_shows_html_as_text(app_dir):
 
 def test_bleu_corpus_row_opens_its_breakdown(app_dir, tiny):
     at = no_exception(open_page(BLEU))
-    assert float(metric(at, "Corpus BLEU (standard, 0–100)")) >= 0
+    assert float(metric(at, "Corpus BLEU (0–100)")) >= 0
     worst = by_label(at.selectbox, "Sentence")
     at = no_exception(worst.select(1).run().button(key="bleu.open").click().run())
     row = at.dataframe[-1].value.iloc[1]
@@ -397,3 +397,9 @@ def test_grids_never_show_a_negative_zero():
     from ui.charts import no_negative_zero
     assert [no_negative_zero(t) for t in ("-0.000", "-0.001", "0.250", "-0", "n/a")] == \
         ["0.000", "-0.001", "0.250", "0", "n/a"]
+
+
+def test_train_says_when_fewer_pairs_are_held_out_than_asked(app_dir):
+    at = no_exception(open_page(TRAIN, **tiny_run_state(num_examples=4, num_test=5)))
+    assert metric(at, "Held-out pairs") == "1"
+    assert any("1 held out, not 5" in c.value for c in at.caption)

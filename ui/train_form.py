@@ -84,7 +84,7 @@ def _data_section() -> tuple[DataConfig | None, bytes | None, int]:
                    hint="Check the file (UTF-8, one `source<TAB>target` pair per line) or pick another source.")
     if data is None:
         return None, None, seed
-    _preview(data)
+    _preview(data, config)
     return config, raw, seed
 
 
@@ -135,13 +135,16 @@ def warn_if_taken(name: str) -> None:
         st.caption(f"Will be saved as {file} (letters, digits, `_ . -` only, at most 64).")
 
 
-def _preview(data: NMTData) -> None:
+def _preview(data: NMTData, config: DataConfig) -> None:
     c = st.columns(5)
     c[0].metric("Training pairs", f"{len(data.train):,}")
     c[1].metric("Held-out pairs", f"{len(data.test):,}")
     c[2].metric("Source vocab", f"{len(data.src_vocab):,}")
     c[3].metric("Target vocab", f"{len(data.tgt_vocab):,}")
     c[4].metric("Malformed lines skipped", f"{data.train.skipped:,}")
+    if len(data.test) < config.num_test:
+        st.caption(f"{len(data.test):,} held out, not {config.num_test:,}: at most a fifth of the pairs is "
+                   "held out, so a small dataset still has pairs to train on.")
     left, right = st.columns(2)
     left.dataframe({"source": [" ".join(s) for s in data.train.source[:8]],
                     "target": [" ".join(t) for t in data.train.target[:8]]}, hide_index=True)
