@@ -6,6 +6,7 @@ the job stops itself within `orphan_timeout` seconds, so no orphan thread burns 
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -80,8 +81,14 @@ def usable_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:           # not Linux
         cores = os.cpu_count() or 1
-    limit = cgroup_cpu_limit()
+    limit = _cpu_limit()
     return max(1, min(cores, math.ceil(limit))) if limit else cores
+
+
+@functools.cache
+def _cpu_limit() -> float | None:
+    """cgroup_cpu_limit(), read once per process (usable_cores runs at every training step)."""
+    return cgroup_cpu_limit()
 
 
 def threads_per_job() -> int:

@@ -12,7 +12,7 @@ from ui import jobs, train_continue, train_form, train_live
 from ui.train_form import DEFAULT_SAMPLE_EVERY
 from ui.widgets import guarded, start_page
 
-active = start_page("Train", "🏋️")
+active = start_page("Train", "🏋️", job_badge=False)
 st.title("🏋️ Train")
 st.caption("The chapter's training loop (notes 7.5): Adam, teacher forcing with `<bos>` + Y[:, :-1], "
            "the masked loss summed over the batch, gradient clipping. One run per browser tab; "

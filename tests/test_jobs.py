@@ -104,7 +104,7 @@ def test_a_containers_cpu_quota_is_read_from_cgroup_v2_or_v1(tmp_path):
 def test_a_containers_cpu_quota_caps_the_usable_cores(monkeypatch):
     from core import jobs
     monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: set(range(16)))
-    monkeypatch.setattr(jobs, "cgroup_cpu_limit", lambda: 1.5)
+    monkeypatch.setattr(jobs, "_cpu_limit", lambda: 1.5)
     assert jobs.usable_cores() == 2
-    monkeypatch.setattr(jobs, "cgroup_cpu_limit", lambda: None)
+    monkeypatch.setattr(jobs, "_cpu_limit", lambda: None)
     assert jobs.usable_cores() == 16

@@ -83,15 +83,19 @@ def guarded(what: str, fn: Callable[..., T], *args, hint: str = "", **kwargs) ->
 
 
 # -- page frame and sidebar --------------------------------------------------------------------
-def start_page(title: str, icon: str) -> Active:
-    """Page config and the sidebar (checkpoint picker, this tab's training job); the active checkpoint."""
+def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
+    """Page config and the sidebar (checkpoint picker, this tab's training job); the active checkpoint.
+
+    `job_badge=False`: no training-job badge in the sidebar (the Train view shows the job
+    itself; a second polling fragment there would take time from the training thread)."""
     st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
     one_thread_per_job()
     fused_gru.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
         _navigation()
         active = _checkpoint_picker()
-        _job_status()
+        if job_badge:
+            _job_status()
     return active
 
 
