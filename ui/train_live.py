@@ -17,9 +17,9 @@ from .state import kept, set_kept
 from .widgets import make_active, md_code, md_escape
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
-# four charts: at every 2 s with 200 points per curve, a run with this panel open keeps ~98%
-# of its speed with the tab on another view (bench/RESULTS.md, section 5).
-REFRESH_SECONDS = 2.0
+# four charts. At every 2 s the view kept 89.6-90.9% of the CLI's tokens/s on a noisy day,
+# at every 3 s 91.7% (bench/RESULTS.md, section 5).
+REFRESH_SECONDS = 3.0
 LIVE_POINTS = 200
 _OFFERED = "train.compare_offered"      # how many finished runs the overlay has offered
 
