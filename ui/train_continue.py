@@ -49,8 +49,8 @@ def continue_form(active: Active, device: str) -> Continuation | None:
     if not ready:
         return None
     st.caption(f"Trains epochs {done + 1}–{done + more} on {ckpt.data_config.source} data with the "
-               f"saved optimizer state; the Device choice in the setup applies. The checkpoint in use "
-               f"stays as it is until the new one is saved.")
+               "saved optimizer state; the Device choice in the setup applies. The checkpoint in use "
+               "is not changed: the continued model is saved under the run name above.")
 
     def build() -> TrainingRun:
         return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)
