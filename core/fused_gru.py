@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
+from torch.nn.modules import module as _module_globals   # the global forward hooks
 
 SOURCE = Path(__file__).with_name("csrc") / "fused_gru.cpp"
 ENV_SWITCH = "SEQ2SEQ_FUSED_GRU"
@@ -182,9 +183,8 @@ def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
 
 
 def _has_forward_hooks(module: nn.Module) -> bool:
-    from torch.nn.modules import module as module_globals
     return bool(module._forward_hooks or module._forward_pre_hooks
-                or module_globals._global_forward_hooks or module_globals._global_forward_pre_hooks)
+                or _module_globals._global_forward_hooks or _module_globals._global_forward_pre_hooks)
 
 
 def gru_layers(rnn: nn.GRU, X: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,6 +21,12 @@ NARROW_MAXLEN = 4        # up to this many positions, three grids fit side by si
 HALF_WIDTH_MAXLEN = 6    # and two
 
 
+def side_by_side(spec: list[int], fits: bool, **kwargs) -> list:
+    """st.columns(spec) when the grids fit in them; otherwise the same slots stacked in one
+    container (a cut-off grid hides the point)."""
+    return st.columns(spec, **kwargs) if fits else [st.container()] * len(spec)
+
+
 def mask_demo() -> None:
     st.header("7.4.1 · The mask is a broadcast comparison")
     c = st.columns([1, 2, 1])
@@ -33,14 +39,12 @@ def mask_demo() -> None:
     valid_len = torch.tensor(lengths)
     parts = mask_parts(maxlen, valid_len)
     rows = [f"seq {i}" for i in range(len(lengths))]
-    top = st.columns(2) if maxlen <= HALF_WIDTH_MAXLEN else [st.container()] * 2
+    top = side_by_side([1, 1], maxlen <= HALF_WIDTH_MAXLEN)
     with top[0]:
         show_grid("positions — a (1, maxlen) row vector", grid(parts.positions.int().tolist(), ["positions"]))
     with top[1]:
         show_grid("valid_len — an (N, 1) column vector", grid(parts.valid_len.tolist(), rows, ["valid_len"]))
-    # Side by side while every column fits; stacked beyond (a cut-off grid hides the point).
-    narrow = maxlen <= NARROW_MAXLEN
-    c = st.columns([4, 1, 4, 1, 4], vertical_alignment="center") if narrow else [st.container()] * 5
+    c = side_by_side([4, 1, 4, 1, 4], maxlen <= NARROW_MAXLEN, vertical_alignment="center")
     with c[0]:
         show_grid("positions, broadcast down", grid(parts.positions_broadcast.int().tolist(), rows))
     c[1].markdown("### <")
@@ -50,7 +54,7 @@ def mask_demo() -> None:
     with c[4]:
         show_grid("mask", grid(parts.mask.tolist(), rows), caption="True = a real token, kept.")
     X = torch.arange(1, len(lengths) * maxlen + 1, dtype=torch.float32).reshape(len(lengths), maxlen)
-    c = st.columns(2) if maxlen <= HALF_WIDTH_MAXLEN else [st.container()] * 2
+    c = side_by_side([1, 1], maxlen <= HALF_WIDTH_MAXLEN)
     with c[0]:
         show_grid("a demo X (N, maxlen)", grid(X.tolist(), rows), fmt="{:g}")
     with c[1]:
@@ -93,8 +97,8 @@ def show_loss(batch: LossBatch) -> None:
     parts = loss_breakdown(batch.logits, batch.labels, batch.valid_len)
     book = MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len)   # what training uses
     rows = [f"seq {i}" for i in range(len(batch.label_tokens))]
-    wide = batch.labels.shape[1] > 6            # long rows: one grid per line, no side scrolling
-    c = [st.container()] * 2 if wide else st.columns(2)
+    wide = batch.labels.shape[1] > HALF_WIDTH_MAXLEN     # long rows: one grid per line, no side scrolling
+    c = side_by_side([1, 1], not wide)
     with c[0]:
         show_grid("labels", grid(batch.label_tokens, rows))
         show_grid("cross-entropy at each position", grid(parts.per_position.tolist(), rows), fmt="{:.3f}")

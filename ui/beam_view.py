@@ -81,8 +81,7 @@ def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
     fig.update_yaxes(visible=False)
     fig = charts._layout(fig, title, min(2400, 170 + 30 * rows), "step")
     # the legend above the plot, where it cannot cover the winning path's last nodes
-    return fig.update_layout(margin=dict(t=70, b=40),
-                             legend=dict(yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    return charts.legend_above(fig, top_margin=70).update_layout(margin=dict(b=40))
 
 
 def side_by_side(greedy: GreedyResult, result: BeamResult, reference: str) -> None:

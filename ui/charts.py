@@ -28,6 +28,12 @@ def _layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title:
     return fig
 
 
+def legend_above(fig: go.Figure, top_margin: int) -> go.Figure:
+    """Move the legend from inside the plot (the default here) to above it, right-aligned."""
+    return fig.update_layout(margin=dict(t=top_margin),
+                             legend=dict(yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+
+
 def label(token: str) -> str:
     """A token as a plotly label: quoted (so "1" stays a category) and escaped (plotly reads HTML)."""
     return f"“{html.escape(token)}”"
@@ -59,9 +65,8 @@ def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
         fig.add_trace(go.Histogram(x=list(values), name=name, marker_color=color, opacity=0.75,
                                    xbins=dict(size=bin_size) if bin_size else None))
     fig.update_layout(barmode="overlay")
-    fig = _layout(fig, title, height, x_title, "count")
-    # above the plot: the tallest bars are where an inside legend would sit
-    return fig.update_layout(margin=dict(t=60), legend=dict(yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    # the legend above the plot: the tallest bars are where an inside legend would sit
+    return legend_above(_layout(fig, title, height, x_title, "count"), top_margin=60)
 
 
 def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int | None = None) -> go.Figure:

@@ -4,9 +4,10 @@ The job lives in `st.session_state`, so it survives page switches and a websocke
 reconnect. A reload starts a new session: the job's random token in the URL (`?run=`)
 lets the new session take the job over (running or ended), so a reload loses nothing.
 Every rerun of any page (and the polling fragments: the Train view's live panel, the
-sidebar badge elsewhere) calls `heartbeat()`. When the tab closes, Streamlit releases the session-scoped watcher below,
-which shortens the job's orphan timeout: the job then stops within seconds instead of
-a minute, while a brief reconnect (which resumes heartbeats) keeps it alive.
+sidebar badge elsewhere) calls `heartbeat()`. When the tab closes, Streamlit releases the
+session-scoped watcher below, which shortens the job's orphan timeout: the job then stops
+within seconds instead of a minute, while a brief reconnect (which resumes heartbeats) keeps
+it alive.
 """
 from __future__ import annotations
 

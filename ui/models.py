@@ -6,6 +6,7 @@ pages only read them (decode, evaluate), never train them.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -76,12 +77,9 @@ def load(ref: CheckpointRef) -> Checkpoint:
 
 
 def load_private_copy(ref: CheckpointRef) -> Checkpoint:
-    """A new copy of the checkpoint behind `ref`, outside the cache: one to train further
-    while every page keeps decoding with the cached one."""
-    if ref.path is not None:
-        return load_checkpoint(ref.path, name=ref.path.name)
-    name, raw = state.get(state.UPLOADS, {})[ref.key]
-    return load_checkpoint(raw, name=name)
+    """A copy of the checkpoint behind `ref`, to train further while every page keeps
+    decoding with the cached one."""
+    return copy.deepcopy(load(ref))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")

@@ -8,7 +8,6 @@ cannot make the server read a file of its choosing.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,9 @@ from core.checkpoint import Checkpoint
 from core.config import MAX_EPOCHS
 from core.run import TrainingRun, continue_run, needs_data_file
 
-from . import models, state
+from . import models
 from .state import kept
-from .train_form import local_paths_allowed, warn_if_taken
+from .train_form import book_files, local_paths_allowed, warn_if_taken
 from .widgets import Active, checkpoint_line, md_code, md_escape
 
 
@@ -73,8 +72,7 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
 
 def _readable(path: str) -> bool:
     """The book's file this app already reads, or any file when local paths are allowed."""
-    known = {p for p in (os.environ.get("FRA_ENG_PATH"), state.get("train.fra_eng")) if p}
-    allowed = local_paths_allowed() or any(_same_file(path, p) for p in known)
+    allowed = local_paths_allowed() or any(_same_file(path, p) for p in book_files())
     return allowed and Path(path).is_file()
 
 

@@ -101,8 +101,13 @@ def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
     return None, None
 
 
+def book_files() -> list[str]:
+    """Where this app reads the book's fra-eng file: FRA_ENG_PATH, then this tab's download."""
+    return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get("train.fra_eng")) if p]
+
+
 def _book_file() -> str | None:
-    path = os.environ.get("FRA_ENG_PATH") or state.get("train.fra_eng")
+    path = next(iter(book_files()), None)
     if path:
         st.caption(f"Using {md_code(path)}.")
         return path
@@ -125,14 +130,13 @@ def _book_file() -> str | None:
 def warn_if_taken(name: str) -> None:
     """Say which file the run will be saved as when the name had to be cleaned, and when it
     would overwrite one (a name that cannot be used is shown as an error)."""
-    taken = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)).is_file())
-    if taken is None:
+    path = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)))
+    if path is None:
         return
-    file = md_code(sanitize_name(name) + ".pt")
-    if taken:
-        st.caption(f"⚠️ {file} exists and will be overwritten.")
-    elif sanitize_name(name) not in (name.strip(), name.strip().removesuffix(".pt")):
-        st.caption(f"Will be saved as {file} (letters, digits, `_ . -` only, at most 64).")
+    if path.is_file():
+        st.caption(f"⚠️ {md_code(path.name)} exists and will be overwritten.")
+    elif path.stem not in (name.strip(), name.strip().removesuffix(".pt")):
+        st.caption(f"Will be saved as {md_code(path.name)} (letters, digits, `_ . -` only, at most 64).")
 
 
 def _preview(data: NMTData, config: DataConfig) -> None:
