@@ -9,8 +9,8 @@ _EXPORTS = {
     "Vocab": "data", "truncate_pad": "data", "preprocess_nmt": "data", "tokenize_nmt": "data",
     "build_array_nmt": "data", "load_data_nmt": "book",
     "sequence_mask": "loss", "MaskedSoftmaxCELoss": "loss", "UnmaskedSoftmaxCELoss": "loss",
-    "Encoder": "model", "Decoder": "model", "Seq2SeqEncoder": "model", "Seq2SeqDecoder": "model",
-    "EncoderDecoder": "model", "xavier_init_weights": "model",
+    "Encoder": "encoder_decoder", "Decoder": "encoder_decoder", "Seq2SeqEncoder": "model", "Seq2SeqDecoder": "model",
+    "EncoderDecoder": "encoder_decoder", "xavier_init_weights": "model",
     "train_seq2seq": "train", "predict_seq2seq": "decode", "bleu": "metrics",
     "DataConfig": "config", "ModelConfig": "config", "TrainConfig": "config",
 }

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .loss import sequence_mask
-from .model import Decoder, make_rnn, top_hidden
+from .encoder_decoder import Decoder, make_rnn, top_hidden
 
 MASK_VALUE = -1e6   # the book's: exp(-1e6 - max) is exactly 0 in float32
 

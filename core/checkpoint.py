@@ -17,8 +17,8 @@ import torch
 
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab
+from .history import History
 from .model import EncoderDecoder, build_model
-from .train import History
 
 FORMAT = "seq2seq-playground"
 VERSION = 1
@@ -92,13 +92,6 @@ def checkpoint_payload(ckpt: Checkpoint) -> dict:
         "history": ckpt.history.to_dict(),
         "test_pairs": [list(p) for p in ckpt.test_pairs],
     }
-
-
-def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
-    """The file's bytes, for a download button."""
-    buffer = io.BytesIO()
-    torch.save(checkpoint_payload(ckpt), buffer)
-    return buffer.getvalue()
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:

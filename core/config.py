@@ -9,11 +9,14 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-SOURCES = ("corpus", "copy", "reverse", "sort", "tatoeba", "tsv")
+SYNTHETIC_TASKS = ("copy", "reverse", "sort")
+FILE_SOURCES = ("tatoeba", "tsv")            # pairs read from a file (a path or an upload)
+SOURCES = ("corpus", *SYNTHETIC_TASKS, *FILE_SOURCES)
 CELLS = ("gru", "lstm")
 CONTEXTS = ("book", "encoder")
 DECODERS = ("plain", "attention")
 REDUCTIONS = ("sum", "mean")
+OUTPUT_LAYERS = ("dense", "tied", "adaptive")   # notes 7.9.6; "dense" is the book's
 MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
 MAX_LAYERS = 8
 MAX_NUM_STEPS = 200
@@ -72,7 +75,7 @@ class DataConfig(_Config):
 
     def validate(self) -> None:
         _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
-        _check(self.source not in ("tatoeba", "tsv") or bool(self.path),
+        _check(self.source not in FILE_SOURCES or bool(self.path),
                f"source {self.source!r} needs a file path")
         _check_int("num_examples", self.num_examples, 1, 1_000_000)
         _check_int("num_test", self.num_test, 0, 100_000)
@@ -94,6 +97,7 @@ class ModelConfig(_Config):
     dec_num_layers: int | None = None
     context: str = "book"           # "book": d2l 0.17.6's state[-1]; "encoder": fixed (see model.py)
     decoder: str = "plain"          # "attention": Bahdanau attention (core/attention.py); ignores context
+    output_layer: str = "dense"     # one of OUTPUT_LAYERS (core/output_layers.py)
 
     @property
     def decoder_hiddens(self) -> int:
@@ -111,6 +115,8 @@ class ModelConfig(_Config):
         _check(self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}")
         _check(self.context in CONTEXTS, f"context must be one of {CONTEXTS}, got {self.context!r}")
         _check(self.decoder in DECODERS, f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        _check(self.output_layer in OUTPUT_LAYERS,
+               f"output_layer must be one of {OUTPUT_LAYERS}, got {self.output_layer!r}")
         _check_int("embed_size", self.embed_size, 1, MAX_SIZE)
         _check_int("num_hiddens", self.num_hiddens, 1, MAX_SIZE)
         _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)

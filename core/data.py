@@ -149,6 +149,10 @@ class PairSet:
         return PairSet([self.source[i] for i in indices], [self.target[i] for i in indices],
                        0, self.description)
 
+    def sentences(self) -> list[tuple[str, str]]:
+        """The pairs as (source, target) sentences, tokens joined by spaces."""
+        return [(" ".join(s), " ".join(t)) for s, t in zip(self.source, self.target)]
+
 
 @dataclass
 class NMTData:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import fused_gru
+from . import fast
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -27,7 +27,7 @@ def describe_devices() -> str:
         return f"CUDA GPU found: {torch.cuda.get_device_name(0)}"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "Apple MPS found"
-    return f"no GPU found: training runs on the CPU ({fused_gru.status()})"
+    return f"no GPU found: training runs on the CPU ({fast.status()})"
 
 
 def one_thread_per_job() -> None:

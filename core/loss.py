@@ -41,6 +41,7 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     pred: (batch, num_steps, vocab); label: (batch, num_steps); valid_len: (batch,).
     Returns (batch,), like the book (the mean divides by num_steps, padding included).
     """
+    masked = True      # the trainer may score only the valid positions (`token_loss` on them)
 
     def forward(self, pred, label, valid_len):
         weights = sequence_mask(torch.ones_like(label), valid_len)
@@ -48,16 +49,50 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         unweighted_loss = super().forward(pred.permute(0, 2, 1), label)
         return (unweighted_loss * weights).mean(dim=1)
 
+    @staticmethod
+    def token_loss(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each token: logits (tokens, vocab), label (tokens,) -> (tokens,)."""
+        return nn.functional.cross_entropy(logits, label, reduction="none")
+
 
 class UnmaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """The exercise's variant (notes 7.9.2): valid_len is ignored, padding is scored too."""
+    masked = False
 
     def forward(self, pred, label, valid_len=None):
         self.reduction = "none"
         return super().forward(pred.permute(0, 2, 1), label).mean(dim=1)
 
 
-def make_loss(masked: bool = True) -> nn.Module:
+def _nll(log_probs: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    return -log_probs.gather(-1, label.unsqueeze(-1)).squeeze(-1)
+
+
+class MaskedNLLLoss(nn.Module):
+    """MaskedSoftmaxCELoss for an output layer that returns log-probabilities (the adaptive
+    softmax of notes 7.9.6): -log p(label), zero past valid_len, mean over steps."""
+    masked = True
+
+    def forward(self, log_probs, label, valid_len):
+        return sequence_mask(_nll(log_probs, label), valid_len).mean(dim=1)   # (batch,)
+
+    @staticmethod
+    def token_loss(log_probs: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return _nll(log_probs, label)
+
+
+class UnmaskedNLLLoss(nn.Module):
+    """UnmaskedSoftmaxCELoss for log-probabilities: the padding is scored too."""
+    masked = False
+
+    def forward(self, log_probs, label, valid_len=None):
+        return _nll(log_probs, label).mean(dim=1)
+
+
+def make_loss(masked: bool = True, log_probs: bool = False) -> nn.Module:
+    """The chapter's loss for logits, or its NLL twin for an output layer giving log-probabilities."""
+    if log_probs:
+        return MaskedNLLLoss() if masked else UnmaskedNLLLoss()
     return MaskedSoftmaxCELoss() if masked else UnmaskedSoftmaxCELoss()
 
 

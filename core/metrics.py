@@ -1,4 +1,4 @@
-"""BLEU: the book's sentence score (notes 7.8), its breakdown, and standard corpus BLEU.
+"""BLEU: the book's sentence score (notes 7.8) and its breakdown; corpus scores through sacrebleu.
 
 The book's score is
     exp(min(0, 1 - len_label / len_pred)) * prod_{n=1..k} p_n ** (1 / 2**n)
@@ -14,6 +14,8 @@ from __future__ import annotations
 import collections
 import math
 from dataclasses import dataclass, field
+
+from sacrebleu.metrics import BLEU, CHRF
 
 
 @dataclass
@@ -98,40 +100,58 @@ class CorpusBleu:
     brevity_penalty: float
     sys_len: int
     ref_len: int
+    signature: str = ""          # sacrebleu's, e.g. nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:2.6.0
 
 
-def corpus_bleu(predictions: list[str], references: list[str], max_order: int = 4) -> CorpusBleu:
-    """Standard corpus BLEU (uniform weights, clipped counts summed over the corpus,
-    'exp' smoothing of zero counts): equal to sacrebleu's on whitespace-tokenized text."""
+@dataclass
+class CorpusChrf:
+    score: float                 # 0..100: character n-gram F-score (chrF2)
+    signature: str = ""
+
+
+@dataclass
+class CorpusScores:
+    bleu: CorpusBleu
+    chrf: CorpusChrf
+
+
+def _bleu_metric() -> BLEU:
+    """A fresh metric per call (sessions score on many threads). The text is already tokenized
+    (preprocess_nmt puts spaces around punctuation), so it is split on whitespace only."""
+    return BLEU(tokenize="none")
+
+
+def _signature(metric) -> str:
+    """sacrebleu's signature string; it knows the number of references once a score was computed."""
+    if not hasattr(metric, "num_refs"):
+        metric.corpus_score([""], [[""]])
+    return metric.get_signature().format()
+
+
+def _check_lengths(predictions: list[str], references: list[str]) -> None:
     if len(predictions) != len(references):
         raise ValueError("predictions and references must have the same length")
-    correct, total = [0] * max_order, [0] * max_order
-    sys_len = ref_len = 0
-    for pred, ref in zip(predictions, references):
-        pred_tokens, ref_tokens = pred.split(), ref.split()
-        sys_len, ref_len = sys_len + len(pred_tokens), ref_len + len(ref_tokens)
-        for n in range(1, max_order + 1):
-            ref_counts = collections.Counter(_ngrams(ref_tokens, n))
-            pred_counts = collections.Counter(_ngrams(pred_tokens, n))
-            correct[n - 1] += sum(min(c, ref_counts[g]) for g, c in pred_counts.items())
-            total[n - 1] += max(0, len(pred_tokens) - n + 1)
-    precisions = _smoothed_precisions(correct, total)
-    if sys_len == 0:
-        return CorpusBleu(0.0, precisions, 0.0, sys_len, ref_len)
-    penalty = 1.0 if sys_len >= ref_len else math.exp(1 - ref_len / sys_len)
-    log_sum = sum(math.log(p) if p > 0 else -9999999999 for p in precisions)
-    return CorpusBleu(penalty * math.exp(log_sum / max_order), precisions, penalty, sys_len, ref_len)
 
 
-def _smoothed_precisions(correct: list[int], total: list[int]) -> list[float]:
-    """sacrebleu's 'exp' smoothing: the i-th zero count becomes 1 / 2**i matches."""
-    precisions, smooth = [0.0] * len(correct), 1.0
-    for i, (c, t) in enumerate(zip(correct, total)):
-        if t == 0:
-            break
-        if c == 0:
-            smooth *= 2
-            precisions[i] = 100.0 / (smooth * t)
-        else:
-            precisions[i] = 100.0 * c / t
-    return precisions
+def corpus_bleu(predictions: list[str], references: list[str]) -> CorpusBleu:
+    """Standard corpus BLEU, computed by sacrebleu (uniform weights over 1-4-grams, clipped
+    counts summed over the corpus, 'exp' smoothing), on whitespace-tokenized text."""
+    _check_lengths(predictions, references)
+    metric = _bleu_metric()
+    if not predictions:         # sacrebleu needs at least one sentence
+        return CorpusBleu(0.0, [0.0] * 4, 0.0, 0, 0, _signature(metric))
+    result = metric.corpus_score(predictions, [references])
+    return CorpusBleu(result.score, list(result.precisions), result.bp, result.sys_len, result.ref_len,
+                      _signature(metric))
+
+
+def corpus_chrf(predictions: list[str], references: list[str]) -> CorpusChrf:
+    """sacrebleu's chrF: character n-grams, so a near-miss word still earns partial credit."""
+    _check_lengths(predictions, references)
+    metric = CHRF()
+    score = metric.corpus_score(predictions, [references]).score if predictions else 0.0
+    return CorpusChrf(score, _signature(metric))
+
+
+def corpus_scores(predictions: list[str], references: list[str]) -> CorpusScores:
+    return CorpusScores(corpus_bleu(predictions, references), corpus_chrf(predictions, references))

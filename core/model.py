@@ -9,38 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .attention import Seq2SeqAttentionDecoder
 from .config import ModelConfig
-from .fused_gru import run_rnn
-
-RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
-
-
-def make_rnn(cell: str, input_size: int, num_hiddens: int, num_layers: int, dropout: float) -> nn.RNNBase:
-    """nn.GRU / nn.LSTM; dropout acts between layers only, so one layer gets none (no warning)."""
-    return RNN_CELLS[cell](input_size, num_hiddens, num_layers, dropout=dropout if num_layers > 1 else 0.0)
-
-
-def top_hidden(state):
-    """The top layer's hidden state (N, H): for an LSTM `(h, c)` it comes from h, never c."""
-    hidden = state[0] if isinstance(state, tuple) else state
-    return hidden[-1]
-
-
-class Encoder(nn.Module):
-    """The base encoder interface of the encoder-decoder architecture."""
-
-    def forward(self, X, *args):
-        raise NotImplementedError
-
-
-class Decoder(nn.Module):
-    """The base decoder interface: turn the encoder's outputs into a state, then decode."""
-
-    def init_state(self, enc_outputs, *args):
-        raise NotImplementedError
-
-    def forward(self, X, state):
-        raise NotImplementedError
+from .encoder_decoder import Decoder, Encoder, EncoderDecoder, make_rnn, top_hidden
+from .output_layers import make_output_layer
 
 
 class Seq2SeqEncoder(Encoder):
@@ -54,7 +26,7 @@ class Seq2SeqEncoder(Encoder):
 
     def forward(self, X, *args):
         X = self.embedding(X).permute(1, 0, 2)   # (num_steps, batch, embed): time first
-        output, state = run_rnn(self.rnn, X)
+        output, state = self.rnn(X)
         # output: (num_steps, batch, num_hiddens); state: (num_layers, batch, num_hiddens)
         # (for an LSTM, state is the pair (h, c) of that shape)
         return output, state
@@ -90,7 +62,7 @@ class Seq2SeqDecoder(Decoder):
         X = self.embedding(X).permute(1, 0, 2)              # (num_steps, batch, embed)
         rnn_state, context = state if self.fixed_context else (state, top_hidden(state))
         context = context.repeat(X.shape[0], 1, 1)           # (num_steps, batch, num_hiddens)
-        output, rnn_state = run_rnn(self.rnn, torch.cat((X, context), 2), rnn_state)
+        output, rnn_state = self.rnn(torch.cat((X, context), 2), rnn_state)
         return output, (rnn_state, state[1]) if self.fixed_context else rnn_state
 
     def forward(self, X, state):
@@ -127,32 +99,11 @@ class Bridge(nn.Module):
         return torch.tanh(self._project(self.connector, state))
 
 
-class EncoderDecoder(nn.Module):
-    """The base class of the encoder-decoder architecture, with an optional bridge."""
-
-    def __init__(self, encoder: Encoder, decoder: Decoder, bridge: Bridge | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        if bridge is not None:          # absent, not None-valued: keeps the book's state_dict keys
-            self.bridge = bridge
-
-    def init_decoder_state(self, enc_X, *args):
-        """Encode, pass the state through the bridge if any, and hand it to the decoder."""
-        output, state = self.encoder(enc_X, *args)
-        if hasattr(self, "bridge"):
-            state = self.bridge(state)
-        return self.decoder.init_state((output, state), *args)
-
-    def forward(self, enc_X, dec_X, *args):
-        return self.decoder(dec_X, self.init_decoder_state(enc_X, *args))
-
-
 def xavier_init_weights(m: nn.Module) -> None:
     """The book's initialisation: Xavier-uniform for Linear weights and RNN weight matrices."""
     if type(m) == nn.Linear:
         nn.init.xavier_uniform_(m.weight)
-    if type(m) in (nn.GRU, nn.LSTM):
+    if isinstance(m, (nn.GRU, nn.LSTM)):   # also the trainer's FusedGRU
         for param in m._flat_weights_names:
             if "weight" in param:
                 nn.init.xavier_uniform_(m._parameters[param])
@@ -160,8 +111,6 @@ def xavier_init_weights(m: nn.Module) -> None:
 
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> EncoderDecoder:
     """An initialised model for `config` (Xavier as in the book)."""
-    from .attention import Seq2SeqAttentionDecoder   # here: attention.py builds on this module
-
     config.validate()
     encoder = Seq2SeqEncoder(src_vocab_size, config.embed_size, config.num_hiddens,
                              config.num_layers, config.dropout, config.cell)
@@ -171,6 +120,7 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -
     else:
         decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
                                  config.decoder_layers, config.dropout, config.cell, config.context)
+    decoder.dense = make_output_layer(config.output_layer, decoder.embedding, decoder.dense)
     bridge = (Bridge(config.num_layers, config.num_hiddens, config.decoder_layers,
                      config.decoder_hiddens, config.cell) if config.needs_bridge else None)
     net = EncoderDecoder(encoder, decoder, bridge)

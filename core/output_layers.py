@@ -1,19 +1,17 @@
 """Other output layers for the decoder (notes 7.9.6): weight tying and an adaptive softmax.
 
-`use_output_layer` swaps a built decoder's `dense` layer for one of them; the adaptive
-softmax returns log-probabilities and trains with `MaskedNLLLoss`.
+`ModelConfig.output_layer` names one ("dense" is the book's `nn.Linear`); `build_model` asks
+`make_output_layer` for it, so a checkpoint records which one its model has. The adaptive
+softmax returns log-probabilities and trains with `core.loss.MaskedNLLLoss`.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .loss import sequence_mask
-from .model import xavier_init_weights
-from .run import TrainingRun
-from .train import Trainer
+from .config import OUTPUT_LAYERS
 
-OUTPUT_LAYERS = ("dense", "tied", "adaptive")
+LOG_PROBABILITY_LAYERS = ("adaptive",)   # these return log-probabilities, not logits
 
 
 class TiedOutput(nn.Module):
@@ -57,27 +55,16 @@ class AdaptiveOutput(nn.Module):
         return self.softmax.log_prob(flat).reshape(*output.shape[:-1], -1)
 
 
-class MaskedNLLLoss(nn.Module):
-    """MaskedSoftmaxCELoss for log-probabilities: -log p(label), zero past valid_len, mean over steps."""
-
-    def forward(self, log_probs, label, valid_len):
-        nll = -log_probs.gather(2, label.unsqueeze(2)).squeeze(2)         # (batch, num_steps)
-        return sequence_mask(nll, valid_len).mean(dim=1)
+def returns_log_probs(kind: str) -> bool:
+    return kind in LOG_PROBABILITY_LAYERS
 
 
-def use_output_layer(run: TrainingRun, kind: str) -> None:
-    """Swap the decoder's dense layer of a fresh run, then rebuild its trainer around the new
-    parameters (the old optimizer does not know them)."""
+def make_output_layer(kind: str, embedding: nn.Embedding, dense: nn.Linear) -> nn.Module:
+    """The decoder's output layer of this kind, replacing its `dense` (hiddens -> vocab)."""
     if kind not in OUTPUT_LAYERS:
         raise ValueError(f"output layer must be one of {OUTPUT_LAYERS}, got {kind!r}")
-    if kind == "dense":
-        return
-    decoder = run.trainer.net.decoder
-    old = decoder.dense
-    decoder.dense = (TiedOutput(decoder.embedding, old.in_features) if kind == "tied"
-                     else AdaptiveOutput(old.in_features, old.out_features))
-    decoder.dense.apply(xavier_init_weights)
-    t = run.trainer
-    run.trainer = Trainer(t.net, t.data_iter, t.tgt_vocab, t.config, t.device)
+    if kind == "tied":
+        return TiedOutput(embedding, dense.in_features)
     if kind == "adaptive":
-        run.trainer.loss = MaskedNLLLoss()
+        return AdaptiveOutput(dense.in_features, dense.out_features)
+    return dense

@@ -14,7 +14,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .config import DataConfig
+from .config import FILE_SOURCES, SYNTHETIC_TASKS, DataConfig
 from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, tokenize_nmt
 
 CORPUS_PATH = Path(__file__).parent / "corpus" / "en-fr.tsv"
@@ -22,6 +22,10 @@ FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
 FRA_ENG_SHA1 = "94646ad1522d915e7b0f9296181140edcf86a4f5"   # the book's DATA_HUB checksum
 MAX_FILE_BYTES = 64 * 1024 * 1024                          # larger uploads are refused
 SYNTHETIC_ALPHABET = "a b c d e f g h i j k l".split()
+# The chapter's four sentences and the book's references (notes 7.8); in the corpus and fra-eng.
+BOOK_EXAMPLES = [("go .", "va !"), ("i lost .", "j'ai perdu ."),
+                 ("he's calm .", "il est calme ."), ("i'm home .", "je suis chez moi .")]
+BOOK_EXAMPLE_SOURCES = ("corpus", "tatoeba")
 
 
 def cache_dir() -> Path:
@@ -84,10 +88,38 @@ def _sha1(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
 
 
-def read_fra_eng_text() -> str:
+def fra_eng_path() -> str:
     """The book's file: $FRA_ENG_PATH if set, else the download cache, else a download."""
-    env_path = os.environ.get("FRA_ENG_PATH")
-    return read_tatoeba_file(env_path) if env_path else read_tatoeba_file(download_fra_eng())
+    return os.environ.get("FRA_ENG_PATH") or str(download_fra_eng())
+
+
+def read_fra_eng_text() -> str:
+    return read_tatoeba_file(fra_eng_path())
+
+
+def data_source(value: str) -> tuple[str, str | None]:
+    """A command line's `--data`: a source name, `fra-eng` (the book's file), or a file path
+    (a zip or `fra.txt` is read as Tatoeba, anything else as a TSV) -> (source, path)."""
+    if value in ("corpus", *SYNTHETIC_TASKS):
+        return value, None
+    if value == "fra-eng":
+        return "tatoeba", fra_eng_path()
+    path = Path(value)
+    return ("tatoeba" if path.suffix == ".zip" or path.name == "fra.txt" else "tsv"), str(path)
+
+
+def needs_data_file(config: DataConfig) -> bool:
+    """Whether the run's pairs came from a file (a path, or an upload that must be given again)."""
+    return config.source in FILE_SOURCES
+
+
+def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tuple[str, str]]:
+    """Sentences to watch a run learn: the book's examples on fra-eng or the corpus,
+    otherwise the first held-out pairs (the first training pairs when none are held out)."""
+    if config.source in BOOK_EXAMPLE_SOURCES:
+        return BOOK_EXAMPLES[:count]
+    pool = data.test if len(data.test) else data.train
+    return pool.sentences()[:count]
 
 
 def pairs_from_lines(lines: list[str], description: str, limit: int | None = None) -> PairSet:
@@ -166,7 +198,7 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
     (then `config.path` is only its name, for messages)."""
     config.validate()
     source = config.source
-    if source in ("copy", "reverse", "sort"):
+    if source in SYNTHETIC_TASKS:
         pairs = synthetic_pairs(source, config.num_examples + config.num_test,
                                 config.num_steps, config.seed)
         return random_split(pairs, config)

@@ -1,291 +1,106 @@
-"""One training loop (notes 7.5) for the CLI and the UI, reporting through events.
+"""A whole training run from configs, the book's `train_seq2seq`, and `python -m core.train`.
 
-`Trainer.run` is the book's `train_seq2seq` loop — Adam, teacher forcing with
-`<bos>` + `Y[:, :-1]`, the masked loss summed over the batch, gradient clipping at
-theta — plus what a tool needs: a teacher-forcing ratio, gradient accumulation, sum or
-mean reduction, events after every step and epoch, a cooperative stop, resume, and a
-guard that stops on a NaN loss before it reaches the weights.
+`start_run` validates the configs, loads the data, builds the seeded model (or takes a
+resumed one) and makes a `Trainer` with the loss the configs name; `TrainingRun.train` runs
+it with the subscribers a caller asks for. The CLI below, the Train view (through
+`core.service.jobs`) and the Exercises all train this way, so there is one way to train.
 """
 from __future__ import annotations
 
-import math
+import argparse
+import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from .metrics import bleu
-from . import fused_gru
-from .config import TrainConfig
-from .data import Vocab
-from .decode import translate
-from .loss import MaskedSoftmaxCELoss, make_loss
+from . import cli, fast
+from .checkpoint import Checkpoint, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
+from .config import CELLS, CONTEXTS, DECODERS, OUTPUT_LAYERS, REDUCTIONS, DataConfig, ModelConfig, TrainConfig
+from .data import BatchIterator, DataError, NMTData, Vocab
+from .device import pick_device
+from .history import History, TrainResult
+from .loss import make_loss
+from .model import build_model, xavier_init_weights
+from .output_layers import returns_log_probs
+from .resources import check_fits
+from .sampling import SampleTranslations
+from .sources import data_source, prepare_data, sample_pairs
+from .trainer import Trainer
 
 
 @dataclass
-class StepEvent:
-    epoch: int
-    step: int                    # global optimizer step, continues across resumes
-    loss: float                  # this batch: sum of per-sequence losses / tokens
-    grad_norm: float             # before clipping
-    tokens_per_second: float     # over the run so far
-    elapsed: float
+class TrainingRun:
+    data: NMTData
+    data_config: DataConfig
+    model_config: ModelConfig
+    train_config: TrainConfig
+    trainer: Trainer
+    result: TrainResult | None = None
+
+    def train(self, on_event: Callable | None = None, stop: threading.Event | None = None,
+              sample_every: int = 0) -> TrainResult:
+        """Train; every `sample_every` epochs a few translations join the events and the history."""
+        if sample_every:
+            on_event = SampleTranslations(self.trainer.net, sample_pairs(self.data_config, self.data),
+                                          self.data.src_vocab, self.data.tgt_vocab, self.data_config.num_steps,
+                                          sample_every, self.trainer.history, on_event)
+        self.result = self.trainer.run(on_event, stop)
+        return self.result
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.trainer.net, self.model_config, self.data_config, self.train_config,
+                          self.data.src_vocab, self.data.tgt_vocab, self.trainer.history,
+                          self.trainer.optimizer.state_dict(), self.data.test.sentences())
 
 
-@dataclass
-class EpochEvent:
-    epoch: int                   # 1-based, continues across resumes
-    num_epochs: int
-    step: int
-    loss: float                  # the book's metric: sum of losses / tokens over the epoch
-    tokens_per_second: float     # over the run so far
-    elapsed: float
-    epoch_tokens_per_second: float = 0.0   # this epoch alone
+def start_run(data_config: DataConfig, model_config: ModelConfig, train_config: TrainConfig,
+              raw: bytes | None = None, resume: Checkpoint | None = None) -> TrainingRun:
+    """Validate, load the data, build the seeded model (or take the resumed one), make a trainer."""
+    for config in (data_config, model_config):
+        config.validate()
+    train_config.validate(batch_size=data_config.batch_size)
+    device = pick_device(train_config.device)
+    torch.manual_seed(train_config.seed)
+    if resume is not None:
+        data = _resumed_data(resume, data_config, raw)
+        net, history, opt_state = resume.model, resume.history, resume.optimizer_state
+    else:
+        data = prepare_data(data_config, raw)
+        check_fits(model_config, len(data.src_vocab), len(data.tgt_vocab), data_config.batch_size,
+                   data_config.num_steps, device)
+        net = build_model(model_config, len(data.src_vocab), len(data.tgt_vocab))
+        history, opt_state = History(), None
+    generator = torch.Generator().manual_seed(train_config.seed + len(history.epoch_loss))
+    batches = BatchIterator(data, data_config.batch_size, shuffle=True, generator=generator)
+    loss = make_loss(train_config.masked, log_probs=returns_log_probs(model_config.output_layer))
+    trainer = Trainer(net, batches, data.tgt_vocab, train_config, device, history, opt_state, loss=loss)
+    return TrainingRun(data, data_config, model_config, train_config, trainer)
 
 
-@dataclass
-class SampleEvent:
-    epoch: int
-    samples: list[dict]          # {src, pred, ref, bleu}
+def _resumed_data(resume: Checkpoint, data_config: DataConfig, raw: bytes | None) -> NMTData:
+    """The same pairs as the original run, encoded with the checkpoint's own vocabularies."""
+    data = prepare_data(resume.data_config if raw is None else data_config, raw)
+    return NMTData(data.train, data.test, resume.src_vocab, resume.tgt_vocab, data_config.num_steps)
 
 
-@dataclass
-class History:
-    """Everything plotted about a run; plain lists so it lives in checkpoints."""
-    step_loss: list[float] = field(default_factory=list)
-    step_grad_norm: list[float] = field(default_factory=list)
-    epoch_loss: list[float] = field(default_factory=list)
-    epoch_tokens_per_second: list[float] = field(default_factory=list)
-    samples: list[dict] = field(default_factory=list)
-    tokens: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "History":
-        return cls(**values)
-
-
-@dataclass
-class TrainResult:
-    status: str                  # "finished", "stopped" or "diverged"
-    message: str
-    history: History
-    final_loss: float
-    train_seconds: float         # this run only
-    tokens: int                  # this run only
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.train_seconds if self.train_seconds > 0 else 0.0
-
-    def summary(self) -> dict:
-        return {"status": self.status, "final_loss": self.final_loss,
-                "train_seconds": round(self.train_seconds, 3), "tokens": self.tokens,
-                "tokens_per_second": round(self.tokens_per_second, 1),
-                "epochs": len(self.history.epoch_loss), "steps": len(self.history.step_loss)}
-
-
-def teacher_forced_logits(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor,
-                          Y: torch.Tensor, bos_id: int) -> torch.Tensor:
-    """Teacher forcing (notes 7.5): the decoder reads `<bos>` + Y[:, :-1] in one call.
-
-    Returns Y_hat (batch, num_steps, vocab).
-    """
-    bos = torch.full((Y.shape[0], 1), bos_id, dtype=Y.dtype, device=Y.device)
-    return net(X, torch.cat([bos, Y[:, :-1]], 1), X_valid_len)[0]
-
-
-def smooth(values: list[float], weight: float = 0.9) -> list[float]:
-    """Exponential moving average with bias correction (TensorBoard's smoothing of a curve)."""
-    out, avg = [], 0.0
-    for i, value in enumerate(values, start=1):
-        avg = weight * avg + (1 - weight) * value
-        out.append(avg / (1 - weight ** i))
-    return out
-
-
-def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:
-    """(1-based positions, values) of at most `max_points` evenly spaced points, the last kept:
-    a live chart of a long run redraws a few hundred points, not every step."""
-    stride = max(1, -(-len(values) // max_points))
-    positions = list(range(0, len(values), stride))
-    if values and positions[-1] != len(values) - 1:
-        positions.append(len(values) - 1)
-    return [i + 1 for i in positions], [values[i] for i in positions]
-
-
-def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
-    """The book's `grad_clipping` without the Python loop or a host sync: returns the pre-clip norm.
-
-    norm = sqrt(sum of squared gradients); if norm > theta every gradient is scaled by theta/norm.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-    torch._foreach_mul_(grads, torch.clamp(theta / norm, max=1.0))
-    return norm
-
-
-def make_adam(net: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
-    """The book's Adam; fused (one kernel per tensor for all of Adam's arithmetic) where
-    PyTorch has that kernel, else foreach (one op per kind of update, not per tensor)."""
-    if device.type in ("cpu", "cuda"):
-        return torch.optim.Adam(net.parameters(), lr=lr, fused=True)
-    return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
-
-
-def masked_sequence_loss(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor, Y: torch.Tensor,
-                         Y_valid_len: torch.Tensor, bos_id: int, num_steps: int) -> torch.Tensor:
-    """The book's masked per-sequence loss under teacher forcing, (batch,), with the output
-    layer and the softmax computed only where the mask keeps them.
-
-    The book scores every (sequence, position) and multiplies the padding's terms by 0:
-    those logits change neither the loss nor any gradient. Here the decoder's hidden states
-    at valid positions are gathered first, so the vocabulary-sized product and softmax run
-    on the valid tokens only (about 60% of the positions in fra-eng batches). The sum per
-    sequence is divided by num_steps, as the book's mean over positions does.
-    """
-    decoder = net.decoder
-    bos = torch.full((Y.shape[0], 1), bos_id, dtype=Y.dtype, device=Y.device)
-    state = net.init_decoder_state(X, X_valid_len)
-    hidden = decoder.hidden_states(torch.cat([bos, Y[:, :-1]], 1), state)[0]   # (T, B, H)
-    keep = torch.arange(Y.shape[1], device=Y.device)[:, None] < Y_valid_len[None, :]   # (T, B)
-    token_loss = nn.functional.cross_entropy(decoder.dense(hidden[keep]), Y.t()[keep], reduction="none")
-    # back to (T, B) with zeros at the padding, then the book's sum over positions (deterministic
-    # on every device, unlike an index_add)
-    return token_loss.new_zeros(keep.shape).masked_scatter(keep, token_loss).sum(dim=0) / num_steps
-
-
-class Trainer:
-    """Trains `net` on batches of (X, X_valid_len, Y, Y_valid_len) from `data_iter`."""
-
-    def __init__(self, net: nn.Module, data_iter: Iterable, tgt_vocab: Vocab, config: TrainConfig,
-                 device: torch.device, history: History | None = None,
-                 optimizer_state: dict | None = None):
-        self.net = net.to(device)
-        self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
-        self.history = history or History()
-        self.optimizer = make_adam(net, config.lr, device)
-        if optimizer_state:
-            self.optimizer.load_state_dict(optimizer_state)
-        self.loss = make_loss(config.masked)
-        self.params = [p for p in net.parameters() if p.requires_grad]
-        if self.device.type == "cpu":
-            fused_gru.load_in_background()     # nn.GRU runs until it is built (or if it cannot be)
-
-    # -- one step -------------------------------------------------------------------------
-    def _forward(self, X, X_valid_len, Y) -> torch.Tensor:
-        """Y_hat (batch, num_steps, vocab) with teacher forcing, or mixed with own predictions."""
-        if self.config.teacher_forcing_ratio >= 1.0:         # the book: one call, whole sequence
-            return teacher_forced_logits(self.net, X, X_valid_len, Y, self.tgt_vocab["<bos>"])
-        bos = torch.full((Y.shape[0], 1), self.tgt_vocab["<bos>"], dtype=Y.dtype, device=Y.device)
-        return self._scheduled_sampling(X, X_valid_len, Y, bos)
-
-    def _scheduled_sampling(self, X, X_valid_len, Y, bos) -> torch.Tensor:
-        """Step by step: each input is the true previous token with probability ratio,
-        else the model's own previous prediction (notes 7.9.4)."""
-        state = self.net.init_decoder_state(X, X_valid_len)
-        dec_X, outputs = bos, []
-        for t in range(Y.shape[1]):
-            Y_t, state = self.net.decoder(dec_X, state)     # (batch, 1, vocab)
-            outputs.append(Y_t)
-            use_truth = torch.rand(Y.shape[0], 1, device=Y.device) < self.config.teacher_forcing_ratio
-            dec_X = torch.where(use_truth, Y[:, t:t + 1], Y_t.argmax(dim=2))
-        return torch.cat(outputs, dim=1)
-
-    def _sequence_loss(self, X, X_valid_len, Y, Y_valid_len) -> torch.Tensor:
-        """The book's per-sequence loss. With the mask, decoder positions past the batch's
-        longest target add exactly zero to the loss and its gradients, so they are not
-        computed; the mean still divides by num_steps, as the book's does. Under teacher
-        forcing the output layer also skips the padding inside (`masked_sequence_loss`)."""
-        num_steps = Y.shape[1]
-        if self.config.masked:
-            Y = Y[:, :max(int(Y_valid_len.max()), 1)]
-            if (self.config.teacher_forcing_ratio >= 1.0 and isinstance(self.loss, MaskedSoftmaxCELoss)
-                    and hasattr(self.net.decoder, "hidden_states")):
-                return masked_sequence_loss(self.net, X, X_valid_len, Y, Y_valid_len,
-                                            self.tgt_vocab["<bos>"], num_steps)
-        return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)
-
-    def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Forward/backward over the micro-batches, clip, update: (loss sum, tokens, norm)."""
-        X, X_valid_len, Y, Y_valid_len = [x.to(self.device, non_blocking=True) for x in batch]
-        self.optimizer.zero_grad(set_to_none=True)
-        scale = 1.0 if self.config.reduction == "sum" else 1.0 / X.shape[0]
-        loss_sum = torch.zeros((), device=self.device)
-        parts = min(self.config.accumulation_steps, X.shape[0])
-        for x, xv, y, yv in zip(*(t.chunk(parts) for t in (X, X_valid_len, Y, Y_valid_len))):
-            l = self._sequence_loss(x, xv, y, yv)            # (micro_batch,) per-sequence loss
-            (l.sum() * scale).backward()
-            loss_sum += l.detach().sum()
-        norm = clip_gradients(self.params, self.config.clip_theta)
-        return loss_sum, Y_valid_len.sum(), norm
-
-    # -- the loop -------------------------------------------------------------------------
-    def run(self, on_event: Callable | None = None, stop: threading.Event | None = None,
-            samples: list[tuple[str, str]] = (), sample_every: int = 0,
-            src_vocab: Vocab | None = None, num_steps: int = 10) -> TrainResult:
-        """Train until num_epochs (counting resumed ones), a stop request, or a NaN loss."""
-        emit = on_event or (lambda event: None)
-        hist, start = self.history, time.perf_counter()
-        run_tokens, status, message = 0, "finished", "training finished"
-        self.net.train()
-        for epoch in range(len(hist.epoch_loss), self.config.num_epochs):
-            epoch_loss, epoch_tokens, epoch_start = 0.0, 0, time.perf_counter()
-            for batch in self.data_iter:
-                loss_sum, tokens, norm = self._step(batch)
-                loss_value, tokens = float(loss_sum), int(tokens)
-                if not math.isfinite(loss_value):
-                    status, message = "diverged", (
-                        f"the loss became {loss_value} at step {len(hist.step_loss) + 1}: training "
-                        "stopped before this step changed the weights; try a smaller lr")
-                    break
-                self.optimizer.step()
-                epoch_loss, epoch_tokens, run_tokens = epoch_loss + loss_value, epoch_tokens + tokens, run_tokens + tokens
-                hist.step_loss.append(loss_value / max(tokens, 1))
-                hist.step_grad_norm.append(float(norm))
-                elapsed = time.perf_counter() - start
-                emit(StepEvent(epoch + 1, len(hist.step_loss), hist.step_loss[-1], hist.step_grad_norm[-1],
-                               run_tokens / max(elapsed, 1e-9), elapsed))
-                if stop is not None and stop.is_set():
-                    status, message = "stopped", (f"stopped by request after {epoch} complete epochs "
-                                                  f"(at step {len(hist.step_loss)}, inside epoch {epoch + 1})")
-                    break
-            if status != "finished":
-                break
-            hist.epoch_loss.append(epoch_loss / max(epoch_tokens, 1))
-            hist.epoch_tokens_per_second.append(epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9))
-            elapsed = time.perf_counter() - start
-            emit(EpochEvent(epoch + 1, self.config.num_epochs, len(hist.step_loss), hist.epoch_loss[-1],
-                            run_tokens / max(elapsed, 1e-9), elapsed, hist.epoch_tokens_per_second[-1]))
-            if samples and sample_every and src_vocab is not None and (
-                    (epoch + 1) % sample_every == 0 or epoch + 1 == self.config.num_epochs):
-                emit(self._sample(epoch + 1, samples, src_vocab, num_steps))
-        seconds = time.perf_counter() - start
-        hist.tokens, hist.seconds = hist.tokens + run_tokens, hist.seconds + seconds
-        final = hist.epoch_loss[-1] if hist.epoch_loss else float("nan")
-        return TrainResult(status, message, hist, final, seconds, run_tokens)
-
-    def _sample(self, epoch: int, samples: list[tuple[str, str]], src_vocab: Vocab, num_steps: int) -> SampleEvent:
-        """Translations of fixed sentences with their BLEU (k=2), so a user watches it learn."""
-        preds = translate(self.net, [s for s, _ in samples], src_vocab, self.tgt_vocab, num_steps)
-        self.net.train()
-        rows = [{"epoch": epoch, "src": s, "pred": p, "ref": r, "bleu": bleu(p, r, k=2)}
-                for (s, r), p in zip(samples, preds)]
-        self.history.samples.extend(rows)
-        return SampleEvent(epoch, rows)
+def continue_run(ckpt: Checkpoint, more_epochs: int, raw: bytes | None = None,
+                 device: str = "auto") -> TrainingRun:
+    """Train a saved run `more_epochs` further: the same pairs and split with its own vocabularies,
+    its weights, optimizer state, hyperparameters and curves; epochs and steps count on."""
+    if isinstance(more_epochs, bool) or not isinstance(more_epochs, int) or more_epochs < 1:
+        raise ValueError(f"more epochs must be a whole number of at least 1, got {more_epochs!r}")
+    done = len(ckpt.history.epoch_loss)
+    train_config = replace(ckpt.train_config, num_epochs=done + more_epochs, device=device)
+    return start_run(ckpt.data_config, ckpt.model_config, train_config, raw=raw, resume=ckpt)
 
 
 def train_seq2seq(net: nn.Module, data_iter: Iterable, lr: float, num_epochs: int,
                   tgt_vocab: Vocab, device) -> TrainResult:
-    """The book's function: Xavier init, then the loop above with the book's settings."""
-    from .model import xavier_init_weights
-
+    """The book's function: Xavier init, then the one loop with the book's settings."""
     net.apply(xavier_init_weights)
     config = TrainConfig(lr=lr, num_epochs=num_epochs)
     result = Trainer(net, data_iter, tgt_vocab, config, torch.device(device)).run()
@@ -293,7 +108,90 @@ def train_seq2seq(net: nn.Module, data_iter: Iterable, lr: float, num_epochs: in
     return result
 
 
-if __name__ == "__main__":
-    from .cli import train_main
+# -- python -m core.train --------------------------------------------------------------------
+BUILD_WAIT_SECONDS = 120.0      # the fused GRU's first build takes ~10 s; past this, nn.GRU runs
 
-    raise SystemExit(train_main())
+
+def train_parser() -> argparse.ArgumentParser:
+    d, m, t = DataConfig(), ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m core.train", description="Train the chapter's seq2seq model.")
+    p.add_argument("--data", default="corpus", help="corpus | copy | reverse | sort | fra-eng | PATH")
+    p.add_argument("--num-examples", type=int, default=d.num_examples)
+    p.add_argument("--num-test", type=int, default=d.num_test)
+    p.add_argument("--embed-size", type=int, default=m.embed_size)
+    p.add_argument("--num-hiddens", type=int, default=m.num_hiddens)
+    p.add_argument("--num-layers", type=int, default=m.num_layers)
+    p.add_argument("--dec-num-hiddens", type=int, default=None)
+    p.add_argument("--dec-num-layers", type=int, default=None)
+    p.add_argument("--dropout", type=float, default=m.dropout)
+    p.add_argument("--cell", choices=CELLS, default=m.cell)
+    p.add_argument("--context", choices=CONTEXTS, default=m.context,
+                   help="decoder context at inference: the book's state[-1], or the fixed encoder state")
+    p.add_argument("--decoder", choices=DECODERS, default=m.decoder,
+                   help="plain = the chapter's decoder; attention = Bahdanau attention (d2l 10.4)")
+    p.add_argument("--output-layer", choices=OUTPUT_LAYERS, default=m.output_layer,
+                   help="dense = the book's; tied or adaptive softmax (notes 7.9.6)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--num-steps", type=int, default=d.num_steps)
+    p.add_argument("--min-freq", type=int, default=d.min_freq)
+    p.add_argument("--lr", type=float, default=t.lr)
+    p.add_argument("--epochs", type=int, default=t.num_epochs)
+    p.add_argument("--clip", type=float, default=t.clip_theta)
+    p.add_argument("--teacher-forcing-ratio", type=float, default=t.teacher_forcing_ratio)
+    p.add_argument("--accumulation-steps", type=int, default=t.accumulation_steps)
+    p.add_argument("--reduction", choices=REDUCTIONS, default=t.reduction)
+    p.add_argument("--unmasked", action="store_true", help="the exercise's loss without the mask")
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--device", default=t.device)
+    p.add_argument("--out", default=None, help="checkpoint file (default: checkpoints/latest.pt)")
+    p.add_argument("--resume", default=None, help="checkpoint to continue training")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of metrics")
+    return p
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig, TrainConfig]:
+    source, path = data_source(args.data)
+    data = DataConfig(source=source, path=path, num_examples=args.num_examples, num_test=args.num_test,
+                      num_steps=args.num_steps, batch_size=args.batch_size, min_freq=args.min_freq,
+                      seed=args.seed)
+    model = ModelConfig(cell=args.cell, embed_size=args.embed_size, num_hiddens=args.num_hiddens,
+                        num_layers=args.num_layers, dropout=args.dropout, dec_num_hiddens=args.dec_num_hiddens,
+                        dec_num_layers=args.dec_num_layers, context=args.context, decoder=args.decoder,
+                        output_layer=args.output_layer)
+    train = TrainConfig(lr=args.lr, num_epochs=args.epochs, clip_theta=args.clip,
+                        teacher_forcing_ratio=args.teacher_forcing_ratio,
+                        accumulation_steps=args.accumulation_steps, reduction=args.reduction,
+                        masked=not args.unmasked, seed=args.seed, device=args.device)
+    return data, model, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = train_parser().parse_args(argv)
+    try:
+        data_config, model_config, train_config = configs_from_args(args)
+        resume = load_checkpoint(args.resume) if args.resume else None
+        if resume is not None:
+            model_config = resume.model_config
+        run = start_run(data_config, model_config, train_config, resume=resume)
+    except (ValueError, DataError, CheckpointError) as err:
+        return cli.fail(err)
+    kernel = "nn.GRU"
+    if run.trainer.device.type == "cpu":
+        fast.load(timeout=BUILD_WAIT_SECONDS)   # the whole run on one kernel
+        kernel = fast.status()
+    cli.say(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
+            f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}; {kernel}")
+    with cli.EpochProgress(train_config.num_epochs, done=len(run.trainer.history.epoch_loss)) as progress:
+        result = run.train(progress)
+    out = Path(args.out) if args.out else checkpoint_path("latest")
+    save_checkpoint(run.checkpoint(), out)
+    cli.say(f"{result.message}: loss {result.final_loss:.3f}, {result.tokens_per_second:,.1f} tokens/sec "
+            f"on {run.trainer.device}; saved {out}")
+    if args.json:
+        cli.print_json({**result.summary(), "checkpoint": str(out), "device": str(run.trainer.device),
+                        "gru": kernel})
+    return 0 if result.status != "diverged" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

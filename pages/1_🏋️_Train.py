@@ -6,8 +6,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.checkpoint import sanitize_name
-from core.jobs import TrainingJob
-from core.run import TrainingRun, start_run
+from core.service.jobs import TrainingJob
+from core.train import TrainingRun, start_run
 from ui import jobs, train_continue, train_form, train_live
 from ui.train_form import DEFAULT_SAMPLE_EVERY
 from ui.widgets import guarded, start_page

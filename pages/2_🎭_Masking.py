@@ -8,8 +8,8 @@ import streamlit as st
 import torch
 
 from core.loss import MaskedSoftmaxCELoss, loss_breakdown, mask_parts, sequence_mask
-from core.run import BOOK_EXAMPLES
-from core.masking import LossBatch, parse_lengths, real_batch, toy_batch
+from core.sources import BOOK_EXAMPLES
+from core.exercises.masking import LossBatch, parse_lengths, real_batch, toy_batch
 from ui.charts import grid, show_grid
 from ui.state import kept
 from ui.widgets import Active, guarded, no_checkpoint, start_page

@@ -96,16 +96,20 @@ def corpus_mode(active: Active) -> None:
         st.info("This checkpoint stores no held-out pairs, so there is nothing to score.", icon="ℹ️")
         return
     report = models.evaluation(models.cache_key(active.ref), active.ckpt)
-    c = st.columns(5)
-    c[0].metric("Corpus BLEU (0–100)", f"{report.corpus.score:.2f}",
-                help="The standard corpus BLEU, equal to sacrebleu's.")
-    c[1].metric("Mean BLEU (k = 2)", f"{report.mean_sentence_bleu:.4f}",
+    corpus_bleu, chrf = report.corpus.bleu, report.corpus.chrf
+    c = st.columns(6)
+    c[0].metric("Corpus BLEU (0–100)", f"{corpus_bleu.score:.2f}",
+                help="The standard corpus BLEU, computed by sacrebleu.")
+    c[1].metric("chrF (0–100)", f"{chrf.score:.2f}",
+                help="sacrebleu's character n-gram F-score: a near-miss word still earns partial credit.")
+    c[2].metric("Mean BLEU (k = 2)", f"{report.mean_sentence_bleu:.4f}",
                 help="The mean of the book's sentence BLEU (0–1) over the held-out pairs.")
-    c[2].metric("Brevity penalty", f"{report.corpus.brevity_penalty:.4f}")
-    c[3].metric("Length: output / reference", f"{report.corpus.sys_len:,} / {report.corpus.ref_len:,}")
-    c[4].metric("Held-out pairs", f"{len(report.rows):,}")
-    st.caption("Corpus BLEU: 4-gram precisions summed over all sentences, as sacrebleu computes it: "
-               + ", ".join(f"p{n + 1} = {p:.1f}" for n, p in enumerate(report.corpus.precisions)) + ".")
+    c[3].metric("Brevity penalty", f"{corpus_bleu.brevity_penalty:.4f}")
+    c[4].metric("Length: output / reference", f"{corpus_bleu.sys_len:,} / {corpus_bleu.ref_len:,}")
+    c[5].metric("Held-out pairs", f"{len(report.rows):,}")
+    st.caption("Corpus BLEU: 4-gram precisions summed over all sentences, by sacrebleu: "
+               + ", ".join(f"p{n + 1} = {p:.1f}" for n, p in enumerate(corpus_bleu.precisions))
+               + f". Signatures: BLEU `{corpus_bleu.signature}`, chrF `{chrf.signature}`.")
     charts.show(charts.histogram({"sentences": [r["bleu"] for r in report.rows]},
                                  "The book's sentence BLEU (k = 2) over the held-out pairs", "BLEU",
                                  bin_size=0.05), key="bleu.histogram")

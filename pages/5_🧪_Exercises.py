@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.experiments import BASE, catalogue, load_cached
+from core.exercises.experiments import BASE, catalogue, load_cached
 from ui import experiments_view as view
 from ui.widgets import start_page
 

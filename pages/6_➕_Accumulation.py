@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accumulation import check_split
+from core.exercises.accumulation import check_split
 from ui import experiments_view as view
 from ui.state import kept
 from ui.widgets import guarded, start_page

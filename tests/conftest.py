@@ -44,7 +44,7 @@ def fra_eng_text(fra_eng_path) -> str:
 def _fused_gru_settled():
     """Training switches to the fused GRU when its background build ends; settle that once,
     so no test sees the switch happen between two runs it compares."""
-    from core import fused_gru
+    from core.fast import fused_gru
     fused_gru.load(timeout=300)
 
 

@@ -6,12 +6,12 @@ from torch import nn
 from core.attention import AdditiveAttention, Seq2SeqAttentionDecoder, masked_softmax
 from core.beam import beam_decode
 from core.checkpoint import load_checkpoint, save_checkpoint
-from core.cli import configs_from_args, train_parser
+from core.train import configs_from_args, train_parser
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import GreedyResult, encode_source, greedy_decode, greedy_steps, predict_seq2seq, translate
 from core.model import build_model, count_parameters
 from core.resources import parameter_count
-from core.run import start_run
+from core.train import start_run
 
 NUM_STEPS = 6
 ATTENTION = dict(embed_size=16, num_hiddens=24, num_layers=2, dropout=0.0, decoder="attention")

@@ -9,7 +9,7 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.data import Vocab
 from core.decode import GreedyResult, encode_source, greedy_decode, greedy_steps
 from core.model import build_model
-from core.run import start_run
+from core.train import start_run
 
 NUM_STEPS = 8
 SMALL = dict(embed_size=16, num_hiddens=32, num_layers=2, dropout=0.0)

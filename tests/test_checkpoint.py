@@ -1,14 +1,22 @@
 """Checkpoints: round trip, atomic writes, safe loading, clear errors, names inside the folder."""
+import io
 import os
 import pickle
 
 import pytest
 import torch
 
-from core.checkpoint import (CheckpointError, checkpoint_bytes, checkpoint_path, list_checkpoints,
+from core.checkpoint import (CheckpointError, checkpoint_path, checkpoint_payload, list_checkpoints,
                              load_checkpoint, sanitize_name, save_checkpoint)
 from core.config import DataConfig, ModelConfig, TrainConfig
-from core.run import start_run
+from core.train import start_run
+
+
+def checkpoint_bytes(ckpt) -> bytes:
+    """What an upload of this checkpoint's file holds."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint_payload(ckpt), buffer)
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import torch
 
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import encode_source, greedy_decode, predict_seq2seq, trajectory, translate
-from core.run import start_run
+from core.train import start_run
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
-import core.experiments as ex
+import core.exercises.experiments as ex
 import core.output_layers as layers
-from core.accumulation import AccumulationError, check_split, compare
-from core.config import DataConfig, ModelConfig, TrainConfig
-from core.loss import MaskedSoftmaxCELoss
-from core.run import start_run
+from core.exercises.accumulation import AccumulationError, check_split, compare
+from core.config import OUTPUT_LAYERS, DataConfig, ModelConfig, TrainConfig
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.loss import MaskedNLLLoss, MaskedSoftmaxCELoss
+from core.train import start_run
 
 TINY = ex.BaseSetup(DataConfig(source="reverse", num_examples=48, num_test=8, batch_size=16, num_steps=5),
                     ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=2))
@@ -35,7 +37,7 @@ def test_every_exercise_of_7_9_is_an_experiment_with_valid_distinct_variants():
         assert len(e.variants) >= 2 and len({v.label for v in e.variants}) == len(e.variants)
         for v in e.variants:
             v.data.validate(), v.model.validate(), v.train.validate(batch_size=v.data.batch_size)
-            assert v.output_layer in layers.OUTPUT_LAYERS and v.data == ex.BASE.data
+            assert v.output_layer in OUTPUT_LAYERS and v.data == ex.BASE.data
 
 
 def test_the_base_setup_is_the_small_corpus_and_each_variant_turns_its_exercises_knob():
@@ -55,7 +57,7 @@ def test_masked_nll_on_log_probs_equals_the_masked_softmax_ce_on_logits():
     logits, label = torch.randn(3, 4, 7), torch.randint(0, 7, (3, 4))
     valid_len = torch.tensor([4, 2, 0])
     expected = MaskedSoftmaxCELoss()(logits, label, valid_len)
-    assert torch.allclose(layers.MaskedNLLLoss()(torch.log_softmax(logits, -1), label, valid_len), expected, atol=1e-6)
+    assert torch.allclose(MaskedNLLLoss()(torch.log_softmax(logits, -1), label, valid_len), expected, atol=1e-6)
 
 
 def test_tied_output_reads_the_embedding_itself_and_needs_no_vocab_by_hidden_matrix():
@@ -74,14 +76,16 @@ def test_adaptive_output_gives_log_probabilities_over_the_whole_vocabulary(vocab
     assert torch.allclose(out.logsumexp(-1), torch.zeros(2, 3), atol=1e-5)
 
 
-def test_swapping_the_output_layer_rebuilds_the_optimizer_around_the_new_parameters():
-    run = start_run(TINY.data, TINY.model, TINY.train)
-    ex.use_output_layer(run, "adaptive")
+def test_the_output_layer_named_in_the_model_config_is_built_optimized_and_recorded(checkpoint_dir):
+    run = start_run(TINY.data, replace(TINY.model, output_layer="adaptive"), TINY.train)
     optimized = {id(p) for group in run.trainer.optimizer.param_groups for p in group["params"]}
     assert {id(p) for p in run.trainer.net.parameters()} == optimized
-    assert isinstance(run.trainer.loss, layers.MaskedNLLLoss)
-    with pytest.raises(ValueError, match="output layer"):
-        ex.use_output_layer(run, "pointer")
+    assert isinstance(run.trainer.loss, MaskedNLLLoss)
+    assert isinstance(run.trainer.net.decoder.dense, layers.AdaptiveOutput)
+    saved = save_checkpoint(run.checkpoint(), checkpoint_dir / "adaptive.pt")
+    assert load_checkpoint(saved).model_config.output_layer == "adaptive"
+    with pytest.raises(ValueError, match="output_layer"):
+        replace(TINY.model, output_layer="pointer").validate()
 
 
 # -- running, caching, reading -----------------------------------------------------------------

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from core import fused_gru
+from core.fast import fused_gru
 from core.config import ModelConfig, TrainConfig
 from core.model import build_model
-from core.train import Trainer
+from core.trainer import Trainer
 from tests.test_train import VOCAB, make_batch
 
 

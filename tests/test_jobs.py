@@ -4,8 +4,8 @@ import time
 
 from core.checkpoint import load_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
-from core.jobs import TrainingJob
-from core.run import start_run
+from core.service.jobs import TrainingJob
+from core.train import start_run
 
 
 def job(name, epochs=3, source="reverse", **kwargs):
@@ -62,7 +62,7 @@ def test_running_jobs_share_the_cores_and_follow_each_other(checkpoint_dir, monk
     moving to its share on its next step."""
     import torch
 
-    from core import jobs
+    from core.service import jobs
     monkeypatch.setattr(jobs, "usable_cores", lambda: 5)
     seen: dict[str, set[int]] = {"first": set(), "second": set()}
 
@@ -87,7 +87,7 @@ def test_running_jobs_share_the_cores_and_follow_each_other(checkpoint_dir, monk
 
 
 def test_a_containers_cpu_quota_is_read_from_cgroup_v2_or_v1(tmp_path):
-    from core import jobs
+    from core.service import jobs
     (tmp_path / "cpu.max").write_text("150000 100000\n")         # cgroup v2: 1.5 cores
     assert jobs.cgroup_cpu_limit(tmp_path) == 1.5
     (tmp_path / "cpu.max").write_text("max 100000\n")             # no quota
@@ -102,7 +102,7 @@ def test_a_containers_cpu_quota_is_read_from_cgroup_v2_or_v1(tmp_path):
 
 
 def test_a_containers_cpu_quota_caps_the_usable_cores(monkeypatch):
-    from core import jobs
+    from core.service import jobs
     monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: set(range(16)))
     monkeypatch.setattr(jobs, "_cpu_limit", lambda: 1.5)
     assert jobs.usable_cores() == 2

@@ -59,7 +59,7 @@ def test_loss_breakdown_adds_up_to_the_loss():
 
 
 def test_the_notes_toy_batch_gives_the_notes_mask_and_a_larger_plain_mean():
-    from core.masking import toy_batch
+    from core.exercises.masking import toy_batch
     batch = toy_batch(["A B C", "D"], ["A B F", "D Z X"], [3, 1], confidence=0.9)
     parts = loss_breakdown(batch.logits, batch.labels, batch.valid_len)
     assert parts.weights.tolist() == [[1, 1, 1], [1, 0, 0]]
@@ -69,14 +69,14 @@ def test_the_notes_toy_batch_gives_the_notes_mask_and_a_larger_plain_mean():
 
 
 def test_smoothing_starts_at_the_first_value_and_follows_the_curve():
-    from core.train import smooth
+    from core.history import smooth
     assert smooth([4.0]) == [4.0]
     assert smooth([1.0] * 5) == pytest.approx([1.0] * 5)
     assert smooth([0.0, 10.0], weight=0.5)[1] == pytest.approx(20 / 3)
 
 
 def test_valid_lengths_are_parsed_or_refused_with_what_to_type():
-    from core.masking import MAX_VALID_LEN, parse_lengths
+    from core.exercises.masking import MAX_VALID_LEN, parse_lengths
     assert parse_lengths(" 1, 2 3 ") == [1, 2, 3]
     for text, says in [("", "whole numbers"), ("a,b", "whole numbers"), ("-1", "whole numbers"),
                        ("², 1", "whole numbers"), ("1,2,3,4,5,6,7,8,9", "at most 8"),

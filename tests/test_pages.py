@@ -17,8 +17,8 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import greedy_decode
 from core.loss import MaskedSoftmaxCELoss
 from core.metrics import bleu
-from core.run import start_run
-from core.masking import real_batch, toy_batch
+from core.train import start_run
+from core.exercises.masking import real_batch, toy_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",

@@ -16,7 +16,7 @@ from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import greedy_decode
 from core.metrics import bleu
-from core.run import start_run
+from core.train import start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODE = "pages/3_🔎_Decode.py"

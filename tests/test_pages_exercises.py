@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.experiments as ex
-from core.accumulation import compare
+import core.exercises.experiments as ex
+from core.exercises.accumulation import compare
 from core.checkpoint import save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
-from core.run import start_run
+from core.train import start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME, EXERCISES, ACCUMULATION = "app.py", "pages/5_🧪_Exercises.py", "pages/6_➕_Accumulation.py"

@@ -5,7 +5,7 @@ import torch
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.model import build_model, count_parameters
 from core.resources import check_fits, parameter_count
-from core.run import start_run
+from core.train import start_run
 
 
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(cell="lstm", num_layers=3),

@@ -9,8 +9,9 @@ import torch
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.data import BatchIterator, Vocab
 from core.model import build_model
-from core.run import start_run
-from core.train import StepEvent, EpochEvent, Trainer, clip_gradients
+from core.train import start_run
+from core.history import EpochEvent, StepEvent
+from core.trainer import Trainer, clip_gradients
 
 VOCAB = Vocab([[str(i) for i in range(12)]], reserved_tokens=["<pad>", "<bos>", "<eos>"])
 
@@ -129,7 +130,7 @@ def test_resume_continues_the_step_count_and_the_curves(checkpoint_dir):
 
 def test_continue_run_trains_a_saved_run_further_with_its_own_data_settings_and_adam_state(checkpoint_dir):
     from core.checkpoint import load_checkpoint, save_checkpoint
-    from core.run import continue_run
+    from core.train import continue_run
     first = tiny_run(num_epochs=2, lr=0.01)
     first.train()
     ckpt = load_checkpoint(save_checkpoint(first.checkpoint(), checkpoint_dir / "r.pt"))
@@ -145,7 +146,7 @@ def test_continue_run_trains_a_saved_run_further_with_its_own_data_settings_and_
 
 @pytest.mark.parametrize("more", [0, -1, 2.5, True])
 def test_continue_run_rejects_a_bad_number_of_epochs(checkpoint_dir, more):
-    from core.run import continue_run
+    from core.train import continue_run
     first = tiny_run(num_epochs=1)
     first.train()
     with pytest.raises(ValueError, match="more epochs"):
@@ -205,7 +206,7 @@ def test_skipping_positions_past_the_longest_target_changes_neither_loss_nor_gra
 
 
 def test_thinning_keeps_at_most_max_points_and_the_last_one():
-    from core.train import thin
+    from core.history import thin
     positions, values = thin([float(i) for i in range(1000)], max_points=100)
     assert len(values) <= 101 and positions[0] == 1 and positions[-1] == 1000 and values[-1] == 999.0
     assert thin([1.0, 2.0], max_points=100) == ([1, 2], [1.0, 2.0]) and thin([]) == ([], [])
@@ -215,7 +216,7 @@ def test_thinning_keeps_at_most_max_points_and_the_last_one():
 def test_the_loss_on_valid_positions_only_equals_the_books_masked_loss(decoder):
     """masked_sequence_loss skips the output layer at padding; loss and gradients stay the book's."""
     from core.loss import MaskedSoftmaxCELoss
-    from core.train import masked_sequence_loss, teacher_forced_logits
+    from core.trainer import masked_sequence_loss, teacher_forced_logits
     X, X_valid, Y, _ = make_batch(n=8, steps=7)
     Y_valid = torch.tensor([7, 1, 3, 5, 2, 7, 4, 1])
     torch.manual_seed(0)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.accumulation import AccumulationReport, compare
-from core.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret
+from core.exercises.accumulation import AccumulationReport, compare
+from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret
 
 from . import charts, state
 from .widgets import md_escape
 
-JOB = "exercises.job"                # this tab's core.experiments.ExperimentJob
+JOB = "exercises.job"                # this tab's core.exercises.experiments.ExperimentJob
 REFRESH_SECONDS = 1.0
 
 

@@ -1,4 +1,4 @@
-"""This tab's training job: one `core.jobs.TrainingJob` per browser session.
+"""This tab's training job: one `core.service.jobs.TrainingJob` per browser session.
 
 The job lives in `st.session_state`, so it survives page switches and a websocket
 reconnect. A reload starts a new session: the job's random token in the URL (`?run=`)
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core.jobs import JobSnapshot, TrainingJob
+from core.service.jobs import JobSnapshot, TrainingJob
 
 from . import state
 

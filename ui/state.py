@@ -13,7 +13,7 @@ import streamlit as st
 KEEP = "keep."                          # prefix of the keys of kept() widgets
 ACTIVE_CHECKPOINT = "active_checkpoint"  # CheckpointRef.key of the checkpoint in use
 UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
-TRAIN_JOB = "train_job"                  # this tab's core.jobs.TrainingJob
+TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)
 TRAIN_RUNS = "train_runs"                # finished runs of this tab, for comparison
 TRAIN_RECORDED = "train_recorded"        # the job last added to TRAIN_RUNS

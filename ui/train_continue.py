@@ -1,4 +1,4 @@
-"""The Train view's "continue" form: train the checkpoint in use further (`core.run.continue_run`).
+"""The Train view's "continue" form: train the checkpoint in use further (`core.train.continue_run`).
 
 The run goes on from where it stopped: same pairs and split, its vocabularies, weights,
 Adam state and hyperparameters; its curves and epoch count continue. A checkpoint names its
@@ -16,7 +16,8 @@ import streamlit as st
 
 from core.checkpoint import Checkpoint
 from core.config import MAX_EPOCHS
-from core.run import TrainingRun, continue_run, needs_data_file
+from core.sources import needs_data_file
+from core.train import TrainingRun, continue_run
 
 from . import models
 from .state import kept

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.jobs import JobSnapshot, TrainingJob
-from core.train import smooth, thin
+from core.service.jobs import JobSnapshot, TrainingJob
+from core.history import smooth, thin
 
 from . import charts, jobs, state
 from .state import kept, set_kept

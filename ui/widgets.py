@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from core import fused_gru
+from core import fast
 from core.checkpoint import Checkpoint, checkpoint_dir
 from core.device import one_thread_per_job
 from core.model import count_parameters
@@ -90,7 +90,7 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     itself; a second polling fragment there would take time from the training thread)."""
     st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
     one_thread_per_job()
-    fused_gru.load_in_background()    # once per server; the first run need not wait for it
+    fast.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
         _navigation()
         active = _checkpoint_picker()

@@ -175,7 +175,7 @@ def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
     biases, float32 on the CPU, in training mode with gradients on (evaluation and decoding
     keep nn.GRU's kernels, so they are bit-identical to the book's). A GRU with forward hooks
     runs through nn.GRU too, so its hooks are called."""
-    return (type(rnn) is nn.GRU and rnn.training and not _has_forward_hooks(rnn) and torch.is_grad_enabled()
+    return (isinstance(rnn, nn.GRU) and rnn.training and not _has_forward_hooks(rnn) and torch.is_grad_enabled()
             and isinstance(X, torch.Tensor) and X.dim() == 3 and X.device.type == "cpu"
             and X.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
             and rnn.weight_hh_l0.device.type == "cpu" and rnn.bias and not rnn.bidirectional
@@ -211,3 +211,26 @@ def run_rnn(rnn: nn.Module, X: torch.Tensor, state=None):
     if applies(rnn, X):
         return gru_layers(rnn, X, state)
     return rnn(X, state)
+
+
+class FusedGRU(nn.GRU):
+    """An `nn.GRU` whose training forward runs the fused recurrence where it applies.
+
+    Same parameters, names and state_dict as nn.GRU; evaluation, hooks, CUDA and float64 run
+    nn.GRU's own forward. `install` turns a model's GRUs into this class in place.
+    """
+
+    def forward(self, X, hx=None):
+        if applies(self, X):
+            return gru_layers(self, X, hx)
+        return super().forward(X, hx)
+
+
+def install(net: nn.Module) -> nn.Module:
+    """Every plain `nn.GRU` in `net` becomes a `FusedGRU` (the same object and parameters, so
+    optimizers and checkpoints are unaffected); starts the kernel's build if it is not built."""
+    load_in_background()
+    for module in net.modules():
+        if type(module) is nn.GRU:
+            module.__class__ = FusedGRU
+    return net

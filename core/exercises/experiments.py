@@ -2,14 +2,14 @@
 
 An `Experiment` is data: the exercise's question and a few named `Variant`s, each a tweak of
 one small base setup (`BASE`: 1,500 pairs of the shipped corpus, 200 held out, 30 epochs).
-`run_experiment` trains every variant with the one training loop (`core.run.start_run` +
+`run_experiment` trains every variant with the one training loop (`core.train.start_run` +
 `TrainingRun.train`), scores the run's held-out pairs (`core.evaluate.evaluate_pairs`) and
 returns an `ExperimentResult`; `interpret` reads it in one paragraph built from the measured
 numbers. Results are cached as JSON under `checkpoints/experiments/` (git-ignored), keyed by
 the experiment and a hash of its configs, so a revisit shows them at once.
 
-Exercise 7.9.6's output layers live in `core/output_layers.py`; the readings of each
-exercise's numbers in `core/readings.py`.
+Exercise 7.9.6's output layers live in `core/output_layers.py` (a `ModelConfig` field); the
+readings of each exercise's numbers in `readings.py`; the results' data types in `results.py`.
 """
 from __future__ import annotations
 
@@ -20,24 +20,25 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from .checkpoint import checkpoint_dir
-from .config import DataConfig, ModelConfig, TrainConfig
-from .data import NMTData, build_array_nmt
-from .evaluate import evaluate_pairs
-from .jobs import BackgroundJob
-from .loss import MaskedSoftmaxCELoss
-from .model import count_parameters
-from .run import start_run
-from .output_layers import use_output_layer
+from ..checkpoint import checkpoint_dir
+from ..config import DataConfig, ModelConfig, TrainConfig
+from ..data import NMTData, build_array_nmt
+from ..evaluate import evaluate_pairs
+from ..history import EpochEvent
+from ..loss import MaskedSoftmaxCELoss
+from ..model import count_parameters
+from ..service.jobs import BackgroundJob
+from ..train import start_run
+from ..trainer import teacher_forced_logits
 from .readings import interpret  # noqa: F401  (part of this module's interface)
-from .train import EpochEvent, teacher_forced_logits
+from .results import ExperimentResult, VariantResult
 
 RESULT_VERSION = 1        # bump when VariantResult changes: old cache files are then ignored
 NUM_SAMPLES = 5           # held-out translations kept per variant
@@ -66,11 +67,14 @@ class Variant:
     data: DataConfig
     model: ModelConfig
     train: TrainConfig
-    output_layer: str = "dense"      # one of OUTPUT_LAYERS (7.9.6)
+
+    @property
+    def output_layer(self) -> str:
+        return self.model.output_layer
 
     def to_dict(self) -> dict:
         return {"label": self.label, "value": self.value, "data": self.data.to_dict(),
-                "model": self.model.to_dict(), "train": self.train.to_dict(), "output_layer": self.output_layer}
+                "model": self.model.to_dict(), "train": self.train.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,8 @@ def catalogue(base: BaseSetup | None = None) -> list[Experiment]:
     H, L = b.model.num_hiddens, b.model.num_layers
     other_depth = L + 1 if L == 1 else L - 1
 
-    def variant(label: str, value: Any, model: dict | None = None, train: dict | None = None,
-                output: str = "dense") -> Variant:
-        return Variant(label, value, b.data, replace(b.model, **(model or {})),
-                       replace(b.train, **(train or {})), output)
+    def variant(label: str, value: Any, model: dict | None = None, train: dict | None = None) -> Variant:
+        return Variant(label, value, b.data, replace(b.model, **(model or {})), replace(b.train, **(train or {})))
 
     return [
         Experiment("hyperparameters", "7.9.1", "Hyperparameters: the hidden size",
@@ -122,43 +124,12 @@ def catalogue(base: BaseSetup | None = None) -> list[Experiment]:
                    (variant("GRU (book)", "gru"), variant("LSTM", "lstm", {"cell": "lstm"}))),
         Experiment("output_layer", "7.9.6", "Other output layers",
                    "Is there another way to design the decoder's output layer?",
-                   (variant("dense (book)", "dense"), variant("tied to the embedding", "tied", output="tied"),
-                    variant("adaptive softmax", "adaptive", output="adaptive"))),
+                   (variant("dense (book)", "dense"), variant("tied to the embedding", "tied", {"output_layer": "tied"}),
+                    variant("adaptive softmax", "adaptive", {"output_layer": "adaptive"}))),
     ]
 
 
 # -- running -----------------------------------------------------------------------------------
-@dataclass
-class VariantResult:
-    label: str
-    value: Any
-    status: str                      # the training run's: "finished", "stopped" or "diverged"
-    final_loss: float                # the book's metric on the training pairs (Σ loss / tokens)
-    epoch_loss: list[float]
-    heldout_loss: float              # the masked loss on held-out pairs, teacher forced: one yardstick for all
-    bleu: float                      # standard corpus BLEU (0-100) of greedy translations of held-out pairs
-    samples: list[dict]              # {src, ref, pred, bleu} for the first held-out pairs
-    parameters: int
-    train_seconds: float
-    pad_fraction: float              # share of target positions that are <pad> in the training arrays
-
-
-@dataclass
-class ExperimentResult:
-    experiment: str                  # Experiment.key
-    cache_key: str
-    status: str                      # "finished" when every variant finished training
-    variants: list[VariantResult] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ExperimentResult":
-        return cls(**{**values, "variants": [VariantResult(**v) for v in values["variants"]]})
-
-
 @torch.no_grad()
 def heldout_loss(net: nn.Module, data: NMTData) -> float:
     """The masked loss, as the book reports it (Σ loss / tokens), on the held-out pairs."""
@@ -176,15 +147,14 @@ def run_variant(variant: Variant, on_event: Callable | None = None,
                 stop: threading.Event | None = None) -> VariantResult:
     """Train one variant from scratch, then score it on its run's held-out pairs."""
     run = start_run(variant.data, variant.model, variant.train)
-    use_output_layer(run, variant.output_layer)
     trained = run.train(on_event, stop)
     net, data = run.trainer.net, run.data
-    pairs = [(" ".join(s), " ".join(t)) for s, t in zip(data.test.source, data.test.target)]
+    pairs = data.test.sentences()
     report = evaluate_pairs(net, pairs, data.src_vocab, data.tgt_vocab, variant.data.num_steps)
     tokens = data.arrays[3]                                               # Y_valid_len of the training pairs
     return VariantResult(variant.label, variant.value, trained.status, trained.final_loss,
                          list(trained.history.epoch_loss), heldout_loss(net, data),
-                         report.corpus.score if pairs else float("nan"), report.rows[:NUM_SAMPLES],
+                         report.corpus.bleu.score if pairs else float("nan"), report.rows[:NUM_SAMPLES],
                          count_parameters(net), trained.train_seconds,
                          1.0 - float(tokens.sum()) / (len(tokens) * data.num_steps))
 

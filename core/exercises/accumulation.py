@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import DataConfig, ModelConfig, TrainConfig
-from .data import NMTData
-from .model import build_model
-from .sources import prepare_data
-from .train import Trainer
+from ..config import DataConfig, ModelConfig, TrainConfig
+from ..data import NMTData
+from ..model import build_model
+from ..sources import prepare_data
+from ..trainer import Trainer
 
 CORPUS = DataConfig(source="corpus", num_examples=1500, num_test=200)
 NO_CLIP = 1e6                      # clip_theta high enough that _step never rescales these gradients

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import checkpoint_path, save_checkpoint
-from .run import TrainingRun
-from .train import EpochEvent, SampleEvent, StepEvent, TrainResult
+from ..checkpoint import checkpoint_path, save_checkpoint
+from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
+from ..train import TrainingRun
 
 
 @dataclass

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .checkpoint import Checkpoint
-from .data import build_array_nmt
-from .train import teacher_forced_logits
+from ..checkpoint import Checkpoint
+from ..data import build_array_nmt
+from ..trainer import teacher_forced_logits
 
 PAD = "<pad>"
 MAX_SEQUENCES = 8          # rows in the demo's grids

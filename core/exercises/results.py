@@ -1,0 +1,40 @@
+"""What an experiment measured: one `VariantResult` per variant, in an `ExperimentResult`.
+
+Plain data (saved as JSON, read by `readings.interpret`), so the readings and the runner
+both import it and neither imports the other.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class VariantResult:
+    label: str
+    value: Any
+    status: str                      # the training run's: "finished", "stopped" or "diverged"
+    final_loss: float                # the book's metric on the training pairs (Σ loss / tokens)
+    epoch_loss: list[float]
+    heldout_loss: float              # the masked loss on held-out pairs, teacher forced: one yardstick for all
+    bleu: float                      # standard corpus BLEU (0-100) of greedy translations of held-out pairs
+    samples: list[dict]              # {src, ref, pred, bleu} for the first held-out pairs
+    parameters: int
+    train_seconds: float
+    pad_fraction: float              # share of target positions that are <pad> in the training arrays
+
+
+@dataclass
+class ExperimentResult:
+    experiment: str                  # Experiment.key
+    cache_key: str
+    status: str                      # "finished" when every variant finished training
+    variants: list[VariantResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExperimentResult":
+        return cls(**{**values, "variants": [VariantResult(**v) for v in values["variants"]]})

@@ -1,0 +1,94 @@
+"""What a training run reports: the trainer's events and the run's history.
+
+The trainer emits a `StepEvent` after every optimizer step and an `EpochEvent` after every
+epoch; subscribers (the CLI's progress bar, the Train view's job, the sample translator) read
+them. `History` is what checkpoints keep and the views plot.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class StepEvent:
+    epoch: int
+    step: int                    # global optimizer step, continues across resumes
+    loss: float                  # this batch: sum of per-sequence losses / tokens
+    grad_norm: float             # before clipping
+    tokens_per_second: float     # over the run so far
+    elapsed: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int                   # 1-based, continues across resumes
+    num_epochs: int
+    step: int
+    loss: float                  # the book's metric: sum of losses / tokens over the epoch
+    tokens_per_second: float     # over the run so far
+    elapsed: float
+    epoch_tokens_per_second: float = 0.0   # this epoch alone
+
+
+@dataclass
+class SampleEvent:
+    epoch: int
+    samples: list[dict]          # {src, pred, ref, bleu}
+
+
+@dataclass
+class History:
+    """Everything plotted about a run; plain lists so it lives in checkpoints."""
+    step_loss: list[float] = field(default_factory=list)
+    step_grad_norm: list[float] = field(default_factory=list)
+    epoch_loss: list[float] = field(default_factory=list)
+    epoch_tokens_per_second: list[float] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "History":
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    status: str                  # "finished", "stopped" or "diverged"
+    message: str
+    history: History
+    final_loss: float
+    train_seconds: float         # this run only
+    tokens: int                  # this run only
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def summary(self) -> dict:
+        return {"status": self.status, "final_loss": self.final_loss,
+                "train_seconds": round(self.train_seconds, 3), "tokens": self.tokens,
+                "tokens_per_second": round(self.tokens_per_second, 1),
+                "epochs": len(self.history.epoch_loss), "steps": len(self.history.step_loss)}
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard's smoothing of a curve)."""
+    out, avg = [], 0.0
+    for i, value in enumerate(values, start=1):
+        avg = weight * avg + (1 - weight) * value
+        out.append(avg / (1 - weight ** i))
+    return out
+
+
+def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:
+    """(1-based positions, values) of at most `max_points` evenly spaced points, the last kept:
+    a live chart of a long run redraws a few hundred points, not every step."""
+    stride = max(1, -(-len(values) // max_points))
+    positions = list(range(0, len(values), stride))
+    if values and positions[-1] != len(values) - 1:
+        positions.append(len(values) - 1)
+    return [i + 1 for i in positions], [values[i] for i in positions]

@@ -1,0 +1,1 @@
+"""Running the engine for people: background training jobs and how they share the machine."""
