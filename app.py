@@ -9,6 +9,7 @@ from ui import models
 from ui.widgets import NAV, PAGES, checkpoint_facts, md_escape, no_checkpoint, start_page
 
 BLURBS = {   # what each view shows
+    "model": "the encoder–decoder itself: every tensor's shape, the context vector, the decoder's state (7.1–7.3)",
     "train": "train the RNN encoder–decoder live: loss, tokens/s, gradient norm, samples",
     "masking": "the broadcast behind `sequence_mask` and the masked cross-entropy (7.4)",
     "decode": "greedy decoding step by step: top-k, entropy, what if another token won (7.7)",

@@ -149,15 +149,38 @@ def _read_payload(source, label: str) -> dict:
     except Exception as err:   # truncated zip, foreign pickle, refused global: all "not ours"
         # torch's own text suggests weights_only=False, i.e. running the file's code: not shown
         raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint, or a damaged one "
-                              f"(PyTorch could not read it safely: {type(err).__name__}). Use a .pt "
+                              f"(PyTorch could not read it safely: {type(err).__name__}; a pickle of Python "
+                              "objects, such as a whole model saved with `torch.save(net, ...)` or a Vocab, is "
+                              "never unpickled here, since that would run its code). Use a .pt "
                               "file saved by the Train page or `python -m core.train`.") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint")
+        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint: {describe_foreign(payload)}")
     if payload.get("version") != VERSION:
         raise CheckpointError(f"{label}: checkpoint version {payload.get('version')!r}, expected {VERSION}")
     if not isinstance(payload.get("state_dict"), dict):
         raise CheckpointError(f"{label}: no weights in this checkpoint")
     return payload
+
+
+def _is_state_dict(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def describe_foreign(payload) -> str:
+    """What a file PyTorch could read, but that is not a playground checkpoint, holds, and what to do."""
+    weights_only = ("the weights alone, as `torch.save(net.state_dict(), ...)` writes them. A playground "
+                    "checkpoint also holds the model's settings and both vocabularies, which the weights "
+                    "cannot tell; use a .pt file saved by the Train page or `python -m core.train`")
+    if _is_state_dict(payload):
+        keys = list(payload)
+        return f"it is a bare state_dict of {len(keys)} tensors ({keys[0]}, …): {weights_only}"
+    if isinstance(payload, dict):
+        inner = next((k for k, v in payload.items() if _is_state_dict(v)), None)
+        if inner is not None:
+            return f"it is a dict holding a state_dict under {inner!r}: {weights_only}"
+        return f"it is a dict with the keys {sorted(map(str, payload))[:6]}"
+    return f"it holds a {type(payload).__name__}, not a dict"
 
 
 def _load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:

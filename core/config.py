@@ -16,6 +16,7 @@ CELLS = ("gru", "lstm")
 CONTEXTS = ("book", "encoder")
 DECODERS = ("plain", "attention")
 REDUCTIONS = ("sum", "mean")
+DEVICES = ("auto", "cpu", "cuda", "mps")          # "cuda:N" is accepted too
 OUTPUT_LAYERS = ("dense", "tied", "adaptive")   # notes 7.9.6; "dense" is the book's
 MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
 MAX_LAYERS = 8
@@ -155,7 +156,7 @@ class TrainConfig(_Config):
                f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
         _check(isinstance(self.masked, bool), "masked must be True or False")
         _check_int("seed", self.seed, 0, 2**32 - 1)
-        _check(self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+        _check(self.device in DEVICES or self.device.startswith("cuda:"),
                f"device must be auto, cpu, cuda or mps, got {self.device!r}")
         if batch_size is not None:
             _check(self.accumulation_steps <= batch_size,

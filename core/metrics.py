@@ -117,8 +117,9 @@ class CorpusScores:
 
 def _bleu_metric() -> BLEU:
     """A fresh metric per call (sessions score on many threads). The text is already tokenized
-    (preprocess_nmt puts spaces around punctuation), so it is split on whitespace only."""
-    return BLEU(tokenize="none")
+    (preprocess_nmt puts spaces around punctuation), so it is split on whitespace only, and
+    sacrebleu's warning about tokenized input does not apply (force)."""
+    return BLEU(tokenize="none", force=True)
 
 
 def _signature(metric) -> str:

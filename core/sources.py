@@ -113,13 +113,26 @@ def needs_data_file(config: DataConfig) -> bool:
     return config.source in FILE_SOURCES
 
 
-def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tuple[str, str]]:
-    """Sentences to watch a run learn: the book's examples on fra-eng or the corpus,
-    otherwise the first held-out pairs (the first training pairs when none are held out)."""
+def example_pair(config: DataConfig, held_out: list[tuple[str, str]]) -> tuple[str, str]:
+    """A (source, reference) pair to open a view with, from the model's own data: the book's
+    "i'm home ." on fra-eng and the corpus, else the first held-out pair."""
     if config.source in BOOK_EXAMPLE_SOURCES:
-        return BOOK_EXAMPLES[:count]
-    pool = data.test if len(data.test) else data.train
-    return pool.sentences()[:count]
+        return BOOK_EXAMPLES[-1]
+    return held_out[0] if held_out else ("", "")
+
+
+def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tuple[str, str, bool]]:
+    """Sentences to watch a run learn, as (source, reference, seen in training): on fra-eng or
+    the corpus the book's examples (trained on, as in the book) and as many held-out pairs;
+    otherwise half training pairs, half held-out ones."""
+    train = data.train.sentences()
+    seen = set(train)
+    if config.source in BOOK_EXAMPLE_SOURCES:
+        familiar = BOOK_EXAMPLES[:count]
+    else:
+        familiar = train[:max(1, count // 2) if len(data.test) else count]
+    unseen = data.test.sentences()[:count if config.source in BOOK_EXAMPLE_SOURCES else count - len(familiar)]
+    return [(s, t, (s, t) in seen) for s, t in familiar + unseen]
 
 
 def pairs_from_lines(lines: list[str], description: str, limit: int | None = None) -> PairSet:
@@ -182,15 +195,25 @@ def synthetic_pairs(task: str, count: int, num_steps: int, seed: int) -> PairSet
     return PairSet(source, target, 0, f"synthetic {task} task")
 
 
-def random_split(pairs: PairSet, config: DataConfig) -> tuple[PairSet, PairSet]:
-    """A seeded shuffle; at most a fifth of the pairs is held out, so small files still train."""
+def random_split(pairs: PairSet, config: DataConfig,
+                 keep_in_training: list[tuple[str, str]] = ()) -> tuple[PairSet, PairSet]:
+    """A seeded shuffle; at most a fifth of the pairs is held out, so small files still train.
+    Pairs in `keep_in_training` are never held out and come first among the training pairs,
+    so `num_examples` never drops them."""
     order = list(range(len(pairs)))
     random.Random(config.seed).shuffle(order)
+    keep = set(keep_in_training)
+    kept = [i for i in order if _sentence_pair(pairs, i) in keep]
+    order = [i for i in order if i not in set(kept)]
     num_test = min(config.num_test, len(pairs) // 5)
-    test, train = order[:num_test], order[num_test:][:config.num_examples]
+    test, train = order[:num_test], (kept + order[num_test:])[:config.num_examples]
     train_set, test_set = pairs.subset(train), pairs.subset(test)
     train_set.skipped = pairs.skipped
     return train_set, test_set
+
+
+def _sentence_pair(pairs: PairSet, i: int) -> tuple[str, str]:
+    return " ".join(pairs.source[i]), " ".join(pairs.target[i])
 
 
 def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, PairSet]:
@@ -206,16 +229,18 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
         name = config.path or "upload"
         text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(config.path)
         return tatoeba_split(text, config, f"Tatoeba file {Path(name).name}")
+    keep: list[tuple[str, str]] = []
     if source == "tsv":
         name = config.path or "upload"
         text = decode_text(raw if raw is not None else _read_bytes(config.path), name)
         pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), f"TSV {Path(name).name}")
     else:
         pairs = pairs_from_lines(CORPUS_PATH.read_text("utf-8").split("\n"), "the playground corpus")
+        keep = BOOK_EXAMPLES                # the book trains on them: watching them shows memorisation
     if len(pairs) < 2:
         raise DataError(f"{pairs.description}: fewer than 2 usable pairs "
                         f"({pairs.skipped} malformed lines skipped)")
-    return random_split(pairs, config)
+    return random_split(pairs, config, keep)
 
 
 def _read_bytes(path: str | None) -> bytes:

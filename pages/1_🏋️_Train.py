@@ -8,9 +8,9 @@ import streamlit as st
 from core.checkpoint import sanitize_name
 from core.service.jobs import TrainingJob
 from core.train import TrainingRun, start_run
-from ui import jobs, train_continue, train_form, train_live
-from ui.train_form import DEFAULT_SAMPLE_EVERY
-from ui.widgets import guarded, start_page
+from ui import jobs
+from ui.views import train_continue, train_form, train_live
+from ui.widgets import guarded, show_error, start_page
 
 active = start_page("Train", "🏋️", job_badge=False)
 st.title("🏋️ Train")
@@ -19,15 +19,20 @@ st.caption("The chapter's training loop (notes 7.5): Adam, teacher forcing with 
            "it keeps training while you visit other pages.")
 
 
-def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: int) -> None:
+def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: int, may_save: bool) -> None:
     """Validate and build the run here (errors shown), then train it on a background thread."""
     name = guarded("This run name cannot be used", sanitize_name, name_as_typed)
     if name is None:
+        return
+    if not may_save:
+        show_error("Training did not start", f"{name}.pt holds an earlier run",
+                   "Tick “Overwrite” for this run, or choose another run name to keep both.")
         return
     with st.spinner("Preparing the data and the model…"):
         run = guarded("Training could not start", build)
     if run is not None and guarded("Training could not start", jobs.start,
                                    TrainingJob(run, name, sample_every=sample_every)):
+        train_form.renew_run_name()
         st.rerun()
 
 
@@ -38,13 +43,14 @@ with st.expander("⚙️ Setup: data, model, training", expanded=not running):
 clicked = st.button("▶️ Start training", type="primary", disabled=running or setup is None,
                     help="Stop the current run first." if running else None)
 if clicked and setup is not None:
-    start(setup.name, lambda: start_run(setup.data, setup.model, setup.train, raw=setup.raw), setup.sample_every)
+    start(setup.name, lambda: start_run(setup.data, setup.model, setup.train, raw=setup.raw), setup.sample_every,
+          setup.may_save)
 
 with st.expander("⏯️ Continue training the checkpoint in use"):
     more = train_continue.continue_form(active, setup.train.device if setup else "auto")
     if st.button("⏯️ Continue training", disabled=running or more is None, key="train.continue",
                  help="Stop the current run first." if running else None) and more is not None:
-        start(more.name, more.build, setup.sample_every if setup else DEFAULT_SAMPLE_EVERY)
+        start(more.name, more.build, setup.sample_every if setup else train_form.DEFAULT_SAMPLE_EVERY, more.may_save)
 
 st.header("📈 Live")
 train_live.live_panel()

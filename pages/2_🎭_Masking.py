@@ -1,142 +1,28 @@
 """Masking (notes 7.4): the broadcast behind `sequence_mask`, then the masked loss on a batch."""
 from __future__ import annotations
 
-import re
-
-import pandas as pd
 import streamlit as st
 import torch
 
-from core.loss import MaskedSoftmaxCELoss, loss_breakdown, mask_parts, sequence_mask
-from core.sources import BOOK_EXAMPLES
-from core.exercises.masking import LossBatch, parse_lengths, real_batch, toy_batch
-from ui.charts import grid, show_grid
-from ui.state import kept
-from ui.widgets import Active, guarded, no_checkpoint, start_page
-
-EDITED, REAL = "The notes' example (edit it)", "A real batch through the checkpoint in use"
-NOTES_BATCH = pd.DataFrame({"label": ["A B C", "D <pad> <pad>"], "prediction": ["A B F", "D Z X"],
-                            "valid_len": [3, 1]})
-NARROW_MAXLEN = 4        # up to this many positions, three grids fit side by side
-HALF_WIDTH_MAXLEN = 6    # and two
-
-
-def side_by_side(spec: list[int], fits: bool, **kwargs) -> list:
-    """st.columns(spec) when the grids fit in them; otherwise the same slots stacked in one
-    container (a cut-off grid hides the point)."""
-    return st.columns(spec, **kwargs) if fits else [st.container()] * len(spec)
-
-
-def mask_demo() -> None:
-    st.header("7.4.1 · The mask is a broadcast comparison")
-    c = st.columns([1, 2, 1])
-    maxlen = c[0].number_input("maxlen (positions)", 1, 12, **kept("mask.maxlen", 3))
-    text = c[1].text_input("Valid lengths, one per sequence", **kept("mask.valid", "1, 2"))
-    fill = c[2].number_input("Fill value for sequence_mask", -1e6, 1e6, **kept("mask.fill", 0.0))
-    lengths = guarded("These valid lengths cannot be used", parse_lengths, text)
-    if lengths is None:
-        return
-    valid_len = torch.tensor(lengths)
-    parts = mask_parts(maxlen, valid_len)
-    rows = [f"seq {i}" for i in range(len(lengths))]
-    top = side_by_side([1, 1], maxlen <= HALF_WIDTH_MAXLEN)
-    with top[0]:
-        show_grid("positions — a (1, maxlen) row vector", grid(parts.positions.int().tolist(), ["positions"]))
-    with top[1]:
-        show_grid("valid_len — an (N, 1) column vector", grid(parts.valid_len.tolist(), rows, ["valid_len"]))
-    c = side_by_side([4, 1, 4, 1, 4], maxlen <= NARROW_MAXLEN, vertical_alignment="center")
-    with c[0]:
-        show_grid("positions, broadcast down", grid(parts.positions_broadcast.int().tolist(), rows))
-    c[1].markdown("### <")
-    with c[2]:
-        show_grid("valid_len, broadcast right", grid(parts.valid_broadcast.tolist(), rows))
-    c[3].markdown("### =")
-    with c[4]:
-        show_grid("mask", grid(parts.mask.tolist(), rows), caption="True = a real token, kept.")
-    X = torch.arange(1, len(lengths) * maxlen + 1, dtype=torch.float32).reshape(len(lengths), maxlen)
-    c = side_by_side([1, 1], maxlen <= HALF_WIDTH_MAXLEN)
-    with c[0]:
-        show_grid("a demo X (N, maxlen)", grid(X.tolist(), rows), fmt="{:g}")
-    with c[1]:
-        show_grid(f"sequence_mask(X, valid_len, value={fill:g})",
-                  grid(sequence_mask(X, valid_len, fill).tolist(), rows), fmt="{:g}",
-                  caption="Positions at or past valid_len are replaced; X itself is unchanged.")
-
-
-def edited_batch() -> LossBatch | None:
-    st.caption("Each row is one sequence: its labels, the model's predictions, and its valid length. "
-               "Each prediction gives its own token the probability below and shares the rest.")
-    table = st.data_editor(NOTES_BATCH, num_rows="dynamic", key="mask.batch", hide_index=True,
-                           column_config={"valid_len": st.column_config.NumberColumn(min_value=0, step=1)})
-    confidence = st.slider("Probability of each predicted token", 0.5, 0.99, **kept("mask.confidence", 0.9))
-    return guarded("This batch cannot be scored", toy_batch, table["label"].fillna("").astype(str).tolist(),
-                   table["prediction"].fillna("").astype(str).tolist(),
-                   table["valid_len"].fillna(0).astype(int).tolist(), confidence)
-
-
-def model_batch(active: Active) -> LossBatch | None:
-    if active.ckpt is None:
-        no_checkpoint("A real batch")
-        return None
-    pairs = active.ckpt.test_pairs or BOOK_EXAMPLES
-    size = st.number_input("Held-out pairs in the batch", 1, 8, **kept("mask.size", 4))
-    st.caption("The first held-out pairs, encoded like a training batch (`build_array_nmt`: + `<eos>`, padded "
-               "to num_steps) and run through the model with teacher forcing.")
-    return real_batch(active.ckpt, pairs[:size])
-
-
-def loss_demo(active: Active) -> None:
-    st.header("7.4.2 · The masked loss")
-    mode = st.radio("Batch", [EDITED, REAL], horizontal=True, **kept("mask.mode", EDITED))
-    batch = edited_batch() if mode == EDITED else model_batch(active)
-    if batch is not None:
-        show_loss(batch)
-
-
-def show_loss(batch: LossBatch) -> None:
-    parts = loss_breakdown(batch.logits, batch.labels, batch.valid_len)
-    book = MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len)   # what training uses
-    rows = [f"seq {i}" for i in range(len(batch.label_tokens))]
-    wide = batch.labels.shape[1] > HALF_WIDTH_MAXLEN     # long rows: one grid per line, no side scrolling
-    c = side_by_side([1, 1], not wide)
-    with c[0]:
-        show_grid("labels", grid(batch.label_tokens, rows))
-        show_grid("cross-entropy at each position", grid(parts.per_position.tolist(), rows), fmt="{:.3f}")
-    with c[1]:
-        show_grid("predictions (most likely token)", grid(batch.pred_tokens, rows))
-        show_grid("weights from the mask", grid(parts.weights.int().tolist(), rows))
-    st.markdown("**Per sequence**: masked loss vs the plain mean that also scores padding")
-    st.dataframe(pd.DataFrame({"valid_len": batch.valid_len.tolist(), "MaskedSoftmaxCELoss": book.tolist(),
-                               "plain mean (unmasked)": parts.plain_per_seq.tolist()}, index=rows),
-                 column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                for c in ("MaskedSoftmaxCELoss", "plain mean (unmasked)")})
-    st.metric("Cross-entropy per valid token (masked)", f"{parts.masked_per_token:.4f}")
-    i = st.selectbox("Formula for", range(len(rows)), format_func=rows.__getitem__, key="mask.formula_row")
-    for line in formulas(parts.per_position[i].tolist(), parts.weights[i].tolist(), float(parts.masked_per_seq[i]),
-                         float(parts.plain_per_seq[i])):
-        st.latex(line)
-    st.caption("Like the book, the masked loss still divides by all T positions (padding included): "
-               "the mask zeroes the padded terms, it does not change the denominator."
-               + (" Long rows list only the weight-1 terms." if wide else ""))
-
-
-def formulas(losses: list[float], weights: list[float], masked: float, plain: float) -> tuple[str, str]:
-    """The masked and the plain per-sequence loss with the numbers plugged in.
-
-    Long rows list only the weight-1 terms: the weight-0 (padding) terms add nothing.
-    """
-    T = len(losses)
-    short = T <= 6
-    terms = [(l, w) for l, w in zip(losses, weights) if short or w]
-    weighted = " + ".join(f"{l:.3f}\\cdot{w:g}" if short else f"{l:.2f}" for l, w in terms) or "0"
-    raw = " + ".join(f"{l:.3f}" if short else f"{l:.2f}" for l in losses)
-    return (rf"\ell = \frac{{1}}{{T}}\sum_t w_t\,\ell_t = \frac{{1}}{{{T}}}\left({weighted}\right) = {masked:.4f}",
-            rf"\bar\ell_{{\text{{plain}}}} = \frac{{1}}{{T}}\sum_t \ell_t = \frac{{1}}{{{T}}}\left({raw}\right) = {plain:.4f}")
-
+from core.exercises.masking import parse_lengths
+from core.loss import MaskedSoftmaxCELoss, loss_breakdown, mask_parts
+from ui.views import masking as view
+from ui.widgets import guarded, start_page
 
 active = start_page("Masking", "🎭")
 st.title("🎭 Masking")
 st.caption("Padding makes every sequence num_steps long; the mask keeps the loss from scoring it.")
-mask_demo()
+
+st.header("7.4.1 · The mask is a broadcast comparison")
+maxlen, text, fill = view.mask_inputs()
+lengths = guarded("These valid lengths cannot be used", parse_lengths, text)
+if lengths is not None:
+    valid_len = torch.tensor(lengths)
+    view.show_mask(mask_parts(maxlen, valid_len), valid_len, fill)
 st.divider()
-loss_demo(active)
+
+st.header("7.4.2 · The masked loss")
+batch = view.edited_batch() if view.batch_choice() == view.EDITED else view.model_batch(active)
+if batch is not None:
+    view.show_loss(batch, loss_breakdown(batch.logits, batch.labels, batch.valid_len),
+                   MaskedSoftmaxCELoss()(batch.logits, batch.labels, batch.valid_len))   # what training uses

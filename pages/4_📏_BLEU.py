@@ -1,136 +1,33 @@
 """BLEU (notes 7.8): one prediction n-gram by n-gram, and corpus BLEU on held-out pairs."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from core.metrics import BleuBreakdown, OrderBreakdown, bleu_breakdown
-from ui import charts, models
-from ui.state import BLEU_PRED, BLEU_REF, kept, prefill_bleu, set_kept
-from ui.widgets import Active, Chip, chip_row, no_checkpoint, start_page
-
-_SENTENCE = "bleu.sentence"      # the worst list's picker
-LEGEND = [Chip("matched", "match"), Chip("in the reference, but its count is used up (clipped)", "clipped"),
-          Chip("not in the reference", "miss")]
-
-
-def factor_tex(order: OrderBreakdown) -> str:
-    if order.skipped:
-        return rf"\underbrace{{1}}_{{n={order.n}\ \text{{skipped}}}}"
-    return rf"\left(\tfrac{{{order.matches}}}{{{order.total}}}\right)^{{1/{2 ** order.n}}}"
-
-
-def formula(bd: BleuBreakdown) -> str:
-    """The book's formula with this pair's numbers plugged in."""
-    lp, ll = len(bd.pred_tokens), len(bd.label_tokens)
-    symbolic = " ".join(factor_tex(o) for o in bd.orders)
-    values = r" \times ".join(f"{f:.4f}" for f in [bd.brevity_penalty] + [o.factor for o in bd.orders])
-    return (rf"\mathrm{{BLEU}} = \exp\!\left(\min\!\left(0,\ 1 - \tfrac{{{ll}}}{{{lp}}}\right)\right) {symbolic}"
-            rf" = {values} = {bd.score:.4f}")
-
-
-def show_order(order: OrderBreakdown, pred_len: int) -> None:
-    st.markdown(f"**{order.n}-grams** · weight $1/2^{order.n} = {order.weight:g}$")
-    if order.skipped:
-        st.info(f"The prediction has {pred_len} token(s), so it has no {order.n}-grams. This order is "
-                "skipped (factor 1): the brevity penalty alone accounts for the short prediction. "
-                "(The book's code divides by zero here.)", icon="⏭️")
-        return
-    chip_row([Chip(g.ngram, "match" if g.matched else "clipped" if g.clipped else "miss",
-                   f"ref ×{g.ref_count}", f"occurs {g.ref_count}× in the reference") for g in order.ngrams])
-    st.markdown(f"$p_{order.n} = {order.matches}/{order.total} = {order.p_n:.4f}$, "
-                f"factor $p_{order.n}^{{1/{2 ** order.n}}} = {order.factor:.4f}$")
-
-
-def sentence_mode() -> None:
-    st.header("One prediction against one reference")
-    c = st.columns([3, 3, 1])
-    pred = c[0].text_input("Prediction", **kept(BLEU_PRED, "suis suis chez moi"), max_chars=2000)
-    ref = c[1].text_input("Reference", **kept(BLEU_REF, "je suis chez moi ."), max_chars=2000)
-    k = c[2].number_input("k (n-gram orders)", 1, 6, **kept("bleu.k", 2), help="The book uses k = 2.")
-    if not pred.strip() or not ref.strip():
-        st.info("Type a prediction and a reference (tokens separated by spaces) to score them.", icon="✏️")
-        return
-    bd = bleu_breakdown(pred, ref, k)
-    st.caption("Both sentences are split on single spaces, as in the book.")
-    if "" in bd.pred_tokens or "" in bd.label_tokens:
-        st.warning("A leading, trailing or repeated space makes an empty token here (the book's "
-                   "`split(' ')`): it shows as an empty chip and counts like a word.", icon="⚠️")
-    c = st.columns([1, 4], vertical_alignment="center")
-    c[0].metric(f"BLEU (k = {k})", f"{bd.score:.4f}")
-    with c[1]:
-        st.latex(formula(bd))
-    chip_row(LEGEND)
-    for order in bd.orders:
-        show_order(order, len(bd.pred_tokens))
-    lp, ll = len(bd.pred_tokens), len(bd.label_tokens)
-    st.markdown(f"**Brevity penalty** · prediction {lp} tokens, reference {ll} tokens: "
-                f"$\\exp(\\min(0, 1 - {ll}/{lp})) = {bd.brevity_penalty:.4f}$"
-                + (" (no penalty: the prediction is not shorter)" if lp >= ll else ""))
-    st.dataframe(pd.DataFrame({"n": [o.n for o in bd.orders], "matches": [o.matches for o in bd.orders],
-                               "total": [o.total for o in bd.orders], "p_n": ["skipped" if o.skipped else f"{o.p_n:.4f}" for o in bd.orders],
-                               "weight": [o.weight for o in bd.orders], "factor": [o.factor for o in bd.orders]}),
-                 hide_index=True)
-
-
-def open_row(row: dict) -> None:
-    """Callback: show this held-out sentence in the breakdown above (k = 2, like its score)."""
-    prefill_bleu(row["pred"], row["ref"])
-    set_kept("bleu.k", 2)
-    st.toast("Loaded into the breakdown at the top of the page.", icon="⬆️")
-
-
-def open_selected(rows: list[dict]) -> None:
-    selected = st.session_state["bleu.worst"]["selection"]["rows"]
-    if selected:
-        st.session_state[_SENTENCE] = selected[0]     # the picker below shows the clicked row
-        open_row(rows[selected[0]])
-
-
-def corpus_mode(active: Active) -> None:
-    st.header("Corpus BLEU of the checkpoint in use")
-    if active.ckpt is None:
-        no_checkpoint("Corpus BLEU")
-        return
-    if not active.ckpt.test_pairs:
-        st.info("This checkpoint stores no held-out pairs, so there is nothing to score.", icon="ℹ️")
-        return
-    report = models.evaluation(models.cache_key(active.ref), active.ckpt)
-    corpus_bleu, chrf = report.corpus.bleu, report.corpus.chrf
-    c = st.columns(6)
-    c[0].metric("Corpus BLEU (0–100)", f"{corpus_bleu.score:.2f}",
-                help="The standard corpus BLEU, computed by sacrebleu.")
-    c[1].metric("chrF (0–100)", f"{chrf.score:.2f}",
-                help="sacrebleu's character n-gram F-score: a near-miss word still earns partial credit.")
-    c[2].metric("Mean BLEU (k = 2)", f"{report.mean_sentence_bleu:.4f}",
-                help="The mean of the book's sentence BLEU (0–1) over the held-out pairs.")
-    c[3].metric("Brevity penalty", f"{corpus_bleu.brevity_penalty:.4f}")
-    c[4].metric("Length: output / reference", f"{corpus_bleu.sys_len:,} / {corpus_bleu.ref_len:,}")
-    c[5].metric("Held-out pairs", f"{len(report.rows):,}")
-    st.caption("Corpus BLEU: 4-gram precisions summed over all sentences, by sacrebleu: "
-               + ", ".join(f"p{n + 1} = {p:.1f}" for n, p in enumerate(corpus_bleu.precisions))
-               + f". Signatures: BLEU `{corpus_bleu.signature}`, chrF `{chrf.signature}`.")
-    charts.show(charts.histogram({"sentences": [r["bleu"] for r in report.rows]},
-                                 "The book's sentence BLEU (k = 2) over the held-out pairs", "BLEU",
-                                 bin_size=0.05), key="bleu.histogram")
-    count = st.number_input("Worst sentences to list", 1, len(report.rows), min(10, len(report.rows)))
-    worst = report.worst(count)
-    st.caption("Click a row (or pick one below) to see its breakdown at the top of the page.")
-    st.dataframe(pd.DataFrame(worst)[["bleu", "src", "pred", "ref"]], hide_index=True, key="bleu.worst",
-                 on_select=lambda: open_selected(worst), selection_mode="single-row",
-                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
-    c = st.columns([4, 1], vertical_alignment="bottom")
-    if st.session_state.get(_SENTENCE, 0) >= len(worst):      # the list got shorter
-        st.session_state[_SENTENCE] = 0
-    j = c[0].selectbox("Sentence", range(len(worst)), key=_SENTENCE,
-                       format_func=lambda i: f"{worst[i]['bleu']:.3f} · {worst[i]['src']}")
-    c[1].button("🔍 Break it down", on_click=open_row, args=(worst[j],), key="bleu.open")
-
+from core.metrics import bleu_breakdown
+from ui import models
+from ui.views import bleu as view
+from ui.widgets import no_checkpoint, start_page
 
 active = start_page("BLEU", "📏")
 st.title("📏 BLEU")
 st.caption("The book's score: the brevity penalty times each n-gram precision p_n to the weight 1/2^n, "
            "with clipped counts (each reference n-gram matches at most once).")
-sentence_mode()
+
+st.header("One prediction against one reference")
+pred, ref, k = view.sentence_inputs()
+if not pred.strip() or not ref.strip():
+    st.info("Type a prediction and a reference (tokens separated by spaces) to score them.", icon="✏️")
+else:
+    view.show_breakdown(bleu_breakdown(pred, ref, k), k)
 st.divider()
-corpus_mode(active)
+
+st.header("Corpus BLEU of the checkpoint in use")
+if active.ckpt is None:
+    no_checkpoint("Corpus BLEU")
+elif not active.ckpt.test_pairs:
+    st.info("This checkpoint stores no held-out pairs, so there is nothing to score.", icon="ℹ️")
+else:
+    report = models.evaluation(models.cache_key(active.ref), active.ckpt)
+    view.show_corpus(report)
+    count = st.number_input("Worst sentences to list", 1, len(report.rows), min(10, len(report.rows)))
+    view.worst_sentences(report.worst(count))

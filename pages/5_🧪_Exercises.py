@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.exercises.experiments import BASE, catalogue, load_cached
-from ui import experiments_view as view
+from ui.views import exercises as view
 from ui.widgets import start_page
 
 start_page("Exercises", "🧪")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.exercises.accumulation import check_split
-from ui import experiments_view as view
+from ui import state
 from ui.state import kept
+from ui.views import accumulation as view
 from ui.widgets import guarded, start_page
 
 start_page("Accumulation", "➕")
@@ -15,14 +16,17 @@ st.caption("When a batch of 64 does not fit in memory, take it in micro-batches 
            "real batch of the shipped corpus.")
 
 c = st.columns(3)
-batch_size = c[0].selectbox("Batch size", [8, 16, 32, 64, 128, 256], **kept("accum.batch", 64))
-micro_batch = c[1].number_input("Micro-batch size", 1, 256, step=1, **kept("accum.micro", 16),
+batch_size = c[0].selectbox("Batch size", [8, 16, 32, 64, 128, 256], **kept(state.ACCUM_BATCH, 64))
+micro_batch = c[1].number_input("Micro-batch size", 1, 256, step=1, **kept(state.ACCUM_MICRO, 16),
                                 help="Must divide the batch size into equal micro-batches.")
 lr = c[2].number_input("Learning rate (for the one-step comparison)", 1e-5, 1.0, format="%.4f",
-                       **kept("accum.lr", 0.005))
+                       **kept(state.ACCUM_LR, 0.005))
 
 if guarded("These micro-batches cannot be used", check_split, batch_size, int(micro_batch)) is not None:
     report = guarded("The gradients could not be computed", view.accumulation_report,
                      batch_size, int(micro_batch), float(lr))
     if report is not None:
         view.show_accumulation(report)
+        trade = guarded("Memory and time could not be measured", view.trade_off, batch_size, int(micro_batch))
+        if trade is not None:
+            view.show_trade_off(trade)

@@ -170,3 +170,20 @@ def test_micro_batches_that_do_not_divide_the_batch_are_refused_with_the_divisor
         check_split(64, 24)
     with pytest.raises(AccumulationError, match="between 1 and 64"):
         check_split(64, 65)
+
+
+# -- the results the project ships -------------------------------------------------------------
+def test_each_exercise_ships_its_results_for_the_current_definitions():
+    for experiment in ex.catalogue():
+        result = ex.read_result(ex.cache_path(experiment, ex.SHIPPED_DIR), experiment)
+        assert result is not None and result.status == "finished", (
+            f"{experiment.key}: no shipped result for today's definition; run "
+            "`python scripts/make_experiment_results.py`")
+        assert [v.label for v in result.variants] == [v.label for v in experiment.variants]
+    assert len(list(ex.SHIPPED_DIR.glob("*.json"))) == len(ex.catalogue())     # no stale files
+
+
+def test_a_first_visit_reads_the_shipped_result_without_training(checkpoint_dir, monkeypatch):
+    monkeypatch.setattr(ex, "run_experiment", lambda *args, **kwargs: pytest.fail("it trained"))
+    for experiment in ex.catalogue():
+        assert ex.run_cached(experiment).cache_key == experiment.cache_key

@@ -19,6 +19,7 @@ from core.loss import MaskedSoftmaxCELoss
 from core.metrics import bleu
 from core.train import start_run
 from core.exercises.masking import real_batch, toy_batch
+from tests.apptest_helpers import finish
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",
@@ -305,16 +306,6 @@ def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
         time.sleep(0.1)
         at = no_exception(at.run())
     assert time.monotonic() - asked < 5 and (app_dir / "long-run.pt").is_file()
-
-
-def finish(at: AppTest, seconds: float = 60) -> AppTest:
-    """Rerun until this tab's job has saved its checkpoint (the download button appears)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not at.get("download_button"):
-        time.sleep(0.2)
-        at = no_exception(at.run())
-    assert at.get("download_button"), "the run did not finish in time"
-    return at
 
 
 def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny):

@@ -99,3 +99,12 @@ def test_accumulation_shows_the_max_difference_core_computes(app_dir):
 def test_accumulation_refuses_micro_batches_that_do_not_divide_the_batch(app_dir):
     at = open_page(ACCUMULATION, **{"keep.accum.micro": 24})
     assert any("does not divide" in e.value for e in at.error) and not at.metric
+
+
+def test_a_first_visit_shows_the_shipped_results_at_once_and_offers_a_live_rerun(app_dir, monkeypatch):
+    monkeypatch.setattr(ex, "run_experiment", lambda *args, **kwargs: pytest.fail("it trained"))
+    at = open_page(EXERCISES, **{"keep.exercises.pick": "teacher_forcing"})
+    shipped = ex.load_cached(next(e for e in ex.catalogue() if e.key == "teacher_forcing"))
+    table = next(d.value for d in at.dataframe if "held-out BLEU (0–100)" in d.value.columns)
+    assert table["held-out BLEU (0–100)"].tolist() == [v.bleu for v in shipped.variants]
+    assert at.button(key="exercises.run").label == "🔁 Re-run"

@@ -20,7 +20,7 @@ def show(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, key=key, config=_CONFIG)
 
 
-def _layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "") -> go.Figure:
+def layout(fig: go.Figure, title: str, height: int, x_title: str = "", y_title: str = "") -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title, yaxis_title=y_title,
                       legend=dict(orientation="h", yanchor="top", y=0.99, xanchor="right", x=0.99,
@@ -55,7 +55,7 @@ def curves(series: dict[str, Sequence[float]], title: str, x_title: str, y_title
     if hline is not None:
         fig.add_hline(y=hline[0], line_dash="dash", line_color=MUTED, annotation_text=hline[1],
                       annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.8)")
-    return _layout(fig, title, height, x_title, y_title)
+    return layout(fig, title, height, x_title, y_title)
 
 
 def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
@@ -66,7 +66,7 @@ def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
                                    xbins=dict(size=bin_size) if bin_size else None))
     fig.update_layout(barmode="overlay")
     # the legend above the plot: the tallest bars are where an inside legend would sit
-    return legend_above(_layout(fig, title, height, x_title, "count"), top_margin=60)
+    return legend_above(layout(fig, title, height, x_title, "count"), top_margin=60)
 
 
 def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int | None = None) -> go.Figure:
@@ -78,7 +78,7 @@ def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, heig
                            text=[f"{p:.3f}" for p in probs], textposition="auto"))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(dtick=1)
-    return _layout(fig, title, height or max(260, 90 + 24 * len(tokens)), "probability")
+    return layout(fig, title, height or max(260, 90 + 24 * len(tokens)), "probability")
 
 
 def heatmap(matrix: Sequence[Sequence[float]], x_labels: Sequence[str], y_labels: Sequence[str],
@@ -89,7 +89,7 @@ def heatmap(matrix: Sequence[Sequence[float]], x_labels: Sequence[str], y_labels
                                texttemplate=f"%{{z:{fmt}}}", hovertemplate="%{y} → %{x}: %{z:.4f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", tickangle=-35)
-    return _layout(fig, title, height or 120 + 28 * len(y_labels))
+    return layout(fig, title, height or 120 + 28 * len(y_labels))
 
 
 def grid(values: Sequence[Sequence], rows: Sequence[str] | None = None,

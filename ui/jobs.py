@@ -3,7 +3,7 @@
 The job lives in `st.session_state`, so it survives page switches and a websocket
 reconnect. A reload starts a new session: the job's random token in the URL (`?run=`)
 lets the new session take the job over (running or ended), so a reload loses nothing.
-Every rerun of any page (and the polling fragments: the Train view's live panel, the
+Every rerun of any page (and the polling fragments of ui.polling: the Train view's live panel, the
 sidebar badge elsewhere) calls `heartbeat()`. When the tab closes, Streamlit releases the
 session-scoped watcher below, which shortens the job's orphan timeout: the job then stops
 within seconds instead of a minute, while a brief reconnect (which resumes heartbeats) keeps
@@ -123,7 +123,9 @@ def _record(job: TrainingJob) -> None:
         return
     snap: JobSnapshot = job.snapshot()
     tps = job.result.tokens_per_second if job.result else 0.0     # over the whole run
-    records = runs() + [RunRecord(job.name, job.status, job.saved_to, job.run.train_config.masked,
-                                  job.run.train_config.reduction, snap.epoch_loss, tps, snap.epoch)]
+    config = job.run.train_config
+    records = runs() + [RunRecord(name=job.name, status=job.status, saved_to=job.saved_to, masked=config.masked,
+                                  reduction=config.reduction, epoch_loss=snap.epoch_loss, tokens_per_second=tps,
+                                  epochs=snap.epoch)]
     state.put(state.TRAIN_RUNS, records)
     state.put(state.TRAIN_RECORDED, job)

@@ -18,6 +18,7 @@ from core.checkpoint import Checkpoint, CheckpointError, checkpoint_dir, checkpo
 from core.config import DataConfig
 from core.data import NMTData
 from core.evaluate import EvalReport, evaluate_pairs
+from core.exercises.context import ContextMap, build_context_map
 from core.sources import load_split, prepare_data
 
 from . import state
@@ -50,11 +51,20 @@ def available() -> list[CheckpointRef]:
 
 def add_upload(name: str, raw: bytes) -> CheckpointRef:
     """Remember an uploaded checkpoint in this tab; loading it checks it."""
-    key = f"upload:{hashlib.sha256(raw).hexdigest()[:16]}"
+    key = _upload_key(raw)
     uploads = state.get(state.UPLOADS, {})
     uploads[key] = (name, raw)
     state.put(state.UPLOADS, uploads)
     return CheckpointRef(key, f"{name} (uploaded)")
+
+
+def try_upload(name: str, raw: bytes) -> Checkpoint:
+    """Load an uploaded file as a checkpoint (cached), or CheckpointError saying what it is."""
+    return _load_upload(_upload_key(raw), name, raw)
+
+
+def _upload_key(raw: bytes) -> str:
+    return f"upload:{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
 def cache_key(ref: CheckpointRef) -> str:
@@ -97,6 +107,13 @@ def evaluation(key: str, _ckpt: Checkpoint) -> EvalReport:
     """Held-out evaluation of a checkpoint, computed once per checkpoint version (`key`)."""
     return evaluate_pairs(_ckpt.model, _ckpt.test_pairs, _ckpt.src_vocab, _ckpt.tgt_vocab,
                           _ckpt.data_config.num_steps)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Encoding the held-out sentences…")
+def context_map(key: str, _ckpt: Checkpoint) -> ContextMap:
+    """The held-out sentences' context vectors, their 2-D PCA and translations, once per checkpoint."""
+    return build_context_map(_ckpt.model, [s for s, _ in _ckpt.test_pairs], _ckpt.src_vocab,
+                             _ckpt.tgt_vocab, _ckpt.data_config.num_steps)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the data…")

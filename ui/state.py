@@ -3,6 +3,9 @@
 Streamlit forgets a widget's value when the user visits a page that does not draw it,
 unless the widget has a key and `persist_state="session"`: `kept()` gives both, and puts
 the default in session state first (so no widget gets a default *and* a state value).
+
+Every key a page or view reads from session state is named here. Keys that only give a
+widget its identity (a chart's, a button's) stay where the widget is drawn.
 """
 from __future__ import annotations
 
@@ -11,13 +14,94 @@ from typing import Any
 import streamlit as st
 
 KEEP = "keep."                          # prefix of the keys of kept() widgets
+
+# -- state that is not a widget's value --------------------------------------------------------
 ACTIVE_CHECKPOINT = "active_checkpoint"  # CheckpointRef.key of the checkpoint in use
 UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
+LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
+UPLOAD_ERROR = "_upload_error"           # why that upload was not taken into use (None: it was)
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)
 TRAIN_RUNS = "train_runs"                # finished runs of this tab, for comparison
 TRAIN_RECORDED = "train_recorded"        # the job last added to TRAIN_RUNS
-BLEU_PRED, BLEU_REF = "bleu.pred", "bleu.ref"   # kept() names; filled by Decode and the corpus table
+TRAIN_RENAME = "train.rename"            # True after a start: give the run-name field a fresh default
+COMPARE_OFFERED = "train.compare_offered"   # how many finished runs the overlay has offered
+FRA_ENG_DOWNLOAD = "train.fra_eng"       # where this tab downloaded the book's fra-eng.zip
+EXPERIMENT_JOB = "exercises.job"         # this tab's core.exercises.experiments.ExperimentJob
+PREFILLED = "prefilled."                 # + a view: (checkpoint cache key, the values it proposed)
+MODEL_TIMINGS = "model.timings"          # {checkpoint cache key: [ConcatTiming]} measured in this tab
+
+# -- widget keys read back from session state, and the sidebar's (drawn by every page) ---------
+PICKER = "_checkpoint_picker"            # + "." + a hash of the list: the sidebar's checkpoint picker
+UPLOADER = "_checkpoint_upload"          # the sidebar's checkpoint uploader
+MASK_BATCH = "mask.batch"                # the notes' 7.4.2 batch as edited in the table
+TRAIN_OVERWRITE = "train.overwrite."     # + file stem: "overwrite it" ticked for this run
+BLEU_WORST = "bleu.worst"                # the worst-sentences table (its row selection)
+BLEU_SENTENCE = "bleu.sentence"          # the worst-sentences picker
+
+# -- kept() names (the widget key is KEEP + name) ----------------------------------------------
+# Train: data
+TRAIN_SOURCE = "train.source"
+TRAIN_EXAMPLES = "train.num_examples"
+TRAIN_HELD_OUT = "train.num_test"
+TRAIN_NUM_STEPS = "train.num_steps"
+TRAIN_BATCH = "train.batch_size"
+TRAIN_MIN_FREQ = "train.min_freq"
+TRAIN_SEED = "train.seed"
+TRAIN_PATH = "train.path."               # + the source choice: a file path on the server
+# Train: model
+TRAIN_CELL = "train.cell"
+TRAIN_EMBED = "train.embed"
+TRAIN_HIDDENS = "train.hiddens"
+TRAIN_LAYERS = "train.layers"
+TRAIN_DROPOUT = "train.dropout"
+TRAIN_BRIDGE = "train.bridge"
+TRAIN_DEC_HIDDENS = "train.dec_hiddens"
+TRAIN_DEC_LAYERS = "train.dec_layers"
+TRAIN_CONTEXT = "train.context"
+TRAIN_DECODER = "train.decoder"
+# Train: training, continuing, comparing
+TRAIN_LR = "train.lr"
+TRAIN_EPOCHS = "train.epochs"
+TRAIN_CLIP = "train.clip"
+TRAIN_ACCUM = "train.accum"
+TRAIN_TEACHER_FORCING = "train.tf"
+TRAIN_MASKED = "train.masked"
+TRAIN_REDUCTION = "train.reduction"
+TRAIN_DEVICE = "train.device"
+TRAIN_SAMPLE_EVERY = "train.sample_every"
+TRAIN_NAME = "train.name"
+TRAIN_MORE_EPOCHS = "train.more_epochs"
+TRAIN_MORE_NAME = "train.more_name."     # + the CheckpointRef.key of the checkpoint continued
+TRAIN_COMPARE = "train.compare"
+# Masking
+MASK_MAXLEN = "mask.maxlen"
+MASK_VALID = "mask.valid"
+MASK_FILL = "mask.fill"
+MASK_MODE = "mask.mode"
+MASK_CONFIDENCE = "mask.confidence"
+MASK_SIZE = "mask.size"
+# Decode
+DECODE_SENTENCE = "decode.sentence"
+DECODE_REFERENCE = "decode.reference"
+DECODE_TOP_K = "decode.top_k"
+DECODE_BEAM_SIZE = "decode.beam_size"
+DECODE_LENGTH_PENALTY = "decode.length_penalty"
+# BLEU (BLEU_PRED and BLEU_REF are also filled by Decode and the corpus table)
+BLEU_PRED = "bleu.pred"
+BLEU_REF = "bleu.ref"
+BLEU_K = "bleu.k"
+# Model
+MODEL_N = "model.n"
+MODEL_T = "model.t"
+MODEL_TENSOR = "model.tensor"
+MODEL_SENTENCE = "model.sentence"
+MODEL_COLOUR = "model.colour"
+# Exercises and Accumulation
+EXERCISE_PICK = "exercises.pick"
+ACCUM_BATCH = "accum.batch"
+ACCUM_MICRO = "accum.micro"
+ACCUM_LR = "accum.lr"
 
 
 def kept(name: str, default: Any) -> dict[str, str]:
@@ -25,6 +109,11 @@ def kept(name: str, default: Any) -> dict[str, str]:
     key = KEEP + name
     st.session_state.setdefault(key, default)
     return {"key": key, "persist_state": "session"}
+
+
+def get_kept(name: str) -> Any:
+    """A kept widget's value (after kept() has put its default in)."""
+    return st.session_state[KEEP + name]
 
 
 def set_kept(name: str, value: Any) -> None:
@@ -36,8 +125,25 @@ def get(key: str, default: Any = None) -> Any:
     return st.session_state.get(key, default)
 
 
+def forget(key: str) -> None:
+    """Drop a value, so its widget starts again from its default."""
+    st.session_state.pop(key, None)
+
+
 def put(key: str, value: Any) -> None:
     st.session_state[key] = value
+
+
+def propose(view: str, owner: str, values: dict[str, Any]) -> None:
+    """Kept widget values a view proposes for the checkpoint `owner` (call before they are
+    drawn): the first time they are the defaults; when the checkpoint in use changes, values
+    still as proposed for the last one are replaced, and values the user typed are kept."""
+    previous = get(PREFILLED + view)
+    if previous is not None and previous[0] != owner:
+        for name, value in values.items():
+            if get_kept(name) == previous[1].get(name):
+                set_kept(name, value)
+    put(PREFILLED + view, (owner, values))
 
 
 def prefill_bleu(pred: str, ref: str) -> None:

@@ -21,10 +21,12 @@ from core.model import count_parameters
 
 from . import jobs, models, state
 from .models import CheckpointRef
+from .polling import poll
 
 T = TypeVar("T")
 PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Masking, ...)
     "home": "app.py",
+    "model": "pages/0_🔬_Model.py",
     "train": "pages/1_🏋️_Train.py",
     "masking": "pages/2_🎭_Masking.py",
     "decode": "pages/3_🔎_Decode.py",
@@ -35,6 +37,7 @@ PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Maski
 NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (config.toml hides
            # Streamlit's own list, which names the home page after its file, "app")
     ("home", "Home", "🔁"),
+    ("model", "Model", "🔬"),
     ("train", "Train", "🏋️"),
     ("masking", "Masking", "🎭"),
     ("decode", "Decode", "🔎"),
@@ -42,7 +45,9 @@ NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (confi
     ("exercises", "Exercises", "🧪"),
     ("accumulation", "Accumulation", "➕"),
 ]
-_PICKER, _UPLOADER, _LAST_UPLOAD = "_checkpoint_picker", "_checkpoint_upload", "_last_upload"
+MAX_TEXT_CHARS = 2000     # per text field; longer text is cut, with a message
+UPLOAD_TYPES = ["pt", "pth", "params"]   # .params is what the book's notebooks save; the file is checked
+BADGE_SECONDS = 2.0       # the sidebar badge's polling interval while this tab's job trains
 
 
 @dataclass
@@ -50,6 +55,17 @@ class Active:
     """The checkpoint in use on every page (both None when there is none)."""
     ref: CheckpointRef | None
     ckpt: Checkpoint | None
+
+
+# -- text a user types -------------------------------------------------------------------------
+def long_text_input(where, label: str, name: str, default: str, **kwargs) -> str:
+    """A kept text input that takes any length and uses the first MAX_TEXT_CHARS characters,
+    saying so (a widget's own max_chars silently drops a longer paste)."""
+    text = where.text_input(label, **state.kept(name, default), **kwargs)
+    if len(text) > MAX_TEXT_CHARS:
+        st.warning(f"{label}: {len(text):,} characters; the first {MAX_TEXT_CHARS:,} are used.", icon="✂️")
+        return text[:MAX_TEXT_CHARS]
+    return text
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -112,7 +128,7 @@ def make_active(path: str) -> None:
 
 
 def _remember_pick(picker: str) -> None:
-    state.put(state.ACTIVE_CHECKPOINT, st.session_state[picker])
+    state.put(state.ACTIVE_CHECKPOINT, state.get(picker))
 
 
 def _picker_key(keys: list[str], active: str) -> str:
@@ -120,17 +136,39 @@ def _picker_key(keys: list[str], active: str) -> str:
     the widget starts afresh at `index` and never holds a stale value. (With one fixed key, a
     checkpoint saved by a run, listed before the one in use, showed up as selected after a
     page switch while the pages went on using the other.)"""
-    return f"{_PICKER}.{zlib.crc32(chr(0).join(keys + [active]).encode()):08x}"
+    return f"{state.PICKER}.{zlib.crc32(chr(0).join(keys + [active]).encode()):08x}"
+
+
+def _take_upload(name: str, raw: bytes) -> None:
+    """Use an uploaded checkpoint on every page, if it loads; if not, say what the file is and
+    keep the checkpoint in use as it was."""
+    error = guarded_message(models.try_upload, name, raw)
+    state.put(state.UPLOAD_ERROR, None if error is None else
+              f"**Could not load {md_escape(name)}**, so the checkpoint in use is unchanged: {md_escape(error)}")
+    if error is None:
+        state.put(state.ACTIVE_CHECKPOINT, models.add_upload(name, raw).key)
+
+
+def guarded_message(fn: Callable[..., object], *args) -> str | None:
+    """None when `fn(*args)` succeeds; the message of the ValueError it raised otherwise."""
+    try:
+        fn(*args)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def _checkpoint_picker() -> Active:
     st.subheader("🧠 Checkpoint")
     slot = st.container()             # the picker goes above the uploader, but needs its result
     with st.expander("Upload a checkpoint (.pt)"):
-        upload = st.file_uploader("Checkpoint file", type=["pt"], key=_UPLOADER, label_visibility="collapsed")
-    if upload is not None and state.get(_LAST_UPLOAD) != upload.file_id:   # a new file: use it
-        state.put(_LAST_UPLOAD, upload.file_id)
-        state.put(state.ACTIVE_CHECKPOINT, models.add_upload(upload.name, upload.getvalue()).key)
+        upload = st.file_uploader("Checkpoint file", type=UPLOAD_TYPES, key=state.UPLOADER,
+                                  label_visibility="collapsed")
+        if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
+            state.put(state.LAST_UPLOAD, upload.file_id)
+            _take_upload(upload.name, upload.getvalue())
+        if state.get(state.UPLOAD_ERROR):
+            st.error(state.get(state.UPLOAD_ERROR), icon="⚠️")
     refs = {ref.key: ref for ref in models.available()}
     with slot:
         if not refs:
@@ -162,7 +200,7 @@ def _job_status() -> None:
     if job is None:
         return
     if job.alive:
-        _job_badge_live()
+        poll(_job_badge, BADGE_SECONDS)   # keeps the job's heartbeat going on the other pages
     else:
         _job_badge()
 
@@ -175,18 +213,16 @@ def _job_badge() -> None:
                                         f"epoch {snap.epoch}/{snap.num_epochs}")
 
 
-@st.fragment(run_every=2.0)
-def _job_badge_live() -> None:
-    # Polling keeps the job's heartbeat going while the user is on another page.
-    _job_badge()
-
-
 def no_checkpoint(what: str) -> None:
-    """Say clearly that there is no model yet, and offer training."""
-    st.warning(f"{what} needs a trained model and none is available: the shipped "
-               "`checkpoints/default.pt` is missing and no other checkpoint was found. "
-               "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.",
-               icon="🧭")
+    """Say clearly why there is no model to use, and offer training."""
+    if models.available():          # there are checkpoints: the one picked did not load
+        st.warning(f"{what} needs a model, and the checkpoint picked in the sidebar could not be loaded "
+                   "(the sidebar says why): pick another one there, or train a new one.", icon="🧭")
+    else:
+        st.warning(f"{what} needs a trained model and none is available: the shipped "
+                   "`checkpoints/default.pt` is missing and no other checkpoint was found. "
+                   "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.",
+                   icon="🧭")
     st.page_link(PAGES["train"], label="Train a model", icon="🏋️")
 
 

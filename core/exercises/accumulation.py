@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import math
+import statistics
+import time
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +22,8 @@ from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData
 from ..model import build_model
 from ..sources import prepare_data
-from ..trainer import Trainer
+from ..loss import MaskedSoftmaxCELoss
+from ..trainer import Trainer, teacher_forced_logits
 
 CORPUS = DataConfig(source="corpus", num_examples=1500, num_test=200)
 NO_CLIP = 1e6                      # clip_theta high enough that _step never rescales these gradients
@@ -100,9 +103,9 @@ def _norm(grads: dict[str, torch.Tensor]) -> float:
     return math.sqrt(sum(float((g ** 2).sum()) for g in grads.values()))
 
 
-def compare(batch_size: int = 64, micro_batch: int = 16, lr: float = 0.005, seed: int = 0,
-            data_config: DataConfig = CORPUS, model_config: ModelConfig | None = None) -> AccumulationReport:
-    """One batch vs accumulated micro-batches, and sum vs mean, on a fresh seeded model."""
+def _setup(batch_size: int, micro_batch: int, seed: int, data_config: DataConfig,
+           model_config: ModelConfig | None) -> tuple[int, NMTData, tuple[torch.Tensor, ...], nn.Module]:
+    """(micro-batches, data, the first batch, a fresh seeded model with dropout 0)."""
     num_micro = check_split(batch_size, micro_batch)
     data = prepare_data(data_config)
     batch = first_batch(data, batch_size)
@@ -110,6 +113,13 @@ def compare(batch_size: int = 64, micro_batch: int = 16, lr: float = 0.005, seed
         raise AccumulationError(f"the corpus has only {len(batch[0])} training pairs; pick a smaller batch")
     torch.manual_seed(seed)
     net = build_model(model_config or ModelConfig(dropout=0.0), len(data.src_vocab), len(data.tgt_vocab))
+    return num_micro, data, batch, net
+
+
+def compare(batch_size: int = 64, micro_batch: int = 16, lr: float = 0.005, seed: int = 0,
+            data_config: DataConfig = CORPUS, model_config: ModelConfig | None = None) -> AccumulationReport:
+    """One batch vs accumulated micro-batches, and sum vs mean, on a fresh seeded model."""
+    num_micro, data, batch, net = _setup(batch_size, micro_batch, seed, data_config, model_config)
     whole, accumulated = gradients(net, batch, data), gradients(net, batch, data, num_micro)
     params = [ParamDiff(name, tuple(g.shape), float((g - accumulated[name]).abs().max()), float(g.norm()))
               for name, g in whole.items()]
@@ -118,3 +128,70 @@ def compare(batch_size: int = 64, micro_batch: int = 16, lr: float = 0.005, seed
              for opt in ("sgd", "adam") for red in ("sum", "mean")}
     return AccumulationReport(batch_size, micro_batch, num_micro, params, max(p.max_abs_diff for p in params),
                               _norm(whole), _norm(mean), lr, steps)
+
+
+# -- the trade: time for memory (notes 7.5.1, 以时间换空间) ----------------------------------------
+def saved_activation_bytes(net: nn.Module, batch, bos_id: int, loss: nn.Module | None = None) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass of one teacher-forced forward
+    of `batch`, counted by `saved_tensors_hooks`: each storage once, the parameters left out
+    (they exist anyway). This is what accumulating over micro-batches shrinks."""
+    params = {p.untyped_storage().data_ptr() for p in net.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    X, X_valid_len, Y, Y_valid_len = batch
+    net.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        Y_hat = teacher_forced_logits(net, X, X_valid_len, Y, bos_id)
+        l = (loss or MaskedSoftmaxCELoss())(Y_hat, Y, Y_valid_len).sum()
+    del l, Y_hat
+    return sum(storages.values())
+
+
+@dataclass
+class TimeForMemory:
+    batch_size: int
+    micro_batch: int
+    batch_bytes: int                 # activations kept for one batch
+    micro_bytes: int                 # for one micro-batch: the most kept at once when accumulating
+    batch_seconds: float             # one optimizer step's forward/backward, whole batch (median)
+    accumulated_seconds: float       # the same step as num_micro accumulated micro-batches (median)
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.batch_bytes / max(self.micro_bytes, 1)
+
+    @property
+    def time_ratio(self) -> float:
+        return self.accumulated_seconds / self.batch_seconds
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()                                        # warm-up
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def time_for_memory(batch_size: int = 64, micro_batch: int = 16, seed: int = 0, repeats: int = 5,
+                    data_config: DataConfig = CORPUS, model_config: ModelConfig | None = None) -> TimeForMemory:
+    """Both halves of the trade on one real batch: activation bytes and step time, whole batch
+    against accumulated micro-batches."""
+    num_micro, data, batch, net = _setup(batch_size, micro_batch, seed, data_config, model_config)
+    bos = data.tgt_vocab["<bos>"]
+    micro = tuple(t[:micro_batch].clone() for t in batch)     # its own storage, not a view of the batch
+    # counted before a trainer installs the fused GRU, so both counts are nn.GRU's (the book's)
+    batch_bytes, micro_bytes = saved_activation_bytes(net, batch, bos), saved_activation_bytes(net, micro, bos)
+    trainers = {n: Trainer(net, [], data.tgt_vocab, TrainConfig(accumulation_steps=n, clip_theta=NO_CLIP), CPU)
+                for n in (1, num_micro)}
+    return TimeForMemory(batch_size, micro_batch, batch_bytes, micro_bytes,
+                         _median_seconds(lambda: trainers[1]._step(batch), repeats),
+                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats))

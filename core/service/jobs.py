@@ -96,9 +96,8 @@ def threads_per_job() -> int:
 
     PyTorch's worker threads wait for each other at the end of every parallel op, so a job
     whose threads share cores with the app's redraws (or another job) stalls far more than
-    its share: on 2 cores, under the open Train view, a lone job ran at 44.5k tokens/s with 2
-    threads and 53.0k with 1 (bench/RESULTS.md). On 2 cores every job gets 1 thread; on 8, a
-    lone job gets 7."""
+    its share: under the open Train view a lone job on 2 cores is faster with 1 thread than
+    with 2 (bench/RESULTS.md). On 2 cores every job gets 1 thread; on 8, a lone job gets 7."""
     with _running_lock:
         jobs = max(len(_running), 1)
     return max(1, (usable_cores() - 1) // jobs)

@@ -1,10 +1,15 @@
 """Fixtures for the real-browser tests: a Streamlit server on a temp checkpoint folder, Chromium.
 
-The tests are marked `browser`; they run by default (`-m "not browser"` leaves them out) and
-skip only when playwright or Chromium is missing.
+The tests are marked `browser` and `slow` (markers in pytest.ini); they run by default
+(`-m "not slow"` or `-m "not browser"` leaves them out) and skip only when playwright or
+Chromium is missing.
+
+Screenshots go to a temporary folder; `SEQ2SEQ_SCREENSHOTS_DIR=docs/screenshots` (what
+`bash scripts/screenshots.sh` sets) makes them refresh the README's.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,12 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import streamlit_server as sts  # noqa: E402
 
-SCREENSHOTS = sts.ROOT / "docs" / "screenshots"
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives the app in a real Chromium (slow; needs chromium)")
-    config.addinivalue_line("markers", "load: many concurrent browser sessions against one server")
+SCREENSHOTS_ENV = "SEQ2SEQ_SCREENSHOTS_DIR"
 
 
 def _skip_unless_browser() -> None:
@@ -29,9 +29,15 @@ def _skip_unless_browser() -> None:
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory) -> Path:
+    """Where the tests save their screenshots: a temporary folder (a test run writes nothing in
+    the checkout), or $SEQ2SEQ_SCREENSHOTS_DIR when set (scripts/screenshots.sh: docs/screenshots)."""
+    target = os.environ.get(SCREENSHOTS_ENV)
+    if not target:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(target).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,9 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/b
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 VIEWPORT = {"width": 1400, "height": 1000}
+# Every wait of the helpers below is a hang guard, not a speed check (speed is bench/'s):
+# on a busy 2-core machine a view can take a minute to open, so the guards are minutes.
+HANG_GUARD_MS = 180_000
 
 # view -> (URL path, title text as the page's st.title shows it)
 VIEWS = {
@@ -150,7 +153,7 @@ def checkpoint_folder() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def run_streamlit(checkpoint_dir: Path, *, env: Mapping[str, str] | None = None,
-                  extra_args: Sequence[str] = (), startup_timeout: float = 90.0) -> Iterator[StreamlitServer]:
+                  extra_args: Sequence[str] = (), startup_timeout: float = 180.0) -> Iterator[StreamlitServer]:
     """`streamlit run app.py` on a free port with `SEQ2SEQ_CHECKPOINT_DIR=checkpoint_dir`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -177,6 +180,19 @@ def run_streamlit(checkpoint_dir: Path, *, env: Mapping[str, str] | None = None,
         _stop_group(proc)
         with contextlib.suppress(OSError):
             server.log_path.unlink()
+
+
+def cache_computations(url: str, cache: str) -> int:
+    """How often one st.cache_* function actually ran on the server at `url`, from Streamlit's
+    /_stcore/metrics. (Its "miss" lookups also count the sessions that waited for another one's
+    computation.)"""
+    with urllib.request.urlopen(url + "/_stcore/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    m = re.search(r'cache_compute_duration_seconds_count\{cache="' + re.escape(cache)
+                  + r'"[^}]*trigger="miss"\} (\d+)', text)
+    if not m:
+        raise LookupError(f"no cache metric for {cache} in /_stcore/metrics")
+    return int(m.group(1))
 
 
 # Installed in every page before the app's scripts: counts finished Streamlit runs (to wait for
@@ -235,7 +251,7 @@ WATCH_SCRIPT = """
 
 # -- browser -----------------------------------------------------------------------------------
 @contextlib.contextmanager
-def chromium_context(*, viewport: Mapping[str, int] | None = None, default_timeout_ms: float = 30_000):
+def chromium_context(*, viewport: Mapping[str, int] | None = None, default_timeout_ms: float = HANG_GUARD_MS):
     """A Playwright BrowserContext on the system Chromium with a fresh profile.
 
     Each page (tab) of the context is its own Streamlit session.
@@ -278,7 +294,7 @@ IDLE_JS = """() => {
 }"""
 
 
-def wait_idle(page, timeout_ms: float = 30_000) -> None:
+def wait_idle(page, timeout_ms: float = HANG_GUARD_MS) -> None:
     """Wait until the script is not running and every element has been drawn (no skeletons)."""
     page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=50)
 
@@ -293,7 +309,7 @@ def runs(page) -> int:
     return page.evaluate("window.__st_runs || 0")
 
 
-def rerun(page, action, timeout_ms: float = 30_000) -> None:
+def rerun(page, action, timeout_ms: float = HANG_GUARD_MS) -> None:
     """Do `action()` (something that makes Streamlit rerun), then wait for that rerun to finish."""
     before = runs(page)
     action()
@@ -302,7 +318,7 @@ def rerun(page, action, timeout_ms: float = 30_000) -> None:
     wait_idle(page, timeout_ms)
 
 
-def open_view(page, base_url: str, view: str, timeout_ms: float = 60_000) -> None:
+def open_view(page, base_url: str, view: str, timeout_ms: float = HANG_GUARD_MS) -> None:
     """Go to a view by URL and wait for its title and the end of the first run."""
     path, text = all_views()[view]
     page.goto(base_url + path)
@@ -315,7 +331,7 @@ def text_input(page, label: str):
     return page.get_by_label(label, exact=True)
 
 
-def set_text(page, label: str, value: str, timeout_ms: float = 30_000) -> None:
+def set_text(page, label: str, value: str, timeout_ms: float = HANG_GUARD_MS) -> None:
     """Type into a text (or number) input and submit it with Enter, waiting for the rerun."""
     box = text_input(page, label)
     if box.input_value() == str(value):
@@ -324,7 +340,7 @@ def set_text(page, label: str, value: str, timeout_ms: float = 30_000) -> None:
     rerun(page, lambda: box.press("Enter"), timeout_ms)
 
 
-def choose(page, label: str, option: str, timeout_ms: float = 30_000) -> None:
+def choose(page, label: str, option: str, timeout_ms: float = HANG_GUARD_MS) -> None:
     """Pick `option` in the selectbox labelled `label`."""
     page.get_by_label(label, exact=True).click()
     rerun(page, lambda: page.get_by_role("option", name=option, exact=True).click(), timeout_ms)

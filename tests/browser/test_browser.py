@@ -1,7 +1,8 @@
 """The playground in a real Chromium against a real `streamlit run app.py`.
 
 Each test that depends on server state gets a server of its own; the read-only view tests
-share one. Screenshots of every view land in docs/screenshots/ (viewport 1400×1000).
+share one. Screenshots of every view (viewport 1400×1000) go to a temporary folder;
+`bash scripts/screenshots.sh` makes the same tests refresh the README's, docs/screenshots/.
 """
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pytest
 import streamlit_server as sts
 from core.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAYLOAD = "<img src=x onerror=\"document.title='owned'\">"
-TIMEOUT = 60_000
+TIMEOUT = sts.HANG_GUARD_MS        # waits are hang guards, not speed checks
 
 
 def shot(page, path, anchor=None) -> None:
@@ -58,6 +59,20 @@ def test_deep_link_to_decode_on_fresh_server(fresh_server, page):
     page.locator('[data-testid="stSidebar"] .st-key-nav a', has_text="BLEU").click()   # navigation works
     sts.title(page).filter(has_text="BLEU").wait_for(timeout=TIMEOUT)
     assert page.url.endswith("/BLEU")
+
+
+def test_deep_link_to_model_on_fresh_server(fresh_server, page, screenshots):
+    """/Model as a first request: the traced shapes, the diagram and the context map are drawn."""
+    page.goto(fresh_server.url + "/Model")
+    sts.title(page).filter(has_text="Inside the model").wait_for(timeout=TIMEOUT)
+    sts.wait_idle(page, TIMEOUT)
+    assert_clean(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert main.get_by_text("(T, N, D + H) = (10, 4, 96)").count() >= 1       # the shipped model, N=4, T=10
+    assert main.locator('[data-testid="stGraphVizChart"] svg').count() == 1
+    assert main.get_by_text("Parameters per layer").count() == 1
+    assert "Model" in sts.sidebar_nav(page)[:2]
+    shot(page, screenshots / "model.png", page.get_by_role("heading", name="Shapes, from a real forward pass"))
 
 
 # -- c. Train: a tiny run, the chart grows, the checkpoint is saved ----------------------------
@@ -242,7 +257,7 @@ def test_two_tabs_train_at_once(fresh_server, browser):
     b.get_by_role("button", name="Start training").click()
     b.get_by_text("running: epoch").first.wait_for(timeout=TIMEOUT)
     for tab in (a, b):
-        tab.get_by_text("Saved to").first.wait_for(timeout=120_000)
+        tab.get_by_text("Saved to").first.wait_for(timeout=2 * TIMEOUT)
         assert "finished" in job_line(tab), job_line(tab)
         assert_clean(tab)
     assert overlap, "tab A had already finished when tab B started: no overlap to test"

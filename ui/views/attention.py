@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from core.decode import DecodeStep, GreedyResult, SourceEncoding
 
-from . import charts
+from .. import charts
 
 
 def source_labels(source: SourceEncoding) -> list[str]:
@@ -36,7 +36,7 @@ def attention_bars(step: DecodeStep, source: SourceEncoding, title: str, height:
                            hovertemplate="%{y:.4f}<extra></extra>"))
     _source_axis(fig, labels)
     fig.update_yaxes(range=[0, 1])
-    return charts._layout(fig, title, height, "source position", "attention weight")
+    return charts.layout(fig, title, height, "source position", "attention weight")
 
 
 def attention_heatmap(result: GreedyResult, title: str) -> go.Figure:
@@ -50,7 +50,7 @@ def attention_heatmap(result: GreedyResult, title: str) -> go.Figure:
     _source_axis(fig, labels)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), autorange="reversed",
                      ticktext=[html.escape(r) for r in rows])
-    return charts._layout(fig, title, 140 + 28 * len(rows), "source (what the encoder read)", "target step")
+    return charts.layout(fig, title, 140 + 28 * len(rows), "source (what the encoder read)", "target step")
 
 
 def show_step(step: DecodeStep, source: SourceEncoding, n: int) -> None:

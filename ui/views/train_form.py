@@ -7,21 +7,25 @@ import os
 import time
 from dataclasses import dataclass
 
+import pandas as pd
 import streamlit as st
 
 from core.checkpoint import checkpoint_path, sanitize_name
-from core.config import MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE, DataConfig, ModelConfig, TrainConfig
+from core.config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE,
+                         REDUCTIONS, DataConfig, ModelConfig, TrainConfig)
 from core.data import DataError, NMTData
 from core.device import describe_devices
 from core.sources import download_fra_eng
 
-from . import charts, models, state
-from .state import kept
-from .widgets import guarded, md_code, show_error
+from .. import charts, models, state
+from ..state import kept
+from ..widgets import guarded, md_code, show_error
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
 DEFAULT_SAMPLE_EVERY = 10
-SOURCES = {   # choice -> (label, DataConfig.source, how the file arrives)
+PREVIEW_PAIRS = 8
+APP_CONTEXT = "encoder"   # the app decodes as the chapter's figure draws it; the book's rule is one click away
+SOURCE_CHOICES = {   # choice -> (label, DataConfig.source, how the file arrives)
     "corpus": ("Playground corpus (shipped, English → French)", "corpus", None),
     "reverse": ("Synthetic: reverse a letter sequence", "reverse", None),
     "copy": ("Synthetic: copy a letter sequence", "copy", None),
@@ -42,6 +46,7 @@ class Setup:
     raw: bytes | None        # an uploaded file's bytes
     name: str                # run name as typed; sanitized when the run starts
     sample_every: int
+    may_save: bool = True    # False: a checkpoint has this name and overwriting it was not chosen
 
 
 def local_paths_allowed() -> bool:
@@ -55,31 +60,36 @@ def setup_form() -> Setup | None:
     st.subheader("2 · Model")
     model = _model_section()
     st.subheader("3 · Training")
-    train, name, sample_every = _train_section(seed)
-    return None if data is None else Setup(data, model, train, raw, name, sample_every)
+    train, name, sample_every, may_save = _train_section(seed)
+    if data is None:
+        return None
+    return Setup(data=data, model=model, train=train, raw=raw, name=name, sample_every=sample_every,
+                 may_save=may_save)
 
 
 def _data_section() -> tuple[DataConfig | None, bytes | None, int]:
     """(config, uploaded bytes, seed); config is None while the data cannot be used."""
-    choices = [k for k, (_, _, how) in SOURCES.items() if how != "path" or local_paths_allowed()]
+    choices = [k for k, (_, _, how) in SOURCE_CHOICES.items() if how != "path" or local_paths_allowed()]
     c = st.columns([3, 1, 1, 1, 1, 1, 1])
-    choice = c[0].selectbox("Source", choices, format_func=lambda k: SOURCES[k][0], **kept("train.source", "corpus"))
-    num_examples = c[1].number_input("Examples", 1, 1_000_000, **kept("train.num_examples", D.num_examples),
+    choice = c[0].selectbox("Source", choices, format_func=lambda k: SOURCE_CHOICES[k][0],
+                             **kept(state.TRAIN_SOURCE, "corpus"))
+    num_examples = c[1].number_input("Examples", 1, 1_000_000, **kept(state.TRAIN_EXAMPLES, D.num_examples),
                                      help="The book's meaning: lines 0..num_examples of the file.")
-    num_test = c[2].number_input("Held out", 0, 100_000, **kept("train.num_test", D.num_test),
+    num_test = c[2].number_input("Held out", 0, 100_000, **kept(state.TRAIN_HELD_OUT, D.num_test),
                                  help="Pairs never trained on, for honest BLEU.")
-    num_steps = c[3].number_input("num_steps", 2, MAX_NUM_STEPS, **kept("train.num_steps", D.num_steps),
+    num_steps = c[3].number_input("num_steps", 2, MAX_NUM_STEPS, **kept(state.TRAIN_NUM_STEPS, D.num_steps),
                                   help="Sentences are truncated or padded to this many tokens.")
-    batch_size = c[4].number_input("Batch size", 1, MAX_BATCH, **kept("train.batch_size", D.batch_size))
-    min_freq = c[5].number_input("min_freq", 0, 1_000_000, **kept("train.min_freq", D.min_freq),
+    batch_size = c[4].number_input("Batch size", 1, MAX_BATCH, **kept(state.TRAIN_BATCH, D.batch_size))
+    min_freq = c[5].number_input("min_freq", 0, 1_000_000, **kept(state.TRAIN_MIN_FREQ, D.min_freq),
                                  help="Rarer tokens become <unk>.")
-    seed = c[6].number_input("Seed", 0, 2**32 - 1, **kept("train.seed", D.seed),
+    seed = c[6].number_input("Seed", 0, 2**32 - 1, **kept(state.TRAIN_SEED, D.seed),
                              help="One seed for the split, synthetic data and initialisation, as in the CLI.")
-    _, source, how = SOURCES[choice]
+    _, source, how = SOURCE_CHOICES[choice]
     path, raw = _data_file(choice, how)
     if how is not None and path is None:
         return None, None, seed
-    config = DataConfig(source, path, num_examples, num_test, num_steps, batch_size, min_freq, seed)
+    config = DataConfig(source=source, path=path, num_examples=num_examples, num_test=num_test,
+                        num_steps=num_steps, batch_size=batch_size, min_freq=min_freq, seed=seed)
     data = guarded("This data cannot be used", models.prepared_data, config, raw,
                    hint="Check the file (UTF-8, one `source<TAB>target` pair per line) or pick another source.")
     if data is None:
@@ -94,7 +104,7 @@ def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
         upload = st.file_uploader("Pairs file", type=["txt", "tsv", "zip"], key=f"train.upload.{choice}")
         return (upload.name, upload.getvalue()) if upload is not None else (None, None)
     if how == "path":
-        path = st.text_input("Path on the server", **kept(f"train.path.{choice}", "")).strip()
+        path = st.text_input("Path on the server", **kept(state.TRAIN_PATH + choice, "")).strip()
         return (path or None), None
     if how == "book":
         return _book_file(), None
@@ -103,7 +113,7 @@ def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
 
 def book_files() -> list[str]:
     """Where this app reads the book's fra-eng file: FRA_ENG_PATH, then this tab's download."""
-    return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get("train.fra_eng")) if p]
+    return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get(state.FRA_ENG_DOWNLOAD)) if p]
 
 
 def _book_file() -> str | None:
@@ -116,7 +126,7 @@ def _book_file() -> str | None:
     if st.button("⬇️ Download fra-eng.zip", key="train.download"):
         try:
             with st.spinner("Downloading…"):
-                state.put("train.fra_eng", str(download_fra_eng()))
+                state.put(state.FRA_ENG_DOWNLOAD, str(download_fra_eng()))
             st.rerun()
         except DataError as err:
             show_error("The download was refused", err)
@@ -127,16 +137,28 @@ def _book_file() -> str | None:
     return None
 
 
-def warn_if_taken(name: str) -> None:
-    """Say which file the run will be saved as when the name had to be cleaned, and when it
-    would overwrite one (a name that cannot be used is shown as an error)."""
+def new_run_name() -> str:
+    return time.strftime("run-%m%d-%H%M%S")
+
+
+def renew_run_name() -> None:
+    """After a start: the next run gets a fresh default name (set before the field is drawn)."""
+    state.put(state.TRAIN_RENAME, True)
+
+
+def overwrite_choice(name: str) -> bool:
+    """Whether the run may be saved under `name`: yes when no file has it; when one does, only
+    if the user ticks "overwrite" for this run. Also says when the name had to be cleaned."""
     path = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)))
     if path is None:
-        return
+        return False
     if path.is_file():
-        st.caption(f"⚠️ {md_code(path.name)} exists and will be overwritten.")
-    elif path.stem not in (name.strip(), name.strip().removesuffix(".pt")):
+        return st.checkbox(f"Overwrite {path.name}: it holds an earlier run", value=False,
+                           key=state.TRAIN_OVERWRITE + path.stem,
+                           help="Unticked, Start refuses this name; pick another one to keep both runs.")
+    if path.stem not in (name.strip(), name.strip().removesuffix(".pt")):
         st.caption(f"Will be saved as {md_code(path.name)} (letters, digits, `_ . -` only, at most 64).")
+    return True
 
 
 def _preview(data: NMTData, config: DataConfig) -> None:
@@ -150,8 +172,8 @@ def _preview(data: NMTData, config: DataConfig) -> None:
         st.caption(f"{len(data.test):,} held out, not {config.num_test:,}: at most a fifth of the pairs is "
                    "held out, so a small dataset still has pairs to train on.")
     left, right = st.columns(2)
-    left.dataframe({"source": [" ".join(s) for s in data.train.source[:8]],
-                    "target": [" ".join(t) for t in data.train.target[:8]]}, hide_index=True)
+    head = data.train.subset(range(min(PREVIEW_PAIRS, len(data.train))))
+    left.dataframe(pd.DataFrame(head.sentences(), columns=["source", "target"]), hide_index=True)
     with right:
         charts.show(charts.histogram({"source": [len(s) for s in data.train.source],
                                       "target": [len(t) for t in data.train.target]},
@@ -161,48 +183,59 @@ def _preview(data: NMTData, config: DataConfig) -> None:
 
 def _model_section() -> ModelConfig:
     c = st.columns(5)
-    cell = c[0].radio("Cell", ["gru", "lstm"], horizontal=True, **kept("train.cell", M.cell))
-    embed = c[1].number_input("Embed size", 1, MAX_SIZE, **kept("train.embed", M.embed_size))
-    hiddens = c[2].number_input("Hidden size", 1, MAX_SIZE, **kept("train.hiddens", M.num_hiddens))
-    layers = c[3].number_input("Layers", 1, MAX_LAYERS, **kept("train.layers", M.num_layers))
-    dropout = c[4].slider("Dropout", 0.0, 0.9, step=0.05, **kept("train.dropout", M.dropout))
+    cell = c[0].radio("Cell", CELLS, horizontal=True, **kept(state.TRAIN_CELL, M.cell))
+    embed = c[1].number_input("Embed size", 1, MAX_SIZE, **kept(state.TRAIN_EMBED, M.embed_size))
+    hiddens = c[2].number_input("Hidden size", 1, MAX_SIZE, **kept(state.TRAIN_HIDDENS, M.num_hiddens))
+    layers = c[3].number_input("Layers", 1, MAX_LAYERS, **kept(state.TRAIN_LAYERS, M.num_layers))
+    dropout = c[4].slider("Dropout", 0.0, 0.9, step=0.05, **kept(state.TRAIN_DROPOUT, M.dropout))
     c = st.columns([2, 1, 1, 1.4, 1.2])
     own = c[0].toggle("Decoder has its own size (joined by a bridge: Linear + tanh)",
-                      **kept("train.bridge", False))
+                      **kept(state.TRAIN_BRIDGE, False))
     dec_hiddens = c[1].number_input("Decoder hidden size", 1, MAX_SIZE, disabled=not own,
-                                    **kept("train.dec_hiddens", M.num_hiddens))
+                                    **kept(state.TRAIN_DEC_HIDDENS, M.num_hiddens))
     dec_layers = c[2].number_input("Decoder layers", 1, MAX_LAYERS, disabled=not own,
-                                   **kept("train.dec_layers", M.num_layers))
-    context = c[3].radio("Decoder context at inference", ["book", "encoder"], horizontal=True,
-                         **kept("train.context", M.context),
-                         help="book = d2l 0.17.6: state[-1] of the running decoder state; "
-                              "encoder = the encoder's final state at every step (see the README).")
-    decoder = c[4].radio("Decoder", ["plain", "attention"], horizontal=True, **kept("train.decoder", M.decoder),
+                                   **kept(state.TRAIN_DEC_LAYERS, M.num_layers))
+    context = c[3].radio("Decoder context at inference", CONTEXTS, horizontal=True,
+                         **kept(state.TRAIN_CONTEXT, APP_CONTEXT),
+                         help="Training is the same either way. encoder = the encoder's final state at every "
+                              "step, as the chapter's figure draws it and d2l 1.0 does; book = d2l 0.17.6's "
+                              "state[-1], which at inference is the previous decoder state (see the README).")
+    c[3].caption("encoder: the context the model was trained with; book: d2l 0.17.6's rule, which feeds "
+                 "the previous decoder state at inference")
+    decoder = c[4].radio("Decoder", DECODERS, horizontal=True, **kept(state.TRAIN_DECODER, M.decoder),
                          help="attention = Bahdanau attention over the encoder outputs (d2l 10.4); "
                               "it needs the encoder's sizes (no bridge) and ignores the context choice.")
-    return ModelConfig(cell, embed, hiddens, layers, dropout,
-                       dec_hiddens if own else None, dec_layers if own else None, context, decoder)
+    return ModelConfig(cell=cell, embed_size=embed, num_hiddens=hiddens, num_layers=layers, dropout=dropout,
+                       dec_num_hiddens=dec_hiddens if own else None, dec_num_layers=dec_layers if own else None,
+                       context=context, decoder=decoder)
 
 
-def _train_section(seed: int) -> tuple[TrainConfig, str, int]:
+def _train_section(seed: int) -> tuple[TrainConfig, str, int, bool]:
     c = st.columns(5)
-    lr = c[0].number_input("Learning rate", 0.0001, 10.0, step=0.001, format="%.4f", **kept("train.lr", T.lr))
-    epochs = c[1].number_input("Epochs", 1, MAX_EPOCHS, **kept("train.epochs", T.num_epochs))
-    clip = c[2].number_input("Clip θ (gradient norm)", 0.01, 1e6, **kept("train.clip", T.clip_theta))
-    accumulation = c[3].number_input("Accumulation steps", 1, MAX_BATCH, **kept("train.accum", T.accumulation_steps),
+    lr = c[0].number_input("Learning rate", 0.0001, 10.0, step=0.001, format="%.4f", **kept(state.TRAIN_LR, T.lr))
+    epochs = c[1].number_input("Epochs", 1, MAX_EPOCHS, **kept(state.TRAIN_EPOCHS, T.num_epochs))
+    clip = c[2].number_input("Clip θ (gradient norm)", 0.01, 1e6, **kept(state.TRAIN_CLIP, T.clip_theta))
+    accumulation = c[3].number_input("Accumulation steps", 1, MAX_BATCH,
+                                     **kept(state.TRAIN_ACCUM, T.accumulation_steps),
                                      help="Micro-batches per optimizer step; they add up to one batch.")
-    ratio = c[4].slider("Teacher forcing ratio", 0.0, 1.0, step=0.05, **kept("train.tf", T.teacher_forcing_ratio),
+    ratio = c[4].slider("Teacher forcing ratio", 0.0, 1.0, step=0.05,
+                        **kept(state.TRAIN_TEACHER_FORCING, T.teacher_forcing_ratio),
                         help="1 = the book: always feed the true previous token.")
     c = st.columns(5)
-    masked = c[0].toggle("Masked loss (the book)", **kept("train.masked", T.masked),
+    masked = c[0].toggle("Masked loss (the book)", **kept(state.TRAIN_MASKED, T.masked),
                          help="Off = the exercise's loss that also scores padding.")
-    reduction = c[1].radio("Reduction", ["sum", "mean"], horizontal=True, **kept("train.reduction", T.reduction),
+    reduction = c[1].radio("Reduction", REDUCTIONS, horizontal=True, **kept(state.TRAIN_REDUCTION, T.reduction),
                            help="sum = the book's l.sum().backward()")
-    device = c[2].selectbox("Device", ["auto", "cpu", "cuda", "mps"], **kept("train.device", T.device),
+    device = c[2].selectbox("Device", DEVICES, **kept(state.TRAIN_DEVICE, T.device),
                             help=describe_devices())
-    sample_every = c[3].number_input("Sample every (epochs)", 1, MAX_EPOCHS, **kept("train.sample_every", DEFAULT_SAMPLE_EVERY))
-    name = c[4].text_input("Run name", **kept("train.name", time.strftime("run-%m%d-%H%M%S")))
+    sample_every = c[3].number_input("Sample every (epochs)", 1, MAX_EPOCHS,
+                                     **kept(state.TRAIN_SAMPLE_EVERY, DEFAULT_SAMPLE_EVERY))
+    if state.get(state.TRAIN_RENAME):
+        state.set_kept(state.TRAIN_NAME, new_run_name())
+        state.put(state.TRAIN_RENAME, False)
+    name = c[4].text_input("Run name", **kept(state.TRAIN_NAME, new_run_name()))
     st.caption(f"🖥️ {describe_devices()}")
-    warn_if_taken(name)
-    config = TrainConfig(lr, epochs, clip, ratio, accumulation, reduction, masked, seed, device)
-    return config, name, sample_every
+    may_save = overwrite_choice(name)
+    config = TrainConfig(lr=lr, num_epochs=epochs, clip_theta=clip, teacher_forcing_ratio=ratio,
+                         accumulation_steps=accumulation, reduction=reduction, masked=masked, seed=seed, device=device)
+    return config, name, sample_every, may_save

@@ -15,9 +15,9 @@ from core.checkpoint import Checkpoint
 from core.decode import GreedyResult
 from core.metrics import bleu
 
-from . import charts
-from .state import kept
-from .widgets import Chip, chip_row
+from .. import charts, state
+from ..state import kept
+from ..widgets import Chip, chip_row
 
 MAX_BEAM = 10
 _FADED, _LIVE, _DONE = "#cbd2d9", "#577590", charts.GOOD
@@ -35,8 +35,8 @@ def tree_positions(result: BeamResult) -> dict[tuple[int, int], float]:
 
 
 def _hover(node: BeamNode, result: BeamResult, tokens: list[str]) -> str:
-    state = "finished" if node.finished else "kept" if node.kept else "pruned"
-    return (f"{html.escape(' '.join(tokens))}<br>step {node.step + 1}: {state}<br>"
+    fate = "finished" if node.finished else "kept" if node.kept else "pruned"
+    return (f"{html.escape(' '.join(tokens))}<br>step {node.step + 1}: {fate}<br>"
             f"log p(token) {node.step_log_prob:.3f}<br>log P {node.log_prob:.3f}<br>"
             f"score {node.score:.3f} (α = {result.length_penalty:g})")
 
@@ -79,7 +79,7 @@ def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
     rows = max(len(nodes) for nodes in result.steps)
     fig.update_xaxes(dtick=1, range=[-0.6, len(result.steps) + 0.9], zeroline=False)
     fig.update_yaxes(visible=False)
-    fig = charts._layout(fig, title, min(2400, 170 + 30 * rows), "step")
+    fig = charts.layout(fig, title, min(2400, 170 + 30 * rows), "step")
     # the legend above the plot, where it cannot cover the winning path's last nodes
     return charts.legend_above(fig, top_margin=70).update_layout(margin=dict(b=40))
 
@@ -121,8 +121,8 @@ def beam_section(ckpt: Checkpoint, reference: str, greedy: GreedyResult) -> Beam
                "log P / length^α (d2l 9.8): α = 0 is the raw sum of log-probabilities, the book suggests 0.75. "
                "k = 1 is greedy decoding.")
     c = st.columns(2)
-    beam_size = c[0].number_input("Beam size k", 1, MAX_BEAM, **kept("decode.beam_size", 3))
-    alpha = c[1].slider("Length normalisation α", 0.0, 2.0, step=0.05, **kept("decode.length_penalty", 0.0))
+    beam_size = c[0].number_input("Beam size k", 1, MAX_BEAM, **kept(state.DECODE_BEAM_SIZE, 3))
+    alpha = c[1].slider("Length normalisation α", 0.0, 2.0, step=0.05, **kept(state.DECODE_LENGTH_PENALTY, 0.0))
     result = beam_search(ckpt.model, greedy.source, ckpt.tgt_vocab, ckpt.data_config.num_steps,
                          int(beam_size), float(alpha))
     side_by_side(greedy, result, reference)

@@ -1,4 +1,4 @@
-"""Drawing for the Exercises and Accumulation views: the experiment job, results, gradients.
+"""The Exercises view: the experiment picker, this tab's experiment job, its results.
 
 The experiment's thread never touches Streamlit: a polling fragment redraws from
 `ExperimentJob.snapshot()`, and finished results are read back from the on-disk cache.
@@ -8,26 +8,25 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.exercises.accumulation import AccumulationReport, compare
 from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret
 
-from . import charts, state
-from .widgets import md_escape
+from .. import charts, state
+from ..polling import follow
+from ..widgets import md_escape
 
-JOB = "exercises.job"                # this tab's core.exercises.experiments.ExperimentJob
 REFRESH_SECONDS = 1.0
 
 
 # -- the experiment job ------------------------------------------------------------------------
 def current_job() -> ExperimentJob | None:
-    return state.get(JOB)
+    return state.get(state.EXPERIMENT_JOB)
 
 
 def start_job(experiment: Experiment, rerun: bool) -> None:
     """Button callback: train `experiment` on a background thread (one job per tab)."""
     job = current_job()
     if job is None or not job.alive:
-        state.put(JOB, ExperimentJob(experiment, rerun=rerun).start())
+        state.put(state.EXPERIMENT_JOB, ExperimentJob(experiment, rerun=rerun).start())
 
 
 def last_result(experiment: Experiment) -> ExperimentResult | None:
@@ -41,7 +40,7 @@ def last_result(experiment: Experiment) -> ExperimentResult | None:
 def pick_experiment(experiments: list[Experiment]) -> Experiment:
     by_key = {e.key: e for e in experiments}
     key = st.selectbox("Exercise", list(by_key), format_func=lambda k: f"{by_key[k].section} · {by_key[k].title}",
-                       **state.kept("exercises.pick", experiments[0].key))
+                       **state.kept(state.EXERCISE_PICK, experiments[0].key))
     return by_key.get(key, experiments[0])
 
 
@@ -77,10 +76,10 @@ def progress_panel() -> None:
     job = current_job()
     if job is None:
         return
-    st.fragment(run_every=REFRESH_SECONDS if job.alive else None)(_progress)(job.alive)
+    follow(_progress, job.alive, REFRESH_SECONDS)
 
 
-def _progress(started_running: bool) -> None:
+def _progress() -> ExperimentJob:
     job = current_job()
     snap = job.snapshot()
     name = f"{job.experiment.section} · {job.experiment.title}"
@@ -91,8 +90,7 @@ def _progress(started_running: bool) -> None:
     elif snap.status != "finished":
         (st.warning if snap.status == "stopped" else st.error)(f"**{md_escape(name)}** {snap.status}: "
                                                                f"{md_escape(snap.message)}")
-    if started_running and not job.alive:
-        st.rerun()                    # the whole page: the cached result is there now
+    return job                        # follow() reruns the page when it has ended: the cached result
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -121,41 +119,3 @@ def show_result(result: ExperimentResult) -> None:
              **{v.label: v.samples[i]["pred"] if i < len(v.samples) else "" for v in result.variants}}
             for i, s in enumerate(samples)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-
-
-# -- gradient accumulation ---------------------------------------------------------------------
-@st.cache_resource(show_spinner="Computing the gradients…", max_entries=16)
-def accumulation_report(batch_size: int, micro_batch: int, lr: float) -> AccumulationReport:
-    return compare(batch_size, micro_batch, lr)
-
-
-def show_accumulation(report: AccumulationReport) -> None:
-    st.header("7.5.1 · One batch vs accumulated micro-batches")
-    c = st.columns(3)
-    c[0].metric("Max |difference| (all parameters)", f"{report.max_abs_diff:.2e}")
-    c[1].metric("Micro-batches", f"{report.num_micro} × {report.micro_batch}")
-    st.caption(f"`Trainer._step` on the first {report.batch_size} corpus pairs, fresh model with dropout 0: once "
-               f"as one batch, once as {report.num_micro} micro-batches whose gradients add up before the "
-               "update. The gradients agree to float rounding: accumulation gives the big batch's update "
-               "with a micro-batch's memory.")
-    st.dataframe(pd.DataFrame([{"parameter": p.name, "shape": " × ".join(map(str, p.shape)),
-                                "max |difference|": p.max_abs_diff, "‖g‖": p.grad_norm} for p in report.params]),
-                 hide_index=True, column_config={"max |difference|": st.column_config.NumberColumn(format="%.2e"),
-                                                 "‖g‖": st.column_config.NumberColumn(format="%.4f")})
-    st.header("Sum vs mean reduction")
-    c = st.columns(3)
-    c[0].metric("‖g‖ with sum (the book)", f"{report.sum_norm:.4f}")
-    c[1].metric("‖g‖ with mean", f"{report.mean_norm:.6f}")
-    c[2].metric("Ratio sum / mean", f"{report.norm_ratio:.4f}", help="= the batch size")
-    steps = report.step_sizes
-    st.dataframe(pd.DataFrame([{"optimizer": opt.upper() if opt == "sgd" else "Adam",
-                                "‖Δθ‖ with sum": steps[f"{opt}/sum"], "‖Δθ‖ with mean": steps[f"{opt}/mean"],
-                                "sum / mean": report.step_ratio(opt)} for opt in ("sgd", "adam")]),
-                 hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.6f")
-                                                 for k in ("‖Δθ‖ with sum", "‖Δθ‖ with mean")})
-    st.markdown(
-        f"One step with lr = {report.lr:g}. The sum's gradient is {report.norm_ratio:.2f}× the mean's, so an "
-        f"**SGD** step is {report.step_ratio('sgd'):.2f}× longer: with the mean, SGD needs lr × {report.batch_size} "
-        f"= {report.lr * report.batch_size:g} to move as far, and changing the batch size changes the effective "
-        f"learning rate. **Adam** divides each gradient by its own running magnitude, so its step barely "
-        f"changes ({report.step_ratio('adam'):.4f}×): with Adam the book's sum reduction is harmless.")

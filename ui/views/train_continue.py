@@ -19,16 +19,17 @@ from core.config import MAX_EPOCHS
 from core.sources import needs_data_file
 from core.train import TrainingRun, continue_run
 
-from . import models
-from .state import kept
-from .train_form import book_files, local_paths_allowed, warn_if_taken
-from .widgets import Active, checkpoint_line, md_code, md_escape
+from .. import models, state
+from ..state import kept
+from ..widgets import Active, checkpoint_line, md_code, md_escape
+from .train_form import book_files, local_paths_allowed, overwrite_choice
 
 
 @dataclass
 class Continuation:
     name: str                                 # run name as typed; sanitized when the run starts
     build: Callable[[], TrainingRun]          # loads a private copy and prepares the run
+    may_save: bool = True                     # False: that name is taken and overwriting was not chosen
 
 
 def continue_form(active: Active, device: str) -> Continuation | None:
@@ -41,10 +42,10 @@ def continue_form(active: Active, device: str) -> Continuation | None:
     st.markdown(f"**{md_escape(ref.label)}**: {md_escape(checkpoint_line(ckpt))}, "
                 f"lr {ckpt.train_config.lr:g}, batch {ckpt.data_config.batch_size}.")
     c = st.columns([1, 2])
-    more = c[0].number_input("More epochs", 1, MAX_EPOCHS, **kept("train.more_epochs", 10))
+    more = c[0].number_input("More epochs", 1, MAX_EPOCHS, **kept(state.TRAIN_MORE_EPOCHS, 10))
     name = c[1].text_input("Run name for the continued model",
-                           **kept(f"train.more_name.{ref.key}", f"{Path(ckpt.name or 'run').stem}-more"))
-    warn_if_taken(name)
+                           **kept(state.TRAIN_MORE_NAME + ref.key, f"{Path(ckpt.name or 'run').stem}-more"))
+    may_save = overwrite_choice(name)
     ready, raw = _data_file(ckpt)
     if not ready:
         return None
@@ -54,7 +55,7 @@ def continue_form(active: Active, device: str) -> Continuation | None:
 
     def build() -> TrainingRun:
         return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)
-    return Continuation(name, build)
+    return Continuation(name, build, may_save)
 
 
 def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:

@@ -12,16 +12,15 @@ import streamlit as st
 from core.service.jobs import JobSnapshot, TrainingJob
 from core.history import smooth, thin
 
-from . import charts, jobs, state
-from .state import kept, set_kept
-from .widgets import make_active, md_code, md_escape
+from .. import charts, jobs, state
+from ..polling import follow
+from ..state import get_kept, kept, set_kept
+from ..widgets import make_active, md_code, md_escape
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
-# four charts. At every 2 s the view kept 89.6-90.9% of the CLI's tokens/s on a noisy day,
-# at every 3 s 91.7% (bench/RESULTS.md, section 5).
+# four charts: polling less often leaves the run more of its speed (bench/RESULTS.md, section 5).
 REFRESH_SECONDS = 3.0
 LIVE_POINTS = 200
-_OFFERED = "train.compare_offered"      # how many finished runs the overlay has offered
 
 
 def live_panel() -> None:
@@ -30,14 +29,13 @@ def live_panel() -> None:
     if job is None:
         st.info("No run in this tab yet: set it up above and press **Start training**.", icon="🏋️")
         return
-    running = job.alive
-    st.fragment(run_every=REFRESH_SECONDS if running else None)(_live)(running)
+    follow(_live, job.alive, REFRESH_SECONDS)
 
 
-def _live(started_running: bool) -> None:
+def _live() -> TrainingJob | None:
     job = jobs.current()          # also the heartbeat that keeps the job alive
     if job is None:
-        return
+        return None
     snap = job.snapshot()
     eta = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
     st.progress(snap.progress, text=f"**{md_escape(job.name)}** — {snap.status}: epoch {snap.epoch}/"
@@ -47,8 +45,7 @@ def _live(started_running: bool) -> None:
     _metrics(snap)
     _curves(snap)
     _samples(snap)
-    if started_running and not job.alive:
-        st.rerun()                # the whole page: show the finished run's download and compare
+    return job                    # follow() reruns the page when it has ended: download, comparison
 
 
 def _metrics(snap: JobSnapshot) -> None:
@@ -77,15 +74,21 @@ def _curves(snap: JobSnapshot) -> None:
                                   "tokens per second"), key="train.speed")
 
 
+SEEN = {True: "trained on", False: "held out"}
+
+
 def _samples(snap: JobSnapshot) -> None:
     if not snap.samples:
         st.caption("Sample translations with their BLEU appear every few epochs.")
         return
     last = snap.samples[-1]["epoch"]
     st.markdown(f"**Sample translations after epoch {last}** (BLEU with k = 2)")
-    rows = [r for r in snap.samples if r["epoch"] == last]
-    st.dataframe(pd.DataFrame(rows)[["src", "pred", "ref", "bleu"]], hide_index=True,
-                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
+    rows = [{**r, "seen": SEEN.get(r.get("seen"), "")} for r in snap.samples if r["epoch"] == last]
+    st.dataframe(pd.DataFrame(rows)[["seen", "src", "pred", "ref", "bleu"]], hide_index=True,
+                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f"),
+                                "seen": st.column_config.TextColumn("sentence")})
+    st.caption("Trained on: the model has seen this pair, so it shows memorisation. Held out: never trained on, "
+               "so it shows how far the model generalises from its training pairs.")
     with st.expander("All samples so far"):
         st.dataframe(pd.DataFrame(snap.samples), hide_index=True)
 
@@ -113,14 +116,20 @@ def _outcome(job: TrainingJob) -> None:
 def _overlay_choice(labels: list[str]) -> dict:
     """The overlay's widget kwargs: the user's choice, kept across pages, plus every run that
     finished since it was last drawn (a multiselect's `default` applies only once)."""
-    name = "train.compare"
-    kwargs = kept(name, labels)
-    offered = state.get(_OFFERED, 0)
+    kwargs = kept(state.TRAIN_COMPARE, labels)
+    offered = state.get(state.COMPARE_OFFERED, 0)
     if len(labels) > offered:
-        chosen = [label for label in st.session_state[kwargs["key"]] if label in labels]
-        set_kept(name, chosen + [label for label in labels[offered:] if label not in chosen])
-    state.put(_OFFERED, len(labels))
+        chosen = [label for label in get_kept(state.TRAIN_COMPARE) if label in labels]
+        set_kept(state.TRAIN_COMPARE, chosen + [label for label in labels[offered:] if label not in chosen])
+    state.put(state.COMPARE_OFFERED, len(labels))
     return kwargs
+
+
+def _status(records: list, i: int) -> str:
+    """A run's status, and whether a later run of this tab was saved over its file."""
+    later = next((j for j in range(i + 1, len(records))
+                  if records[i].saved_to and records[j].saved_to == records[i].saved_to), None)
+    return records[i].status + (f" (file overwritten by run {later + 1})" if later is not None else "")
 
 
 def compare_panel() -> None:
@@ -133,7 +142,8 @@ def compare_panel() -> None:
     labels = [f"{i + 1}. {r.name} ({'masked' if r.masked else 'unmasked'}, {r.reduction})"
               for i, r in enumerate(records)]
     st.dataframe(pd.DataFrame({
-        "run": labels, "status": [r.status for r in records], "epochs": [r.epochs for r in records],
+        "run": labels, "status": [_status(records, i) for i in range(len(records))],
+        "epochs": [r.epochs for r in records],
         "final loss": [r.epoch_loss[-1] if r.epoch_loss else None for r in records],
         "tokens/s (whole run)": [round(r.tokens_per_second) for r in records]}), hide_index=True)
     chosen = st.multiselect("Runs to overlay", labels, **_overlay_choice(labels))

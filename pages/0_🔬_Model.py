@@ -1,0 +1,66 @@
+"""Model (notes 7.1-7.3): the encoder-decoder of the checkpoint in use, seen from inside."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.exercises.anatomy import check_concatenation, parameter_table, teacher_forced_batch, trace_forward
+from core.exercises.context import context_vectors, decoder_trajectory
+from core.model import count_parameters
+from core.sources import BOOK_EXAMPLES, example_pair
+from ui import charts, models, state
+from ui.state import kept
+from ui.views import model as view
+from ui.widgets import long_text_input, no_checkpoint, start_page
+
+active = start_page("Model", "🔬")
+st.title("🔬 Inside the model")
+if active.ckpt is None:
+    no_checkpoint("The model view")
+    st.stop()
+ckpt, net = active.ckpt, active.ckpt.model
+num_steps = ckpt.data_config.num_steps
+pairs = ckpt.test_pairs or BOOK_EXAMPLES
+attention = ckpt.model_config.decoder == "attention"
+
+st.header("Shapes, from a real forward pass (7.1–7.3)")
+n, t = view.batch_inputs(num_steps, len(pairs))
+X, X_valid_len, dec_X = teacher_forced_batch(pairs[:n], ckpt.src_vocab, ckpt.tgt_vocab, t)
+trace = trace_forward(net, X, X_valid_len, dec_X)
+view.show_trace(trace, [s for s, _ in pairs[:n]])
+st.subheader("Parameters per layer")
+view.show_parameters(parameter_table(net), count_parameters(net))
+st.divider()
+
+st.header("The concatenation [W_x, W_c] (7.3, “feature fusion”)")
+x = trace.get("decoder.embedding.output").values[:, 0]              # (N, D): the first step's input
+c = (trace.get("decoder.attention.context").values[:, 0] if attention else trace.get("context").values)
+check = check_concatenation(net, x.to(X.device), c.to(X.device))
+view.show_concat_check(check, attention)
+view.timing_section(models.cache_key(active.ref), n, check)
+st.divider()
+
+st.header("What the context vector holds")
+cmap = models.context_map(models.cache_key(active.ref), ckpt)
+c1, c2 = st.columns([3, 1])
+default_sentence = example_pair(ckpt.data_config, ckpt.test_pairs)[0] or pairs[0][0]
+state.propose("model", models.cache_key(active.ref), {state.MODEL_SENTENCE: default_sentence})
+sentence = long_text_input(c1, "A sentence to place on the map", state.MODEL_SENTENCE, default_sentence)
+colour = c2.radio("Colour by", ["source length", "first word"], horizontal=True, **kept(state.MODEL_COLOUR, "source length"))
+typed = context_vectors(net, [sentence], ckpt.src_vocab, num_steps)[0] if sentence.strip() else None
+marked = cmap.projection.place(typed[None])[0] if typed is not None else None
+charts.show(view.context_scatter(cmap, colour, marked, sentence), key="model.map")
+if typed is not None:
+    st.markdown(f"**Nearest held-out sentences to the typed one** (cosine similarity of c, {len(cmap.sentences)} sentences)")
+    view.neighbour_table(cmap, typed)
+st.divider()
+
+st.header("The decoder's state while it decodes")
+if not sentence.strip():
+    st.info("Type a sentence above to follow its decoding.", icon="⌨️")
+elif attention:
+    st.info("An attention decoder computes a new context at every step from all encoder outputs "
+            "(Decode shows its weights), so there is no single context to drift.", icon="ℹ️")
+else:
+    view.show_trajectories(decoder_trajectory(net, sentence, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, "book"),
+                           decoder_trajectory(net, sentence, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, "encoder"),
+                           ckpt.model_config.context)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run the whole suite (the README's test command; CI
+# runs exactly this through .ci/run). Safe to run again: the .venv is reused, installs are
+# no-ops once done. Arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
+#
+#   * a .venv (made with python3 if there is none) with requirements-dev.txt and the book's
+#     d2l==0.17.6 (--no-deps: its own pins do not install on Python 3.11);
+#   * Debian's chromium for the browser tests, where apt-get can install it (root or sudo);
+#     where it cannot, the browser tests skip, saying why;
+#   * g++ for the fused GRU kernel (core/fast), where apt-get can install it;
+#   * FRA_ENG_PATH = ../shared/data/fra-eng.zip (the book's data, read in place) unless set.
+#
+# Exits with pytest's status: non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {   # run a command as root: directly, through sudo without a password, or not at all
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo -n "$@"
+  else return 1
+  fi
+}
+
+apt_install() {   # apt_install LOG PACKAGE...: three tries (another apt may hold the lock a moment)
+  local log=$1; shift
+  command -v apt-get >/dev/null 2>&1 || return 1
+  for attempt in 1 2 3; do
+    if (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+          apt-get install -y -qq "$@") >"$log" 2>&1; then
+      return 0
+    fi
+    [ "$attempt" -lt 3 ] && sleep 10
+  done
+  return 1
+}
+
+have_chromium() {
+  if [ -n "${CHROMIUM_PATH:-}" ]; then [ -x "$CHROMIUM_PATH" ]; return; fi
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+    || [ -x /usr/bin/google-chrome ]
+}
+
+# Debian's chromium for the real-browser tests (playwright drives it; its own download is not used).
+if ! have_chromium; then
+  apt_install "${TMPDIR:-/tmp}/seq2seq-apt-chromium.log" chromium || true
+  have_chromium || echo "scripts/test.sh: chromium could not be installed here (needs apt-get and root" \
+    "or sudo; see ${TMPDIR:-/tmp}/seq2seq-apt-chromium.log): the browser tests will skip, saying so" >&2
+fi
+
+# A C++ compiler for the fused GRU kernel (core/fast/fused_gru.py); its tests need it.
+if ! command -v g++ >/dev/null 2>&1; then
+  apt_install "${TMPDIR:-/tmp}/seq2seq-apt-gxx.log" g++ \
+    || echo "scripts/test.sh: g++ could not be installed: training falls back to nn.GRU" >&2
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -r requirements-dev.txt
+# The book's code for the parity tests; its pins do not install on Python 3.11 (see requirements-dev.txt).
+python -m pip install -q --no-deps d2l==0.17.6
+
+# The book's data file, read in place (never copied into the repo).
+if [ -z "${FRA_ENG_PATH:-}" ] && [ -f ../shared/data/fra-eng.zip ]; then
+  FRA_ENG_PATH="$(cd ../shared/data && pwd)/fra-eng.zip"
+  export FRA_ENG_PATH
+fi
+
+# -rs: every skipped test says why (e.g. no chromium). Slow tests (marked `slow`) are included.
+python -m pytest -q -rs "$@"

@@ -1,0 +1,149 @@
+"""What a newcomer meets in the first hour (issue 12), driven headless with AppTest: a second run
+never silently replaces the first, and the samples say which sentences were trained on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest_helpers import finish, no_exception, open_page
+
+from core.checkpoint import load_checkpoint
+
+TRAIN = "pages/1_🏋️_Train.py"
+TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
+        "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,
+        "keep.train.hiddens": 8, "keep.train.layers": 1, "keep.train.sample_every": 1,
+        "keep.train.epochs": 2}
+
+
+@pytest.fixture
+def app_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def open_train(**state) -> AppTest:
+    return open_page(TRAIN, **{**TINY, **state})
+
+
+def start(at: AppTest) -> AppTest:
+    return no_exception(next(b for b in at.button if b.label == "▶️ Start training").click().run())
+
+
+def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_told(app_dir):
+    at = finish(start(open_train(**{"keep.train.name": "first"})))
+    first = (app_dir / "first.pt").read_bytes()
+    assert at.text_input(key="keep.train.name").value != "first"        # a fresh default for the next run
+    at.text_input(key="keep.train.name").set_value("first")
+    at = no_exception(at.run())
+    overwrite = next(c for c in at.checkbox if c.label.startswith("Overwrite first.pt"))
+    assert overwrite.value is False
+    at = start(at)                                                        # refused: the box is not ticked
+    assert any("holds an earlier run" in e.value for e in at.error)
+    assert (app_dir / "first.pt").read_bytes() == first and not any(b.key == "train.stop" for b in at.button)
+    next(c for c in at.checkbox if c.label.startswith("Overwrite first.pt")).check()
+    at = finish(start(no_exception(at.run())))
+    assert (app_dir / "first.pt").read_bytes() != first
+    status = at.dataframe[-1].value["status"].tolist()
+    assert "overwritten by run 2" in status[0] and "overwritten" not in status[1]
+
+
+def test_the_samples_say_which_sentences_were_trained_on_and_which_were_held_out(app_dir):
+    at = finish(start(open_train(**{"keep.train.name": "samples"})))
+    table = next(d.value for d in at.dataframe if "pred" in d.value.columns)
+    assert set(table["seen"]) == {"trained on", "held out"}
+    history = load_checkpoint(app_dir / "samples.pt").history.samples
+    assert {row["seen"] for row in history} == {True, False}
+
+
+def test_the_app_decodes_with_the_encoders_context_by_default_and_offers_the_books_rule(app_dir):
+    at = open_train()
+    context = next(r for r in at.radio if r.label == "Decoder context at inference")
+    assert context.value == "encoder" and list(context.options) == ["book", "encoder"]
+    assert any("d2l 0.17.6's rule" in c.value for c in at.caption)
+
+
+@pytest.fixture
+def with_default(tmp_path, monkeypatch) -> Path:
+    """A checkpoint folder holding the shipped default model."""
+    import shutil
+    from core.checkpoint import DEFAULT_CHECKPOINT
+    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_uploading_the_books_weights_keeps_the_checkpoint_in_use_and_says_what_the_file_is(with_default):
+    import io
+
+    import torch
+
+    from core.config import ModelConfig
+    from core.model import build_model
+    buffer = io.BytesIO()
+    torch.save(build_model(ModelConfig(), 30, 40).state_dict(), buffer)     # what the book's notebook saves
+    at = open_decode()
+    before = next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", buffer.getvalue(),
+                                                                 "application/octet-stream").run())
+    message = " ".join(e.value for e in at.sidebar.error)
+    assert "seq2seq.params" in message and "state\\_dict" in message and "unchanged" in message
+    assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value == before
+    assert not any("is missing" in w.value for w in at.warning) and at.code       # Decode still works
+
+
+def open_decode(**state) -> AppTest:
+    return open_page("pages/3_🔎_Decode.py", **state)
+
+
+def test_a_new_source_sentence_takes_its_own_reference_not_the_previous_one(with_default):
+    at = open_decode()
+    assert at.text_input(key="keep.decode.reference").value == "je suis chez moi ."
+    at.text_input(key="keep.decode.sentence").set_value("the cat is black .")
+    at = no_exception(at.run())
+    assert at.text_input(key="keep.decode.reference").value == ""
+    assert not any("BLEU against the reference" in m.label for m in at.metric)
+    held_out_source, held_out_reference = load_checkpoint(with_default / "default.pt").test_pairs[3]
+    at.text_input(key="keep.decode.sentence").set_value(held_out_source)
+    at = no_exception(at.run())
+    assert at.text_input(key="keep.decode.reference").value == held_out_reference
+
+
+def test_over_long_text_keeps_what_fits_and_says_so(with_default):
+    long = ("i'm home . " * 300).strip()                      # 3,299 characters
+    at = open_decode(**{"keep.decode.sentence": long})
+    assert any("3,299 characters" in w.value and "2,000" in w.value for w in at.warning)
+    assert at.code                                             # still translated, from the first 2,000
+    bleu = open_page("pages/4_📏_BLEU.py", **{"keep.bleu.pred": long})
+    assert any("Prediction: 3,299 characters" in w.value for w in bleu.warning)
+
+
+def test_each_view_opens_with_a_sentence_from_the_checkpoints_own_data(with_default, tmp_path):
+    from core.config import DataConfig, ModelConfig, TrainConfig
+    from core.checkpoint import save_checkpoint
+    from core.train import start_run
+    run = start_run(DataConfig(source="reverse", num_examples=60, num_test=10, batch_size=16, num_steps=6),
+                    ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=1))
+    run.train()
+    save_checkpoint(run.checkpoint(), with_default / "letters.pt")
+    source, reference = run.data.test.sentences()[0]
+    at = open_decode()                                         # the shipped model: the book's sentence
+    assert at.text_input(key="keep.decode.sentence").value == "i'm home ."
+    picker = next(s for s in at.sidebar.selectbox if s.label == "In use on every page")
+    at = no_exception(picker.select(next(o for o in picker.options if "letters" in o)).run())
+    at = no_exception(at.run())
+    assert at.text_input(key="keep.decode.sentence").value == source
+    assert at.text_input(key="keep.decode.reference").value == reference
+    at.switch_page("pages/0_🔬_Model.py")
+    at = no_exception(at.run())
+    assert at.text_input(key="keep.model.sentence").value == source
+
+
+def test_a_checkpoint_that_cannot_be_loaded_is_not_reported_as_missing(tmp_path, monkeypatch):
+    (tmp_path / "broken.pt").write_bytes(b"\x00garbage")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    at = open_decode()
+    assert any("could not be loaded" in w.value for w in at.warning)
+    assert not any("is missing" in w.value for w in at.warning)
