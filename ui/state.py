@@ -35,6 +35,7 @@ MODEL_TIMINGS = "model.timings"          # {checkpoint cache key: [ConcatTiming]
 PICKER = "_checkpoint_picker"            # + "." + a hash of the list: the sidebar's checkpoint picker
 UPLOADER = "_checkpoint_upload"          # the sidebar's checkpoint uploader
 MASK_BATCH = "mask.batch"                # the notes' 7.4.2 batch as edited in the table
+TRAIN_SHOW_LENGTHS = "train.show_lengths"  # the data preview's length histogram, drawn on request
 TRAIN_OVERWRITE = "train.overwrite."     # + file stem: "overwrite it" ticked for this run
 BLEU_WORST = "bleu.worst"                # the worst-sentences table (its row selection)
 BLEU_SENTENCE = "bleu.sentence"          # the worst-sentences picker

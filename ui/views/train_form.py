@@ -171,10 +171,11 @@ def _preview(data: NMTData, config: DataConfig) -> None:
     if len(data.test) < config.num_test:
         st.caption(f"{len(data.test):,} held out, not {config.num_test:,}: at most a fifth of the pairs is "
                    "held out, so a small dataset still has pairs to train on.")
-    left, right = st.columns(2)
     head = data.train.subset(range(min(PREVIEW_PAIRS, len(data.train))))
-    left.dataframe(pd.DataFrame(head.sentences(), columns=["source", "target"]), hide_index=True)
-    with right:
+    # a static table and the length chart on request: the view is usable before plotly and the
+    # data grid would have loaded in the browser (bench/view_open_bench.py)
+    st.table(pd.DataFrame(head.sentences(), columns=["source", "target"]))
+    if st.toggle("Show sentence lengths", key=state.TRAIN_SHOW_LENGTHS):
         charts.show(charts.histogram({"source": [len(s) for s in data.train.source],
                                       "target": [len(t) for t in data.train.target]},
                                      "Sentence lengths (tokens, before <eos>)", "tokens", bin_size=1),
