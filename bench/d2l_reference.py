@@ -84,3 +84,42 @@ def book_decoder_class(d2l):
             return output, state
 
     return Seq2SeqDecoder
+
+
+def book_lstm_classes(d2l):
+    """The notes' 7.9.5 exercise: the chapter's encoder and decoder with nn.LSTM, as printed there."""
+    import torch
+    from torch import nn
+
+    class Seq2SeqEncoder(d2l.Encoder):
+        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0, **kwargs):
+            super(Seq2SeqEncoder, self).__init__(**kwargs)
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.LSTM(embed_size, num_hiddens, num_layers, dropout=dropout)
+
+        def forward(self, X, *args):
+            X = self.embedding(X)
+            X = X.permute(1, 0, 2)
+            output, (h, c) = self.rnn(X)
+            return output, (h, c)
+
+    class Seq2SeqLSTMDecoder(d2l.Decoder):
+        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0, **kwargs):
+            super(Seq2SeqLSTMDecoder, self).__init__(**kwargs)
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.LSTM(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout)
+            self.dense = nn.Linear(num_hiddens, vocab_size)
+
+        def init_state(self, enc_outputs, *args):
+            return enc_outputs[1]
+
+        def forward(self, X, state):
+            X = self.embedding(X).permute(1, 0, 2)
+            h, c = state
+            context = h[-1].repeat(X.shape[0], 1, 1)
+            X_and_context = torch.cat((X, context), 2)
+            output, state = self.rnn(X_and_context, state)
+            output = self.dense(output).permute(1, 0, 2)
+            return output, state
+
+    return Seq2SeqEncoder, Seq2SeqLSTMDecoder

@@ -44,6 +44,7 @@ class Checkpoint:
     optimizer_state: dict | None
     test_pairs: list[tuple[str, str]]   # held-out pairs of the run, for evaluation
     name: str = ""
+    origin: str = ""                    # where the weights came from when not trained here
 
 
 def checkpoint_dir() -> Path:
@@ -91,6 +92,7 @@ def checkpoint_payload(ckpt: Checkpoint) -> dict:
         "optimizer": ckpt.optimizer_state,
         "history": ckpt.history.to_dict(),
         "test_pairs": [list(p) for p in ckpt.test_pairs],
+        "origin": ckpt.origin,
     }
 
 
@@ -124,12 +126,13 @@ def load_checkpoint(source: str | os.PathLike | bytes, name: str | None = None,
         src_vocab, tgt_vocab = Vocab.from_dict(payload["src_vocab"]), Vocab.from_dict(payload["tgt_vocab"])
         history = History.from_dict(payload.get("history") or {})
         test_pairs = [(str(s), str(t)) for s, t in payload.get("test_pairs") or []]
+        origin = str(payload.get("origin") or "")
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{label}: invalid contents ({err})") from None
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
     _load_weights(model, payload["state_dict"], label)
     return Checkpoint(model.to(device), model_config, data_config, train_config, src_vocab, tgt_vocab,
-                      history, payload.get("optimizer"), test_pairs, Path(label).stem)
+                      history, payload.get("optimizer"), test_pairs, Path(label).stem, origin)
 
 
 def _read_payload(source, label: str) -> dict:

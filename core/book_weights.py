@@ -1,0 +1,217 @@
+"""Weights trained with the book's own code (d2l 0.17.6), in and out of playground checkpoints.
+
+A learner who ran the chapter in a notebook holds `net.state_dict()`: weights only. To look
+inside that model here, `import_state_dict` infers its sizes from the tensors, rebuilds both
+vocabularies exactly as the book's `load_data_nmt` builds them from the same file and
+settings (or reads them from vocabulary files exported from the notebook), checks that every
+tensor fits, and returns an ordinary `Checkpoint` that records where it came from. Its decoder
+keeps the book's context rule (`state[-1]`), so it translates as `predict_seq2seq` does.
+`export_state_dict` goes the other way: a playground GRU or LSTM model as a file the book's
+classes load with `net.load_state_dict(torch.load(f))`, plus its vocabularies as text.
+
+Files are read with `torch.load(weights_only=True)`: a pickle of Python objects never runs.
+Every mismatch is a `CheckpointError` saying which key or which size, and what setting
+(num_examples, num_steps, the data file) probably differs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoint import Checkpoint, CheckpointError, MAX_CHECKPOINT_BYTES
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import Vocab, build_vocabs
+from .history import History
+from .model import build_model
+from .sources import fra_eng_path, read_tatoeba_file, tatoeba_split
+
+API = "0.17.6"                 # the function API of the chapter; the Chinese edition pins it
+BOOK_NUM_EXAMPLES = 600        # load_data_nmt's default
+BOOK_NUM_STEPS = 10            # the chapter's num_steps
+HELD_OUT = 200                 # held-out pairs: the lines after the ones trained on
+MAX_VOCAB_FILE_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class BookSizes:
+    """What the tensors of a book-trained state_dict say about its model."""
+    cell: str                  # "gru" or "lstm"
+    decoder: str               # "plain" or "attention"
+    src_vocab: int
+    tgt_vocab: int
+    embed_size: int
+    num_hiddens: int
+    num_layers: int
+
+
+def read_state_dict(raw: bytes, label: str) -> dict[str, torch.Tensor]:
+    """A bare state_dict, or the one state_dict inside a dict ({"state_dict": ...}, {"model": ...})."""
+    if len(raw) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{label}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+    try:
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{label}: PyTorch could not read it safely ({type(err).__name__}): save the "
+                              "weights with `torch.save(net.state_dict(), path)`; a pickled model or Vocab "
+                              "is never unpickled here, since that would run its code") from None
+    if isinstance(payload, dict) and payload.get("format") == "seq2seq-playground":
+        raise CheckpointError(f"{label}: this is a playground checkpoint already: open it as it is")
+    if _is_state_dict(payload):
+        return payload
+    inner = [v for v in payload.values() if _is_state_dict(v)] if isinstance(payload, dict) else []
+    if len(inner) == 1:
+        return inner[0]
+    raise CheckpointError(f"{label}: not a state_dict (a dict of tensors such as encoder.embedding.weight)")
+
+
+def _is_state_dict(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
+    """Vocabularies, embedding, hidden size, layers and cell, read off the tensors' shapes."""
+    def tensor(key: str) -> torch.Tensor:
+        if key not in state_dict:
+            raise CheckpointError(f"{label}: key {key!r} is missing: not the chapter's "
+                                  "EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)")
+        return state_dict[key]
+
+    src, tgt = tensor("encoder.embedding.weight"), tensor("decoder.embedding.weight")
+    w_hh = tensor("encoder.rnn.weight_hh_l0")
+    hidden = w_hh.shape[1]
+    gates = w_hh.shape[0] // hidden if hidden else 0
+    if gates not in (3, 4) or w_hh.shape[0] != gates * hidden:
+        raise CheckpointError(f"{label}: encoder.rnn.weight_hh_l0 has shape {tuple(w_hh.shape)}: neither a GRU "
+                              "(3H × H) nor an LSTM (4H × H)")
+    layers = len({k for k in state_dict if re.fullmatch(r"encoder\.rnn\.weight_ih_l\d+", k)})
+    decoder = "attention" if any(k.startswith("decoder.attention.") for k in state_dict) else "plain"
+    return BookSizes("gru" if gates == 3 else "lstm", decoder, src.shape[0], tgt.shape[0], src.shape[1],
+                     hidden, layers)
+
+
+def read_vocab_file(raw: bytes, label: str) -> Vocab:
+    """A vocabulary exported from the notebook: `idx_to_token` as a JSON list, or one token a line
+    (`"\\n".join(vocab.idx_to_token)`). Never a pickle."""
+    if len(raw) > MAX_VOCAB_FILE_BYTES:
+        raise CheckpointError(f"{label}: larger than {MAX_VOCAB_FILE_BYTES // 2**20} MiB")
+    if raw[:1] == b"\x80" or raw[:2] == b"PK":        # a pickle, or torch.save's zip of one
+        raise CheckpointError(f"{label}: a pickled object, never unpickled here (that would run its code): export "
+                              "the vocabulary with json.dump(vocab.idx_to_token, f) or one token a line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{label}: not UTF-8 text: export the vocabulary with "
+                              "json.dump(vocab.idx_to_token, f) or one token a line") from None
+    stripped = text.strip()
+    tokens = json.loads(stripped) if stripped.startswith("[") else text.rstrip("\n").split("\n")
+    try:
+        return Vocab.from_dict({"idx_to_token": tokens})
+    except ValueError as err:
+        raise CheckpointError(f"{label}: {err}") from None
+
+
+def book_vocabs(text: str, num_examples: int, num_steps: int) -> tuple[Vocab, Vocab, list[tuple[str, str]]]:
+    """Both vocabularies as `d2l.load_data_nmt(batch_size, num_steps, num_examples)` builds them
+    from this fra.txt text, and the held-out pairs: the lines after the ones trained on."""
+    config = DataConfig(source="tatoeba", path="book", num_examples=num_examples, num_test=HELD_OUT,
+                        num_steps=num_steps)
+    train, test = tatoeba_split(text, config, "Tatoeba fra-eng")
+    src_vocab, tgt_vocab = build_vocabs(train, min_freq=2)
+    return src_vocab, tgt_vocab, test.sentences()
+
+
+def _check_vocab(vocab: Vocab, rows: int, side: str, settings: str, label: str) -> None:
+    if len(vocab) != rows:
+        raise CheckpointError(
+            f"{label}: the {side} vocabulary {settings} has {len(vocab)} tokens but the weights' "
+            f"{side} embedding has {rows} rows: the weights were trained with other data or settings "
+            "(most often another num_examples; also the data file, or min_freq). Give the ones the "
+            "notebook used, or its vocabulary files")
+
+
+def _config_for(sizes: BookSizes) -> ModelConfig:
+    """The playground's config for these sizes; dropout is the book's 0.1 (it only acts in training)."""
+    return ModelConfig(cell=sizes.cell, embed_size=sizes.embed_size, num_hiddens=sizes.num_hiddens,
+                       num_layers=sizes.num_layers, dropout=0.1, context="book", decoder=sizes.decoder)
+
+
+def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, data_path: str | None = None,
+                      num_examples: int = BOOK_NUM_EXAMPLES, num_steps: int = BOOK_NUM_STEPS,
+                      vocabs: tuple[Vocab, Vocab] | None = None, cell: str | None = None,
+                      api: str = API) -> Checkpoint:
+    """A playground checkpoint from a state_dict trained with the book's code.
+
+    The vocabularies come from `vocabs` (exported from the notebook) or are rebuilt from the
+    book's data: `data_text` (a fra.txt's text; the book's own file when None) and the
+    `num_examples` / `num_steps` the notebook passed to `load_data_nmt`."""
+    if api != API:
+        raise CheckpointError(f"{label}: importing from d2l {api!r} is not supported; this imports "
+                              f"d2l {API}'s function API (load_data_nmt, Seq2SeqEncoder, Seq2SeqDecoder)")
+    state_dict = read_state_dict(raw, label)
+    sizes = infer_sizes(state_dict, label)
+    if cell is not None and cell != sizes.cell:
+        raise CheckpointError(f"{label}: the tensors are an {sizes.cell.upper()}'s, not an {cell.upper()}'s")
+    data = DataConfig(source="tatoeba", path=data_path or fra_eng_path(), num_examples=num_examples,
+                      num_test=HELD_OUT, num_steps=num_steps)
+    data.validate()
+    if vocabs is not None:
+        src_vocab, tgt_vocab, held_out = *vocabs, []
+        settings = "from the vocabulary files"
+    else:
+        text = data_text if data_text is not None else read_tatoeba_file(data.path)
+        src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
+        settings = f"built from {Path(data.path).name} with num_examples={num_examples}"
+    _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
+    _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
+    model_config = _config_for(sizes)
+    model = build_model(model_config, len(src_vocab), len(tgt_vocab))
+    _load_book_weights(model, state_dict, label)
+    origin = (f"imported from d2l {api} state_dict, {sizes.cell.upper()}, "
+              + (f"{num_examples} examples of {Path(data.path).name}" if vocabs is None else "vocabulary files"))
+    return Checkpoint(model, model_config, data, TrainConfig(), src_vocab, tgt_vocab, History(), None,
+                      held_out, Path(label).stem, origin=origin)
+
+
+def _load_book_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], label: str) -> None:
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state_dict)), sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing {missing[:4]}"] if missing else []) + ([f"unexpected {unexpected[:4]}"] if unexpected else [])
+        raise CheckpointError(f"{label}: the keys do not match the chapter's model: {'; '.join(parts)}")
+    for key, tensor in state_dict.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(f"{label}: {key} has shape {tuple(tensor.shape)}, the model its other tensors "
+                                  f"describe needs {tuple(expected[key].shape)}")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{label}: {key} holds NaN or infinite values")
+    model.load_state_dict(state_dict)
+
+
+# -- back to the book ---------------------------------------------------------------------------
+def exportable(ckpt: Checkpoint) -> str | None:
+    """Why this checkpoint cannot go back to the book's classes, or None when it can."""
+    m = ckpt.model_config
+    if m.decoder != "plain":
+        return "its decoder uses attention; the chapter's Seq2SeqDecoder does not"
+    if m.needs_bridge:
+        return "its encoder and decoder have different sizes (a bridge), which the book's classes have no place for"
+    if m.output_layer != "dense":
+        return f"its output layer is {m.output_layer!r}; the book's decoder has a dense layer"
+    return None
+
+
+def export_state_dict(ckpt: Checkpoint) -> tuple[bytes, str, str]:
+    """(state_dict file bytes, source vocabulary text, target vocabulary text): the weights with
+    the book's keys, loadable by `net.load_state_dict(torch.load(f))`, and one token a line."""
+    reason = exportable(ckpt)
+    if reason is not None:
+        raise CheckpointError(f"{ckpt.name or 'this checkpoint'} cannot be exported to the book's classes: {reason}")
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)
+    return buffer.getvalue(), "\n".join(ckpt.src_vocab.idx_to_token), "\n".join(ckpt.tgt_vocab.idx_to_token)

@@ -1,0 +1,169 @@
+"""Weights trained with the book's own code (d2l 0.17.6) load into the playground, translate and
+score as the book does, and go back into the book's classes; bad files say what is wrong."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.book_weights import export_state_dict, import_state_dict, infer_sizes, read_vocab_file
+from core.checkpoint import CheckpointError, checkpoint_payload, load_checkpoint
+from core.decode import predict_seq2seq
+from core.loss import MaskedSoftmaxCELoss
+
+ROOT = Path(__file__).resolve().parent.parent
+NUM_EXAMPLES, NUM_STEPS, EPOCHS = 600, 10, 8
+RESERVED = ["<pad>", "<bos>", "<eos>"]
+
+
+def book_data(d2l, text: str, num_examples: int = NUM_EXAMPLES):
+    """`d2l.load_data_nmt`'s body on this text (it would otherwise download the file)."""
+    source, target = d2l.tokenize_nmt(d2l.preprocess_nmt(text), num_examples)
+    src_vocab = d2l.Vocab(source, min_freq=2, reserved_tokens=RESERVED)
+    tgt_vocab = d2l.Vocab(target, min_freq=2, reserved_tokens=RESERVED)
+    src_array, src_valid_len = d2l.build_array_nmt(source, src_vocab, NUM_STEPS)
+    tgt_array, tgt_valid_len = d2l.build_array_nmt(target, tgt_vocab, NUM_STEPS)
+    data_iter = d2l.load_array((src_array, src_valid_len, tgt_array, tgt_valid_len), 64)
+    return data_iter, src_vocab, tgt_vocab, source
+
+
+def book_net(d2l, book_decoder, cell: str, src: int, tgt: int):
+    if cell == "lstm":
+        from bench.d2l_reference import book_lstm_classes
+        encoder, decoder = book_lstm_classes(d2l)
+        return d2l.EncoderDecoder(encoder(src, 16, 32, 2, 0.1), decoder(tgt, 16, 32, 2, 0.1))
+    return d2l.EncoderDecoder(d2l.Seq2SeqEncoder(src, 16, 32, 2, 0.1), book_decoder(tgt, 16, 32, 2, 0.1))
+
+
+@pytest.fixture(scope="module", params=["gru", "lstm"])
+def trained(request, d2l, book_decoder, fra_eng_text):
+    """The book's model trained a few epochs with the book's own train_seq2seq, and its state_dict."""
+    torch.manual_seed(0)
+    data_iter, src_vocab, tgt_vocab, source = book_data(d2l, fra_eng_text)
+    net = book_net(d2l, book_decoder, request.param, len(src_vocab), len(tgt_vocab))
+    d2l.train_seq2seq(net, data_iter, 0.005, EPOCHS, tgt_vocab, "cpu")
+    net.eval()
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    return {"cell": request.param, "net": net, "raw": buffer.getvalue(), "src_vocab": src_vocab,
+            "tgt_vocab": tgt_vocab, "source": source, "data_iter": data_iter}
+
+
+def test_the_sizes_are_read_off_the_tensors(trained):
+    sizes = infer_sizes(torch.load(io.BytesIO(trained["raw"]), weights_only=True), "x")
+    assert (sizes.cell, sizes.embed_size, sizes.num_hiddens, sizes.num_layers) == (trained["cell"], 16, 32, 2)
+    assert (sizes.src_vocab, sizes.tgt_vocab) == (len(trained["src_vocab"]), len(trained["tgt_vocab"]))
+
+
+def test_imported_weights_translate_like_the_books_predict_seq2seq(d2l, trained, fra_eng_text):
+    ckpt = import_state_dict(trained["raw"], "seq2seq.params", data_text=fra_eng_text)
+    assert ckpt.src_vocab.idx_to_token == trained["src_vocab"].idx_to_token
+    assert ckpt.tgt_vocab.idx_to_token == trained["tgt_vocab"].idx_to_token
+    assert "imported from d2l 0.17.6 state_dict" in ckpt.origin and "600 examples" in ckpt.origin
+    sentences = [" ".join(tokens) for tokens in trained["source"][::10][:60]]
+    assert len(sentences) >= 50
+    for sentence in sentences:
+        book = d2l.predict_seq2seq(trained["net"], sentence, trained["src_vocab"], trained["tgt_vocab"],
+                                   NUM_STEPS, "cpu")[0]
+        assert predict_seq2seq(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, NUM_STEPS)[0] == book, sentence
+
+
+def test_imported_weights_give_the_books_masked_loss_on_a_batch(d2l, trained, fra_eng_text):
+    ckpt = import_state_dict(trained["raw"], "seq2seq.params", data_text=fra_eng_text)
+    X, X_valid_len, Y, Y_valid_len = next(iter(trained["data_iter"]))
+    bos = torch.tensor([trained["tgt_vocab"]["<bos>"]] * Y.shape[0]).reshape(-1, 1)
+    dec_input = torch.cat([bos, Y[:, :-1]], 1)
+    with torch.no_grad():
+        book = d2l.MaskedSoftmaxCELoss()(trained["net"].eval()(X, dec_input, X_valid_len)[0], Y, Y_valid_len)
+        ours = MaskedSoftmaxCELoss()(ckpt.model.eval()(X, dec_input, X_valid_len)[0], Y, Y_valid_len)
+    assert torch.allclose(book, ours, atol=1e-6)
+
+
+def test_exported_weights_load_into_the_books_classes_and_give_the_same_outputs(d2l, book_decoder, trained, fra_eng_text):
+    ckpt = import_state_dict(trained["raw"], "seq2seq.params", data_text=fra_eng_text)
+    params, src_text, tgt_text = export_state_dict(ckpt)
+    again = book_net(d2l, book_decoder, trained["cell"], len(trained["src_vocab"]), len(trained["tgt_vocab"]))
+    again.load_state_dict(torch.load(io.BytesIO(params)))
+    again.eval()
+    X, X_valid_len, Y, _ = next(iter(trained["data_iter"]))
+    with torch.no_grad():
+        assert torch.equal(again(X, Y, X_valid_len)[0], trained["net"](X, Y, X_valid_len)[0])
+    assert src_text.split("\n") == trained["src_vocab"].idx_to_token
+    assert read_vocab_file(tgt_text.encode(), "tgt.txt").idx_to_token == trained["tgt_vocab"].idx_to_token
+
+
+def test_vocabulary_files_from_the_notebook_replace_rebuilding_them(trained):
+    src = json.dumps(trained["src_vocab"].idx_to_token).encode()           # JSON list
+    tgt = "\n".join(trained["tgt_vocab"].idx_to_token).encode()             # one token a line
+    ckpt = import_state_dict(trained["raw"], "x.params", vocabs=(read_vocab_file(src, "src.json"),
+                                                                 read_vocab_file(tgt, "tgt.txt")))
+    assert len(ckpt.tgt_vocab) == len(trained["tgt_vocab"]) and "vocabulary files" in ckpt.origin
+
+
+def test_weights_trained_on_other_num_examples_are_refused_saying_so(trained, fra_eng_text):
+    with pytest.raises(CheckpointError, match=r"source vocabulary built from .* num_examples=300 has \d+ tokens "
+                                              r"but the weights' source embedding has \d+ rows.*num_examples"):
+        import_state_dict(trained["raw"], "x.params", data_text=fra_eng_text, num_examples=300)
+
+
+def test_a_renamed_key_and_a_wrong_cell_are_named(trained, fra_eng_text):
+    state = torch.load(io.BytesIO(trained["raw"]), weights_only=True)
+    state["decoder.output.weight"] = state.pop("decoder.dense.weight")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with pytest.raises(CheckpointError, match=r"missing \['decoder.dense.weight'\]; unexpected \['decoder.output.weight'\]"):
+        import_state_dict(buffer.getvalue(), "renamed.params", data_text=fra_eng_text)
+    other = "gru" if trained["cell"] == "lstm" else "lstm"
+    with pytest.raises(CheckpointError, match=f"not an {other.upper()}'s"):
+        import_state_dict(trained["raw"], "x.params", data_text=fra_eng_text, cell=other)
+
+
+def test_a_playground_checkpoint_a_pickled_vocab_and_a_malicious_pickle_are_refused(trained, fra_eng_text, tmp_path, monkeypatch):
+    ckpt = import_state_dict(trained["raw"], "x.params", data_text=fra_eng_text)
+    buffer = io.BytesIO()
+    torch.save(checkpoint_payload(ckpt), buffer)
+    with pytest.raises(CheckpointError, match="playground checkpoint already"):
+        import_state_dict(buffer.getvalue(), "mine.pt", data_text=fra_eng_text)
+    vocab = io.BytesIO()
+    torch.save(trained["src_vocab"], vocab)                                  # a pickled d2l Vocab object
+    with pytest.raises(CheckpointError, match="never unpickled"):
+        import_state_dict(vocab.getvalue(), "vocab.pt", data_text=fra_eng_text)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with pytest.raises(CheckpointError):
+        import_state_dict(pickle.dumps(Exploit()), "evil.params", data_text=fra_eng_text)
+    with pytest.raises(CheckpointError, match="never unpickled"):
+        read_vocab_file(pickle.dumps(["<unk>", "a"]), "vocab.pkl")
+    assert not marker.exists()
+
+
+def test_the_command_line_imports_and_exports(trained, fra_eng_path, tmp_path):
+    params = tmp_path / "seq2seq.params"
+    params.write_bytes(trained["raw"])
+    env = {**os.environ, "SEQ2SEQ_CHECKPOINT_DIR": str(tmp_path), "FRA_ENG_PATH": str(fra_eng_path)}
+    done = subprocess.run([sys.executable, "-m", "core.import_d2l", str(params), "--api", "0.17.6", "--out", "mine",
+                           "--num-examples", "600", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["model"]["cell"] == trained["cell"] and Path(result["checkpoint"]).is_file()
+    assert load_checkpoint(result["checkpoint"]).origin.startswith("imported from d2l 0.17.6")
+    out = subprocess.run([sys.executable, "-m", "core.import_d2l", "--export", result["checkpoint"], "--out",
+                          str(tmp_path / "back"), "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert torch.load(tmp_path / "back.params").keys() == torch.load(params).keys()
+    bad = subprocess.run([sys.executable, "-m", "core.import_d2l", str(params), "--out", "x", "--api", "1.0"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "not supported" in bad.stderr and "Traceback" not in bad.stderr
