@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.device import describe_devices
 from core.sources import CORPUS_PATH
-from ui import models
+from ui import book_import, models
 from ui.widgets import NAV, PAGES, checkpoint_facts, md_escape, no_checkpoint, start_page
 
 BLURBS = {   # what each view shows
@@ -43,6 +43,7 @@ with left:
         st.markdown(f"**{active.ref.label}** — switch it in the sidebar on any page.")
         st.markdown("\n".join(f"- **{name}**: {md_escape(value)}"
                                for name, value in checkpoint_facts(active.ckpt).items()))
+        book_import.export_button(active.ckpt, active.ref.label)
 with right:
     st.subheader("🖥️ Device")
     st.markdown(describe_devices())

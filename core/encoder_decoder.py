@@ -32,15 +32,13 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """The base decoder interface: turn the encoder's outputs into a state, then decode.
 
-    The chapter's decoders also split `forward` in two, so the trainer can score only the
-    positions the mask keeps: `hidden_states` (the top layer's outputs, (num_steps, batch,
-    num_hiddens), and the next state), then the output layer `dense` on them.
+    The chapter's decoders here also split `forward` in two, so the trainer can score only the
+    positions the mask keeps: `hidden_states(X, state)` (the top layer's outputs, (num_steps,
+    batch, num_hiddens), and the next state), then the output layer `dense` on them. A decoder
+    written the book's way, with `forward` alone, trains too (on the whole output).
     """
 
     def init_state(self, enc_outputs, *args):
-        raise NotImplementedError
-
-    def hidden_states(self, X, state):
         raise NotImplementedError
 
     def forward(self, X, state):

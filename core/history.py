@@ -33,7 +33,7 @@ class EpochEvent:
 @dataclass
 class SampleEvent:
     epoch: int
-    samples: list[dict]          # {src, pred, ref, bleu}
+    samples: list[dict]          # {epoch, src, pred, ref, bleu, seen}
 
 
 @dataclass

@@ -121,6 +121,25 @@ def example_pair(config: DataConfig, held_out: list[tuple[str, str]]) -> tuple[s
     return held_out[0] if held_out else ("", "")
 
 
+def known_references(config: DataConfig, held_out: list[tuple[str, str]]) -> dict[str, str]:
+    """source -> reference for the sentences whose reference a view can fill in: the held-out
+    pairs, and the book's examples on the book's data."""
+    book = dict(BOOK_EXAMPLES) if config.source in BOOK_EXAMPLE_SOURCES else {}
+    return {**book, **dict(held_out)}
+
+
+def pairs_to_show(config: DataConfig, held_out: list[tuple[str, str]], src_tokens: list[str],
+                  tgt_tokens: list[str]) -> list[tuple[str, str]]:
+    """Sentence pairs a view can run through a model: its held-out pairs; without any, the
+    book's examples for the book's data, else one pair of the vocabularies' first words."""
+    if held_out:
+        return held_out
+    if config.source in BOOK_EXAMPLE_SOURCES:
+        return BOOK_EXAMPLES
+    words = lambda tokens: " ".join(t for t in tokens if not t.startswith("<"))[:200] or "."
+    return [(words(src_tokens[:12]), words(tgt_tokens[:12]))]
+
+
 def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tuple[str, str, bool]]:
     """Sentences to watch a run learn, as (source, reference, seen in training): on fra-eng or
     the corpus the book's examples (trained on, as in the book) and as many held-out pairs;
@@ -204,9 +223,12 @@ def random_split(pairs: PairSet, config: DataConfig,
     random.Random(config.seed).shuffle(order)
     keep = set(keep_in_training)
     kept = [i for i in order if _sentence_pair(pairs, i) in keep]
-    order = [i for i in order if i not in set(kept)]
     num_test = min(config.num_test, len(pairs) // 5)
-    test, train = order[:num_test], (kept + order[num_test:])[:config.num_examples]
+    # The held-out pairs are the split's as without `keep`, minus the kept ones: a run made
+    # before this rule, continued now, never finds a pair it trained on among them.
+    kept_set = set(kept)
+    test = [i for i in order[:num_test] if i not in kept_set]
+    train = (kept + [i for i in order[num_test:] if i not in kept_set])[:config.num_examples]
     train_set, test_set = pairs.subset(train), pairs.subset(test)
     train_set.skipped = pairs.skipped
     return train_set, test_set

@@ -104,6 +104,7 @@ def train_seq2seq(net: nn.Module, data_iter: Iterable, lr: float, num_epochs: in
     net.apply(xavier_init_weights)
     config = TrainConfig(lr=lr, num_epochs=num_epochs)
     result = Trainer(net, data_iter, tgt_vocab, config, torch.device(device)).run()
+    fast.uninstall(net)             # the learner's GRUs are nn.GRUs again, as they passed them
     print(f"loss {result.final_loss:.3f}, {result.tokens_per_second:.1f} tokens/sec on {device}")
     return result
 

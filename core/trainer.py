@@ -94,6 +94,11 @@ class Trainer:
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
         self.loss = loss if loss is not None else make_loss(config.masked)
+        # the valid-positions-only path needs a masked loss of core.loss and a decoder that splits
+        # its forward (`hidden_states` + `dense`); anything else goes through the whole output
+        self.masked = getattr(self.loss, "masked", False)
+        self.valid_positions_only = (self.masked and hasattr(self.loss, "token_loss")
+                                     and hasattr(net.decoder, "hidden_states") and hasattr(net.decoder, "dense"))
         self.params = [p for p in net.parameters() if p.requires_grad]
         if self.device.type == "cpu":
             fast.install(self.net)     # nn.GRU runs until the kernel is built (or if it cannot be)
@@ -124,9 +129,9 @@ class Trainer:
         computed; the mean still divides by num_steps, as the book's does. Under teacher
         forcing the output layer also skips the padding inside (`masked_sequence_loss`)."""
         num_steps = Y.shape[1]
-        if self.loss.masked:
+        if self.masked:
             Y = Y[:, :max(int(Y_valid_len.max()), 1)]
-            if self.config.teacher_forcing_ratio >= 1.0:
+            if self.valid_positions_only and self.config.teacher_forcing_ratio >= 1.0:
                 return masked_sequence_loss(self.net, X, X_valid_len, Y, Y_valid_len,
                                             self.tgt_vocab["<bos>"], num_steps, self.loss.token_loss)
         return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)

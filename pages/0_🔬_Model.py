@@ -6,7 +6,7 @@ import streamlit as st
 from core.exercises.anatomy import check_concatenation, parameter_table, teacher_forced_batch, trace_forward
 from core.exercises.context import context_vectors, decoder_trajectory
 from core.model import count_parameters
-from core.sources import BOOK_EXAMPLES, example_pair
+from core.sources import example_pair, pairs_to_show
 from ui import charts, models, state
 from ui.state import kept
 from ui.views import model as view
@@ -19,10 +19,12 @@ if active.ckpt is None:
     st.stop()
 ckpt, net = active.ckpt, active.ckpt.model
 num_steps = ckpt.data_config.num_steps
-pairs = ckpt.test_pairs or BOOK_EXAMPLES
+pairs = pairs_to_show(ckpt.data_config, ckpt.test_pairs, ckpt.src_vocab.idx_to_token, ckpt.tgt_vocab.idx_to_token)
 attention = ckpt.model_config.decoder == "attention"
 
 st.header("Shapes, from a real forward pass (7.1–7.3)")
+owner = models.cache_key(active.ref)
+state.propose("model.batch", owner, {state.MODEL_N: min(4, len(pairs)), state.MODEL_T: num_steps})
 n, t = view.batch_inputs(num_steps, len(pairs))
 X, X_valid_len, dec_X = teacher_forced_batch(pairs[:n], ckpt.src_vocab, ckpt.tgt_vocab, t)
 trace = trace_forward(net, X, X_valid_len, dec_X)
@@ -36,22 +38,25 @@ x = trace.get("decoder.embedding.output").values[:, 0]              # (N, D): th
 c = (trace.get("decoder.attention.context").values[:, 0] if attention else trace.get("context").values)
 check = check_concatenation(net, x.to(X.device), c.to(X.device))
 view.show_concat_check(check, attention)
-view.timing_section(models.cache_key(active.ref), n, check)
+view.timing_section(owner, check, next(net.parameters()).device)
 st.divider()
 
 st.header("What the context vector holds")
-cmap = models.context_map(models.cache_key(active.ref), ckpt)
 c1, c2 = st.columns([3, 1])
 default_sentence = example_pair(ckpt.data_config, ckpt.test_pairs)[0] or pairs[0][0]
-state.propose("model", models.cache_key(active.ref), {state.MODEL_SENTENCE: default_sentence})
+state.propose("model", owner, {state.MODEL_SENTENCE: default_sentence})
 sentence = long_text_input(c1, "A sentence to place on the map", state.MODEL_SENTENCE, default_sentence)
 colour = c2.radio("Colour by", ["source length", "first word"], horizontal=True, **kept(state.MODEL_COLOUR, "source length"))
 typed = context_vectors(net, [sentence], ckpt.src_vocab, num_steps)[0] if sentence.strip() else None
-marked = cmap.projection.place(typed[None])[0] if typed is not None else None
-charts.show(view.context_scatter(cmap, colour, marked, sentence), key="model.map")
-if typed is not None:
-    st.markdown(f"**Nearest held-out sentences to the typed one** (cosine similarity of c, {len(cmap.sentences)} sentences)")
-    view.neighbour_table(cmap, typed)
+if len(pairs) < 2:
+    st.info("This checkpoint stores fewer than two held-out pairs: there is nothing to map.", icon="ℹ️")
+else:
+    cmap = models.context_map(owner, ckpt, [s for s, _ in pairs])
+    marked = cmap.projection.place(typed[None])[0] if typed is not None else None
+    charts.show(view.context_scatter(cmap, colour, marked, sentence), key="model.map")
+    if typed is not None:
+        st.markdown(f"**Nearest sentences to the typed one** (cosine similarity of c, {len(cmap.sentences)} sentences)")
+        view.neighbour_table(cmap, typed)
 st.divider()
 
 st.header("The decoder's state while it decodes")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core.checkpoint import sanitize_name
+from core.checkpoint import checkpoint_path, sanitize_name
 from core.service.jobs import TrainingJob
 from core.train import TrainingRun, start_run
 from ui import jobs
@@ -28,10 +28,11 @@ def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: in
         show_error("Training did not start", f"{name}.pt holds an earlier run",
                    "Tick “Overwrite” for this run, or choose another run name to keep both.")
         return
+    overwrite = checkpoint_path(name).exists()       # may_save: the user ticked "Overwrite" for it
     with st.spinner("Preparing the data and the model…"):
         run = guarded("Training could not start", build)
     if run is not None and guarded("Training could not start", jobs.start,
-                                   TrainingJob(run, name, sample_every=sample_every)):
+                                   TrainingJob(run, name, sample_every=sample_every, overwrite=overwrite)):
         train_form.renew_run_name()
         st.rerun()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.decode import greedy_decode
+from core.sources import known_references
 from ui import models, state
 from ui.state import kept
 from ui.views import decode as view
@@ -19,7 +20,8 @@ ckpt = active.ckpt
 default_source, default_reference = view.prefill_from(ckpt, models.cache_key(active.ref))
 c = st.columns([3, 3, 1])
 sentence = long_text_input(c[0], "Source sentence", state.DECODE_SENTENCE, default_source,
-                           on_change=view.source_changed, args=(dict(ckpt.test_pairs),))
+                           on_change=view.source_changed,
+                           args=(known_references(ckpt.data_config, ckpt.test_pairs),))
 reference = long_text_input(c[1], "Reference translation (optional)", state.DECODE_REFERENCE, default_reference,
                             help="Belongs to the sentence: a new sentence clears it (or fills in its held-out reference).")
 top_k = c[2].number_input("top-k", 2, 20, **kept(state.DECODE_TOP_K, 5))

@@ -27,6 +27,6 @@ with st.expander("Variants and their settings"):
 cached = load_cached(experiment)
 view.controls(experiment, cached)
 view.progress_panel()
-shown = cached or view.last_result(experiment)      # a stopped run shows what it measured
+shown = view.last_result(experiment) or cached      # this tab's own run first, even a stopped one
 if shown is not None:
     view.show_result(shown)

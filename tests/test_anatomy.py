@@ -145,12 +145,15 @@ def test_the_books_rule_feeds_the_previous_decoder_state_and_the_encoder_rule_ke
 
 
 def test_saved_activation_bytes_grow_linearly_with_the_micro_batch():
+    from core.config import TrainConfig
+    from core.trainer import Trainer
     net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.0), len(VOCAB), len(VOCAB))
+    trainer = Trainer(net, [], VOCAB, TrainConfig(), torch.device("cpu"))
     row = batch(1, 6, len(VOCAB))
     sizes = {}
     for n in (4, 8, 16):
         X, valid, Y = (t.repeat(n, *([1] * (t.dim() - 1))) for t in row)
-        sizes[n] = saved_activation_bytes(net, (X, valid, Y, valid.clone()), VOCAB["<bos>"])
+        sizes[n] = saved_activation_bytes(trainer, (X, valid, Y, valid.clone()))
     assert sizes[16] - sizes[8] == 2 * (sizes[8] - sizes[4]) and sizes[16] > sizes[8] > sizes[4] > 0
     assert sizes[16] / sizes[4] == pytest.approx(4, rel=0.05)
 

@@ -108,3 +108,14 @@ def test_a_containers_cpu_quota_caps_the_usable_cores(monkeypatch):
     assert jobs.usable_cores() == 2
     monkeypatch.setattr(jobs, "_cpu_limit", lambda: None)
     assert jobs.usable_cores() == 16
+
+
+def test_a_file_another_run_saved_meanwhile_is_kept_unless_overwriting_was_chosen(checkpoint_dir):
+    first = job("shared").start()
+    assert first.join(60)
+    before = (checkpoint_dir / "shared.pt").read_bytes()
+    second = job("shared", overwrite=False).start()          # started when the name was free
+    assert second.join(60) and second.saved_to != str(checkpoint_dir / "shared.pt")
+    assert (checkpoint_dir / "shared.pt").read_bytes() == before and "saved as" in second.message
+    third = job("shared", overwrite=True).start()            # the user ticked "Overwrite"
+    assert third.join(60) and third.saved_to == str(checkpoint_dir / "shared.pt")

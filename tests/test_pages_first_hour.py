@@ -53,7 +53,7 @@ def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_to
 def test_the_samples_say_which_sentences_were_trained_on_and_which_were_held_out(app_dir):
     at = finish(start(open_train(**{"keep.train.name": "samples"})))
     table = next(d.value for d in at.dataframe if "pred" in d.value.columns)
-    assert set(table["seen"]) == {"trained on", "held out"}
+    assert set(table["seen"]) == {"trained on", "not trained on"}
     history = load_checkpoint(app_dir / "samples.pt").history.samples
     assert {row["seen"] for row in history} == {True, False}
 
@@ -75,21 +75,28 @@ def with_default(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def test_uploading_the_books_weights_keeps_the_checkpoint_in_use_and_says_what_the_file_is(with_default):
+def test_an_upload_that_is_not_a_checkpoint_keeps_the_one_in_use_and_says_what_the_file_is(with_default):
     import io
 
     import torch
 
     from core.config import ModelConfig
     from core.model import build_model
-    buffer = io.BytesIO()
-    torch.save(build_model(ModelConfig(), 30, 40).state_dict(), buffer)     # what the book's notebook saves
     at = open_decode()
     before = next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value
-    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", buffer.getvalue(),
+    weights = io.BytesIO()
+    torch.save(build_model(ModelConfig(), 30, 40).state_dict(), weights)     # what the book's notebook saves
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", weights.getvalue(),
+                                                                 "application/octet-stream").run())
+    about = " ".join(i.value for i in at.sidebar.info)
+    assert "seq2seq.params" in about and "trained with the book's code" in about and "GRU 2×64" in about
+    assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value == before
+    other = io.BytesIO()
+    torch.save({"weights": torch.zeros(3)}, other)
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("other.pt", other.getvalue(),
                                                                  "application/octet-stream").run())
     message = " ".join(e.value for e in at.sidebar.error)
-    assert "seq2seq.params" in message and "state\\_dict" in message and "unchanged" in message
+    assert "other.pt" in message and "unchanged" in message and "weights" in message
     assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value == before
     assert not any("is missing" in w.value for w in at.warning) and at.code       # Decode still works
 
@@ -109,6 +116,9 @@ def test_a_new_source_sentence_takes_its_own_reference_not_the_previous_one(with
     at.text_input(key="keep.decode.sentence").set_value(held_out_source)
     at = no_exception(at.run())
     assert at.text_input(key="keep.decode.reference").value == held_out_reference
+    at.text_input(key="keep.decode.sentence").set_value("i lost .")            # a book example: trained on
+    at = no_exception(at.run())
+    assert at.text_input(key="keep.decode.reference").value == "j'ai perdu ."
 
 
 def test_over_long_text_keeps_what_fits_and_says_so(with_default):
@@ -147,3 +157,48 @@ def test_a_checkpoint_that_cannot_be_loaded_is_not_reported_as_missing(tmp_path,
     at = open_decode()
     assert any("could not be loaded" in w.value for w in at.warning)
     assert not any("is missing" in w.value for w in at.warning)
+
+
+def book_state_dict_bytes(fra_eng_text: str) -> bytes:
+    """A state_dict with the book's keys and the sizes load_data_nmt(…, 600) gives (as a notebook saves it)."""
+    import io
+
+    import torch
+
+    from core.book_weights import book_vocabs
+    from core.config import ModelConfig
+    from core.model import build_model
+    src, tgt, _ = book_vocabs(fra_eng_text, 600, 10)
+    buffer = io.BytesIO()
+    torch.save(build_model(ModelConfig(), len(src), len(tgt)).state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def test_the_books_weights_are_imported_from_the_sidebar_and_used_on_every_page(with_default, fra_eng_path,
+                                                                              fra_eng_text, monkeypatch):
+    monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
+    at = open_decode()
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", book_state_dict_bytes(fra_eng_text),
+                                                                 "application/octet-stream").run())
+    assert any("holds weights trained with the book's code" in i.value for i in at.sidebar.info)
+    assert at.sidebar.number_input(key="import.num_examples").value == 600
+    at = no_exception(at.sidebar.button(key="import.go").click().run())
+    picker = next(s for s in at.sidebar.selectbox if s.label == "In use on every page")
+    assert picker.value.endswith("seq2seq.pt") and (with_default / "seq2seq.pt").is_file()
+    assert load_checkpoint(with_default / "seq2seq.pt").origin.startswith("imported from d2l 0.17.6")
+    assert at.code                                                      # Decode translates with it
+    home = open_page("app.py", **{"active_checkpoint": picker.value})
+    assert any("imported from d2l 0.17.6" in m.value for m in home.markdown)
+    assert home.get("download_button")                                 # back to the book's code
+
+
+def test_an_import_with_the_wrong_settings_says_which_and_keeps_the_checkpoint_in_use(with_default, fra_eng_path,
+                                                                                      fra_eng_text, monkeypatch):
+    monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
+    at = open_decode()
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", book_state_dict_bytes(fra_eng_text),
+                                                                 "application/octet-stream").run())
+    at.sidebar.number_input(key="import.num_examples").set_value(300)
+    at = no_exception(at.sidebar.button(key="import.go").click().run())
+    assert any("num_examples=300" in e.value for e in at.sidebar.error)
+    assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value.endswith("default.pt")

@@ -130,3 +130,20 @@ def test_the_accumulation_view_shows_the_memory_it_saves_and_the_time_it_costs(t
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Activations kept, batch of 32"] == f"{trade.batch_bytes / 2**20:.2f} MiB"
     assert metrics["… micro-batch of 8"] == f"{trade.micro_bytes / 2**20:.2f} MiB"
+
+
+def test_a_checkpoint_without_held_out_pairs_still_shows_its_model(tmp_path, monkeypatch):
+    run = start_run(DataConfig(source="reverse", num_examples=40, num_test=0, batch_size=8, num_steps=6),
+                    ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=1))
+    run.train()
+    save_checkpoint(run.checkpoint(), tmp_path / "no-held-out.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(MODEL)
+    assert not at.error and frame(at, "letters")["shape"].tolist()[0] == "(1, 6)"
+    assert any("fewer than two held-out pairs" in i.value for i in at.info)
+
+
+def test_tracing_leaves_the_shared_model_without_hooks(tiny):
+    X, valid, dec_X = teacher_forced_batch(tiny.test_pairs[:2], tiny.src_vocab, tiny.tgt_vocab, 5)
+    trace_forward(tiny.model, X, valid, dec_X)
+    assert not any(m._forward_hooks for m in tiny.model.modules())

@@ -230,3 +230,39 @@ def test_the_loss_on_valid_positions_only_equals_the_books_masked_loss(decoder):
     assert torch.allclose(ours, book, atol=1e-6)
     for name, p in net.named_parameters():
         assert torch.allclose(ours_grads[name], p.grad, atol=1e-6), name
+
+
+def test_a_decoder_written_the_books_way_with_forward_alone_trains():
+    """core.Decoder subclasses need only init_state and forward, as in the book."""
+    from torch import nn
+
+    from core import Decoder, EncoderDecoder, Seq2SeqEncoder
+
+    class BookDecoder(Decoder):
+        def __init__(self, vocab_size, embed_size, num_hiddens):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens)
+            self.dense = nn.Linear(num_hiddens, vocab_size)
+
+        def init_state(self, enc_outputs, *args):
+            return enc_outputs[1]
+
+        def forward(self, X, state):
+            X = self.embedding(X).permute(1, 0, 2)
+            context = state[-1].repeat(X.shape[0], 1, 1)
+            output, state = self.rnn(torch.cat((X, context), 2), state)
+            return self.dense(output).permute(1, 0, 2), state
+
+    net = EncoderDecoder(Seq2SeqEncoder(len(VOCAB), 6, 8, 1), BookDecoder(len(VOCAB), 6, 8))
+    result = Trainer(net, [make_batch(n=8, steps=6)], VOCAB, TrainConfig(num_epochs=2), torch.device("cpu")).run()
+    assert result.status == "finished" and math.isfinite(result.final_loss)
+
+
+def test_train_seq2seq_gives_the_learners_gru_back_as_an_nn_gru():
+    from torch import nn
+
+    from core import train_seq2seq
+    net = build_model(ModelConfig(embed_size=6, num_hiddens=8, num_layers=1), len(VOCAB), len(VOCAB))
+    train_seq2seq(net, [make_batch(n=8, steps=6)], 0.005, 1, VOCAB, "cpu")
+    assert type(net.encoder.rnn) is nn.GRU and type(net.decoder.rnn) is nn.GRU

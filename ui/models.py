@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,11 @@ def add_upload(name: str, raw: bytes) -> CheckpointRef:
     uploads[key] = (name, raw)
     state.put(state.UPLOADS, uploads)
     return CheckpointRef(key, f"{name} (uploaded)")
+
+
+def book_files() -> list[str]:
+    """Where this app reads the book's fra-eng file: FRA_ENG_PATH, then this tab's download."""
+    return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get(state.FRA_ENG_DOWNLOAD)) if p]
 
 
 def try_upload(name: str, raw: bytes) -> Checkpoint:
@@ -110,10 +116,9 @@ def evaluation(key: str, _ckpt: Checkpoint) -> EvalReport:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Encoding the held-out sentences…")
-def context_map(key: str, _ckpt: Checkpoint) -> ContextMap:
-    """The held-out sentences' context vectors, their 2-D PCA and translations, once per checkpoint."""
-    return build_context_map(_ckpt.model, [s for s, _ in _ckpt.test_pairs], _ckpt.src_vocab,
-                             _ckpt.tgt_vocab, _ckpt.data_config.num_steps)
+def context_map(key: str, _ckpt: Checkpoint, _sentences: list[str]) -> ContextMap:
+    """These sentences' context vectors, their 2-D PCA and translations, once per checkpoint."""
+    return build_context_map(_ckpt.model, _sentences, _ckpt.src_vocab, _ckpt.tgt_vocab, _ckpt.data_config.num_steps)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the data…")

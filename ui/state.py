@@ -20,6 +20,7 @@ ACTIVE_CHECKPOINT = "active_checkpoint"  # CheckpointRef.key of the checkpoint i
 UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
 LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
 UPLOAD_ERROR = "_upload_error"           # why that upload was not taken into use (None: it was)
+PENDING_IMPORT = "_pending_import"       # (name, bytes, about) of an uploaded book state_dict to import
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)
 TRAIN_RUNS = "train_runs"                # finished runs of this tab, for comparison
@@ -36,7 +37,7 @@ PICKER = "_checkpoint_picker"            # + "." + a hash of the list: the sideb
 UPLOADER = "_checkpoint_upload"          # the sidebar's checkpoint uploader
 MASK_BATCH = "mask.batch"                # the notes' 7.4.2 batch as edited in the table
 TRAIN_SHOW_LENGTHS = "train.show_lengths"  # the data preview's length histogram, drawn on request
-TRAIN_OVERWRITE = "train.overwrite."     # + file stem: "overwrite it" ticked for this run
+TRAIN_OVERWRITE = "train.overwrite."     # + form + "." + file stem: "overwrite it" ticked for this run
 BLEU_WORST = "bleu.worst"                # the worst-sentences table (its row selection)
 BLEU_SENTENCE = "bleu.sentence"          # the worst-sentences picker
 
@@ -92,6 +93,11 @@ DECODE_LENGTH_PENALTY = "decode.length_penalty"
 BLEU_PRED = "bleu.pred"
 BLEU_REF = "bleu.ref"
 BLEU_K = "bleu.k"
+# Importing the book's weights (sidebar)
+IMPORT_API = "import.api"
+IMPORT_HOW = "import.how"
+IMPORT_EXAMPLES = "import.num_examples"
+IMPORT_STEPS = "import.num_steps"
 # Model
 MODEL_N = "model.n"
 MODEL_T = "model.t"

@@ -19,7 +19,7 @@ from core.checkpoint import Checkpoint, checkpoint_dir
 from core.device import one_thread_per_job
 from core.model import count_parameters
 
-from . import jobs, models, state
+from . import book_import, jobs, models, state
 from .models import CheckpointRef
 from .polling import poll
 
@@ -140,8 +140,14 @@ def _picker_key(keys: list[str], active: str) -> str:
 
 
 def _take_upload(name: str, raw: bytes) -> None:
-    """Use an uploaded checkpoint on every page, if it loads; if not, say what the file is and
-    keep the checkpoint in use as it was."""
+    """Use an uploaded checkpoint on every page, if it loads; weights trained with the book's
+    code go to the import form; anything else says what the file is, and the checkpoint in use
+    stays as it was."""
+    about = book_import.book_state_dict(raw, name)
+    if about is not None:
+        book_import.offer(name, raw, about)
+        state.put(state.UPLOAD_ERROR, None)
+        return
     error = guarded_message(models.try_upload, name, raw)
     state.put(state.UPLOAD_ERROR, None if error is None else
               f"**Could not load {md_escape(name)}**, so the checkpoint in use is unchanged: {md_escape(error)}")
@@ -161,7 +167,8 @@ def guarded_message(fn: Callable[..., object], *args) -> str | None:
 def _checkpoint_picker() -> Active:
     st.subheader("🧠 Checkpoint")
     slot = st.container()             # the picker goes above the uploader, but needs its result
-    with st.expander("Upload a checkpoint (.pt)"):
+    with st.expander("Upload a checkpoint (.pt) or the book's weights (.params)",
+                     expanded=state.get(state.PENDING_IMPORT) is not None):
         upload = st.file_uploader("Checkpoint file", type=UPLOAD_TYPES, key=state.UPLOADER,
                                   label_visibility="collapsed")
         if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
@@ -169,6 +176,7 @@ def _checkpoint_picker() -> Active:
             _take_upload(upload.name, upload.getvalue())
         if state.get(state.UPLOAD_ERROR):
             st.error(state.get(state.UPLOAD_ERROR), icon="⚠️")
+    book_import.import_form()
     refs = {ref.key: ref for ref in models.available()}
     with slot:
         if not refs:
@@ -237,6 +245,7 @@ def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
                            else "the encoder's state at every step" if m.context == "encoder"
                            else "the book's state[-1] of the running decoder state",
         "vocabularies": f"source {len(ckpt.src_vocab):,} tokens, target {len(ckpt.tgt_vocab):,} tokens",
+        **({"origin": ckpt.origin} if ckpt.origin else {}),
         "training": f"{len(h.epoch_loss)} epochs"
                     + (f", final loss {h.epoch_loss[-1]:.4f}" if h.epoch_loss else ""),
         "held-out pairs": f"{len(ckpt.test_pairs):,}",

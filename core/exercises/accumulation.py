@@ -18,14 +18,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import fast
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData
 from ..model import build_model
 from ..sources import prepare_data
-from ..loss import MaskedSoftmaxCELoss
-from ..trainer import Trainer, teacher_forced_logits
+from ..trainer import Trainer
 
 CORPUS = DataConfig(source="corpus", num_examples=1500, num_test=200)
+KERNEL_WAIT_SECONDS = 30.0       # the fused GRU is built once per machine (~10 s); then nn.GRU runs
 NO_CLIP = 1e6                      # clip_theta high enough that _step never rescales these gradients
 CPU = torch.device("cpu")
 
@@ -131,11 +132,11 @@ def compare(batch_size: int = 64, micro_batch: int = 16, lr: float = 0.005, seed
 
 
 # -- the trade: time for memory (notes 7.5.1, 以时间换空间) ----------------------------------------
-def saved_activation_bytes(net: nn.Module, batch, bos_id: int, loss: nn.Module | None = None) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass of one teacher-forced forward
-    of `batch`, counted by `saved_tensors_hooks`: each storage once, the parameters left out
-    (they exist anyway). This is what accumulating over micro-batches shrinks."""
-    params = {p.untyped_storage().data_ptr() for p in net.parameters()}
+def saved_activation_bytes(trainer: Trainer, batch) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass of the trainer's own loss on
+    `batch` (what `Trainer._step` computes), counted by `saved_tensors_hooks`: each storage
+    once, the parameters left out (they exist anyway). This is what micro-batches shrink."""
+    params = {p.untyped_storage().data_ptr() for p in trainer.net.parameters()}
     storages: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -144,12 +145,10 @@ def saved_activation_bytes(net: nn.Module, batch, bos_id: int, loss: nn.Module |
             storages[storage.data_ptr()] = storage.nbytes()
         return t
 
-    X, X_valid_len, Y, Y_valid_len = batch
-    net.train()
+    trainer.net.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        Y_hat = teacher_forced_logits(net, X, X_valid_len, Y, bos_id)
-        l = (loss or MaskedSoftmaxCELoss())(Y_hat, Y, Y_valid_len).sum()
-    del l, Y_hat
+        loss = trainer._sequence_loss(*batch).sum()
+    del loss
     return sum(storages.values())
 
 
@@ -161,6 +160,7 @@ class TimeForMemory:
     micro_bytes: int                 # for one micro-batch: the most kept at once when accumulating
     batch_seconds: float             # one optimizer step's forward/backward, whole batch (median)
     accumulated_seconds: float       # the same step as num_micro accumulated micro-batches (median)
+    kernel: str = ""                 # what ran the GRU (fast.status())
 
     @property
     def memory_ratio(self) -> float:
@@ -183,15 +183,14 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def time_for_memory(batch_size: int = 64, micro_batch: int = 16, seed: int = 0, repeats: int = 5,
                     data_config: DataConfig = CORPUS, model_config: ModelConfig | None = None) -> TimeForMemory:
-    """Both halves of the trade on one real batch: activation bytes and step time, whole batch
-    against accumulated micro-batches."""
+    """Both halves of the trade on one real batch, measured on the same computation the
+    trainer runs: activation bytes and step time, whole batch against accumulated micro-batches."""
     num_micro, data, batch, net = _setup(batch_size, micro_batch, seed, data_config, model_config)
-    bos = data.tgt_vocab["<bos>"]
+    fast.load(timeout=KERNEL_WAIT_SECONDS)      # one kernel for every number below
     micro = tuple(t[:micro_batch].clone() for t in batch)     # its own storage, not a view of the batch
-    # counted before a trainer installs the fused GRU, so both counts are nn.GRU's (the book's)
-    batch_bytes, micro_bytes = saved_activation_bytes(net, batch, bos), saved_activation_bytes(net, micro, bos)
     trainers = {n: Trainer(net, [], data.tgt_vocab, TrainConfig(accumulation_steps=n, clip_theta=NO_CLIP), CPU)
                 for n in (1, num_micro)}
+    batch_bytes, micro_bytes = saved_activation_bytes(trainers[1], batch), saved_activation_bytes(trainers[1], micro)
     return TimeForMemory(batch_size, micro_batch, batch_bytes, micro_bytes,
                          _median_seconds(lambda: trainers[1]._step(batch), repeats),
-                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats))
+                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats), fast.status())

@@ -9,6 +9,7 @@ when a bridge joins different sizes), which tests check against the numbers.
 """
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -124,15 +125,17 @@ def _state_letters(prime: str = "") -> tuple[str, ...]:
 @torch.no_grad()
 def trace_forward(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tensor,
                   dec_X: torch.Tensor) -> ForwardTrace:
-    """Shapes of every stage of one forward pass of (X, dec_X), read by hooks on the modules."""
-    was_training = net.training
-    net.eval()
+    """Shapes of every stage of one forward pass of (X, dec_X), read by hooks on the modules.
+
+    The hooks go on a copy: the model itself may be shared with other sessions decoding at the
+    same time, whose forward passes would otherwise fire them (and whose attention weights the
+    pass would overwrite)."""
+    net = copy.deepcopy(net).eval()
     recorder = _Recorder(_watched(net))
     try:
         net(X, dec_X, X_valid_len)
     finally:
         recorder.remove()
-        net.train(was_training)
     seen, cell = recorder.seen, "lstm" if isinstance(net.encoder.rnn, nn.LSTM) else "gru"
     attention = "decoder.attention" in seen
     bridged = "bridge" in seen

@@ -198,6 +198,11 @@ def read_result(path: Path, experiment: Experiment) -> ExperimentResult | None:
     return result if result.cache_key == experiment.cache_key else None
 
 
+def measured_here(experiment: Experiment) -> bool:
+    """Whether this server holds its own result of the experiment (a re-run), not only the shipped one."""
+    return read_result(cache_path(experiment), experiment) is not None
+
+
 def load_cached(experiment: Experiment) -> ExperimentResult | None:
     """This server's own re-run of exactly these configs, else the shipped result, else None
     (absent, unreadable, another version or other configs)."""

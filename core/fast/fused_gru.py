@@ -234,3 +234,11 @@ def install(net: nn.Module) -> nn.Module:
         if type(module) is nn.GRU:
             module.__class__ = FusedGRU
     return net
+
+
+def uninstall(net: nn.Module) -> nn.Module:
+    """Undo `install`: every FusedGRU of `net` is a plain nn.GRU again."""
+    for module in net.modules():
+        if type(module) is FusedGRU:
+            module.__class__ = nn.GRU
+    return net

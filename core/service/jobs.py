@@ -164,6 +164,7 @@ class TrainingJob(BackgroundJob):
     sample_every: int = 10
     orphan_timeout: float = 60.0
     checkpoint_dir: Path | None = None
+    overwrite: bool = True           # False: a file that appeared under `name` meanwhile is kept
     status: str = "created"
     message: str = ""
     result: TrainResult | None = None
@@ -206,8 +207,14 @@ class TrainingJob(BackgroundJob):
             traceback.print_exc()
 
     def _save(self) -> Path:
-        """Finished, stopped or diverged: the weights are the last good ones, so keep them."""
-        return save_checkpoint(self.run.checkpoint(), checkpoint_path(self.name, self.checkpoint_dir))
+        """Finished, stopped or diverged: the weights are the last good ones, so keep them. When
+        overwriting was not chosen and another run saved under this name meanwhile (another tab),
+        this one goes to a new name instead, and the message says so."""
+        path = checkpoint_path(self.name, self.checkpoint_dir)
+        if path.exists() and not self.overwrite:
+            path = checkpoint_path(f"{self.name}-{time.strftime('%m%d-%H%M%S')}", self.checkpoint_dir)
+            self.message = f"{self.name}.pt was written by another run meanwhile: this one is saved as {path.name}"
+        return save_checkpoint(self.run.checkpoint(), path)
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:

@@ -12,7 +12,7 @@ def accumulation_report(batch_size: int, micro_batch: int, lr: float) -> Accumul
     return compare(batch_size, micro_batch, lr)
 
 
-@st.cache_resource(show_spinner="Measuring memory and time…", max_entries=16)
+@st.cache_data(show_spinner="Measuring memory and time…", max_entries=16, ttl=300)   # times age: remeasure
 def trade_off(batch_size: int, micro_batch: int) -> TimeForMemory:
     return time_for_memory(batch_size, micro_batch)
 
@@ -27,9 +27,10 @@ def show_trade_off(trade: TimeForMemory) -> None:
     c[2].metric("One step, whole batch", f"{trade.batch_seconds * 1e3:.1f} ms")
     c[3].metric(f"… as {trade.batch_size // trade.micro_batch} micro-batches", f"{trade.accumulated_seconds * 1e3:.1f} ms",
                 delta=f"{trade.time_ratio - 1:+.0%}", delta_color="inverse")
-    st.caption(f"Bytes of the tensors autograd keeps for the backward pass of one forward (each storage once, "
-               f"parameters left out), counted with `torch.autograd.graph.saved_tensors_hooks`; times are the "
-               f"median of a few optimizer steps' forward and backward on this machine. Accumulating keeps "
+    st.caption(f"Bytes of the tensors autograd keeps for the backward pass of the trainer's own loss (each "
+               f"storage once, parameters left out), counted with `torch.autograd.graph.saved_tensors_hooks`; "
+               f"times are the median of a few optimizer steps' forward and backward on this machine "
+               f"({trade.kernel}; other work running beside it slows both). Accumulating keeps "
                f"{1 / trade.memory_ratio:.0%} of the activations at a time and takes {trade.time_ratio:.2f}× as "
                "long: less memory, paid for in time.")
 

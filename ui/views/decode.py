@@ -24,8 +24,8 @@ def prefill_from(ckpt: Checkpoint, key: str) -> tuple[str, str]:
 
 
 def source_changed(references: dict[str, str]) -> None:
-    """Callback: a reference belongs to its sentence. A new sentence gets its held-out reference
-    when it is one of the checkpoint's held-out pairs, else an empty reference."""
+    """Callback: a reference belongs to its sentence. A new sentence gets its reference when the
+    view knows it (a held-out pair, or one of the book's examples), else an empty one."""
     state.set_kept(state.DECODE_REFERENCE, references.get(state.get_kept(state.DECODE_SENTENCE).strip(), ""))
 
 

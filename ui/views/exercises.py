@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret
+from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret, measured_here
 
 from .. import charts, state
 from ..polling import follow
@@ -68,7 +68,8 @@ def controls(experiment: Experiment, cached: ExperimentResult | None) -> None:
     runs = len(experiment.variants)
     c[2].caption(f"Trains {runs} variants × {experiment.variants[0].train.num_epochs} epochs from scratch; "
                  "the result is cached, so it shows at once next time." if not cached else
-                 f"Cached result ({cached.seconds:.0f} s of training). Re-run trains the variants again.")
+                 f"{'Measured on this server' if measured_here(experiment) else 'Shipped with the project'} "
+                 f"({cached.seconds:.0f} s of training). Re-run trains the variants again, here.")
 
 
 def progress_panel() -> None:

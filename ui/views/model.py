@@ -12,6 +12,7 @@ import torch
 
 from core.exercises.anatomy import (ConcatCheck, ConcatTiming, ForwardTrace, ParameterRow, read_timings,
                                     time_concatenation, timing_sizes)
+from core.config import MAX_NUM_STEPS
 from core.exercises.context import ContextMap, Trajectory, nearest
 
 from .. import charts, state
@@ -20,6 +21,8 @@ from ..widgets import md_escape
 
 LETTERS = ("N batch · T time steps · D embedding · H hidden · L layers · V target vocabulary"
            " (H′, L′: the decoder's, when a bridge joins other sizes)")
+MAX_TRACED = 16              # sentences in the traced batch: enough to see N
+TIMING_BATCH = 64            # the chapter's batch size, for the products' timing
 SLICE_COLUMNS = 12           # values shown per row of a tensor's slice
 NEIGHBOURS = 5
 
@@ -28,8 +31,8 @@ NEIGHBOURS = 5
 def batch_inputs(num_steps: int, pairs: int) -> tuple[int, int]:
     """(N, T): how many held-out sentences to trace, and the steps they are padded to."""
     c = st.columns([1, 1, 3])
-    n = c[0].number_input("N (sentences)", 1, max(1, min(16, pairs)), **kept(state.MODEL_N, min(4, pairs)))
-    t = c[1].number_input("T (time steps)", 2, 50, **kept(state.MODEL_T, num_steps),
+    n = c[0].number_input("N (sentences)", 1, max(1, min(MAX_TRACED, pairs)), **kept(state.MODEL_N, min(4, pairs)))
+    t = c[1].number_input("T (time steps)", 2, MAX_NUM_STEPS, **kept(state.MODEL_T, num_steps),
                           help="num_steps: each sentence is cut or padded to T tokens")
     c[2].caption(LETTERS)
     return int(n), int(t)
@@ -109,19 +112,20 @@ def show_concat_check(check: ConcatCheck, attention: bool) -> None:
         f"**{check.max_abs_difference:.2e}** (float rounding): the same numbers.")
 
 
-def timing_section(cache_key: str, batch: int, check: ConcatCheck) -> None:
+def timing_section(cache_key: str, check: ConcatCheck, device: torch.device) -> None:
     """Time both at the model's sizes and a few larger ones, on a click (it takes a few seconds)."""
     measured = state.get(state.MODEL_TIMINGS, {})
-    if st.button("⏱️ Time both on this device", key="model.time"):
+    if st.button(f"⏱️ Time both on {device.type.upper()}, batch {TIMING_BATCH}", key="model.time"):
         with st.spinner("Timing the products…"):
             sizes = timing_sizes(check.input_size, check.context_size, check.gate_rows)
-            timings = [time_concatenation(max(batch, 64), d, h, g) for d, h, g in sizes]
+            timings = [time_concatenation(TIMING_BATCH, d, h, g, device=device) for d, h, g in sizes]
             timings[0].at_model_size = True
         measured = {**measured, cache_key: timings}
         state.put(state.MODEL_TIMINGS, measured)
     timings: list[ConcatTiming] | None = measured.get(cache_key)
     if timings is None:
-        st.caption("A micro-benchmark of both ways at this model's sizes and larger ones (min / median of repeats).")
+        st.caption("A micro-benchmark of both ways at this model's sizes and larger ones (min / median of "
+                   "repeats), on the device the model is on; training jobs running beside it slow both.")
         return
     st.dataframe(pd.DataFrame([{
         "size": ("this model: " if t.at_model_size else "") + f"D={t.input_size}, H={t.context_size}",

@@ -22,7 +22,7 @@ from core.train import TrainingRun, continue_run
 from .. import models, state
 from ..state import kept
 from ..widgets import Active, checkpoint_line, md_code, md_escape
-from .train_form import book_files, local_paths_allowed, overwrite_choice
+from .train_form import local_paths_allowed, overwrite_choice
 
 
 @dataclass
@@ -45,7 +45,7 @@ def continue_form(active: Active, device: str) -> Continuation | None:
     more = c[0].number_input("More epochs", 1, MAX_EPOCHS, **kept(state.TRAIN_MORE_EPOCHS, 10))
     name = c[1].text_input("Run name for the continued model",
                            **kept(state.TRAIN_MORE_NAME + ref.key, f"{Path(ckpt.name or 'run').stem}-more"))
-    may_save = overwrite_choice(name)
+    may_save = overwrite_choice(name, form="continue")
     ready, raw = _data_file(ckpt)
     if not ready:
         return None
@@ -74,7 +74,7 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
 
 def _readable(path: str) -> bool:
     """The book's file this app already reads, or any file when local paths are allowed."""
-    allowed = local_paths_allowed() or any(_same_file(path, p) for p in book_files())
+    allowed = local_paths_allowed() or any(_same_file(path, p) for p in models.book_files())
     return allowed and Path(path).is_file()
 
 

@@ -111,13 +111,8 @@ def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
     return None, None
 
 
-def book_files() -> list[str]:
-    """Where this app reads the book's fra-eng file: FRA_ENG_PATH, then this tab's download."""
-    return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get(state.FRA_ENG_DOWNLOAD)) if p]
-
-
 def _book_file() -> str | None:
-    path = next(iter(book_files()), None)
+    path = next(iter(models.book_files()), None)
     if path:
         st.caption(f"Using {md_code(path)}.")
         return path
@@ -146,7 +141,7 @@ def renew_run_name() -> None:
     state.put(state.TRAIN_RENAME, True)
 
 
-def overwrite_choice(name: str) -> bool:
+def overwrite_choice(name: str, form: str = "setup") -> bool:
     """Whether the run may be saved under `name`: yes when no file has it; when one does, only
     if the user ticks "overwrite" for this run. Also says when the name had to be cleaned."""
     path = guarded("Bad run name", lambda: checkpoint_path(sanitize_name(name)))
@@ -154,7 +149,7 @@ def overwrite_choice(name: str) -> bool:
         return False
     if path.is_file():
         return st.checkbox(f"Overwrite {path.name}: it holds an earlier run", value=False,
-                           key=state.TRAIN_OVERWRITE + path.stem,
+                           key=f"{state.TRAIN_OVERWRITE}{form}.{path.stem}",
                            help="Unticked, Start refuses this name; pick another one to keep both runs.")
     if path.stem not in (name.strip(), name.strip().removesuffix(".pt")):
         st.caption(f"Will be saved as {md_code(path.name)} (letters, digits, `_ . -` only, at most 64).")

@@ -74,7 +74,7 @@ def _curves(snap: JobSnapshot) -> None:
                                   "tokens per second"), key="train.speed")
 
 
-SEEN = {True: "trained on", False: "held out"}
+SEEN = {True: "trained on", False: "not trained on"}
 
 
 def _samples(snap: JobSnapshot) -> None:
@@ -86,9 +86,9 @@ def _samples(snap: JobSnapshot) -> None:
     rows = [{**r, "seen": SEEN.get(r.get("seen"), "")} for r in snap.samples if r["epoch"] == last]
     st.dataframe(pd.DataFrame(rows)[["seen", "src", "pred", "ref", "bleu"]], hide_index=True,
                  column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f"),
-                                "seen": st.column_config.TextColumn("sentence")})
-    st.caption("Trained on: the model has seen this pair, so it shows memorisation. Held out: never trained on, "
-               "so it shows how far the model generalises from its training pairs.")
+                                "seen": st.column_config.TextColumn("in training?")})
+    st.caption("Trained on: the model has seen this pair, so it shows memorisation. Not trained on: a held-out "
+               "pair (or a book example this run's data left out), so it shows how far the model generalises.")
     with st.expander("All samples so far"):
         st.dataframe(pd.DataFrame(snap.samples), hide_index=True)
 
