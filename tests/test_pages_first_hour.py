@@ -174,12 +174,17 @@ def book_state_dict_bytes(fra_eng_text: str) -> bytes:
     return buffer.getvalue()
 
 
+def upload_book_weights(fra_eng_text: str) -> AppTest:
+    """Decode open, and a book-trained state_dict uploaded in the sidebar."""
+    at = open_decode()
+    return no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", book_state_dict_bytes(fra_eng_text),
+                                                                   "application/octet-stream").run())
+
+
 def test_the_books_weights_are_imported_from_the_sidebar_and_used_on_every_page(with_default, fra_eng_path,
                                                                               fra_eng_text, monkeypatch):
     monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
-    at = open_decode()
-    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", book_state_dict_bytes(fra_eng_text),
-                                                                 "application/octet-stream").run())
+    at = upload_book_weights(fra_eng_text)
     assert any("holds weights trained with the book's code" in i.value for i in at.sidebar.info)
     assert at.sidebar.number_input(key="import.num_examples").value == 600
     at = no_exception(at.sidebar.button(key="import.go").click().run())
@@ -195,9 +200,7 @@ def test_the_books_weights_are_imported_from_the_sidebar_and_used_on_every_page(
 def test_an_import_with_the_wrong_settings_says_which_and_keeps_the_checkpoint_in_use(with_default, fra_eng_path,
                                                                                       fra_eng_text, monkeypatch):
     monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
-    at = open_decode()
-    at = no_exception(at.sidebar.get("file_uploader")[0].upload("seq2seq.params", book_state_dict_bytes(fra_eng_text),
-                                                                 "application/octet-stream").run())
+    at = upload_book_weights(fra_eng_text)
     at.sidebar.number_input(key="import.num_examples").set_value(300)
     at = no_exception(at.sidebar.button(key="import.go").click().run())
     assert any("num_examples=300" in e.value for e in at.sidebar.error)
