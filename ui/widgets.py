@@ -199,8 +199,8 @@ def _checkpoint_picker() -> Active:
 def checkpoint_line(ckpt: Checkpoint) -> str:
     m, h = ckpt.model_config, ckpt.history
     loss = f", loss {h.epoch_loss[-1]:.3f}" if h.epoch_loss else ""
-    return (f"{m.cell.upper()} {m.num_layers}×{m.num_hiddens}, {ckpt.data_config.source} data, "
-            f"{len(h.epoch_loss)} epochs{loss}")
+    trained = ckpt.origin.split(",")[0] if ckpt.origin and not h.epoch_loss else f"{len(h.epoch_loss)} epochs{loss}"
+    return f"{m.cell.upper()} {m.num_layers}×{m.num_hiddens}, {ckpt.data_config.source} data, {trained}"
 
 
 def _job_status() -> None:

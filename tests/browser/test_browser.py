@@ -126,6 +126,36 @@ def test_train_tiny_run(fresh_server, page, screenshots):
     assert_clean(page)
 
 
+# -- c2. the book's own weights, uploaded in the sidebar and used ------------------------------
+def test_weights_trained_with_the_books_code_are_uploaded_imported_and_decode(fresh_server, page, d2l,
+                                                                            book_decoder, fra_eng_text, tmp_path):
+    import torch
+    source, target = d2l.tokenize_nmt(d2l.preprocess_nmt(fra_eng_text), 600)
+    src_vocab = d2l.Vocab(source, min_freq=2, reserved_tokens=["<pad>", "<bos>", "<eos>"])
+    tgt_vocab = d2l.Vocab(target, min_freq=2, reserved_tokens=["<pad>", "<bos>", "<eos>"])
+    arrays = (*d2l.build_array_nmt(source, src_vocab, 10), *d2l.build_array_nmt(target, tgt_vocab, 10))
+    torch.manual_seed(0)
+    net = d2l.EncoderDecoder(d2l.Seq2SeqEncoder(len(src_vocab), 16, 32, 2, 0.1),
+                             book_decoder(len(tgt_vocab), 16, 32, 2, 0.1))
+    d2l.train_seq2seq(net, d2l.load_array(arrays, 64), 0.005, 5, tgt_vocab, "cpu")   # the book's own loop
+    params = tmp_path / "seq2seq.params"
+    torch.save(net.state_dict(), params)
+    expected = d2l.predict_seq2seq(net, "i'm home .", src_vocab, tgt_vocab, 10, "cpu")[0]
+
+    sts.open_view(page, fresh_server.url, "decode")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Upload a checkpoint").click()
+    sts.rerun(page, lambda: sidebar.locator('input[type="file"]').set_input_files(str(params)))
+    sidebar.get_by_text("holds weights trained with the book's code").wait_for(timeout=TIMEOUT)
+    sts.rerun(page, lambda: sidebar.get_by_role("button", name="Import").click())
+    sidebar.get_by_text("imported from d2l 0.17.6").first.wait_for(timeout=TIMEOUT)   # the checkpoint in use
+    sts.wait_idle(page, TIMEOUT)
+    code = page.locator('[data-testid="stMain"] [data-testid="stCode"]').first
+    assert code.inner_text().strip() == expected
+    assert load_checkpoint(fresh_server.checkpoint_dir / "seq2seq.pt").origin.startswith("imported from d2l 0.17.6")
+    assert_clean(page)
+
+
 # -- d. Decode: type, step through, see the translation ----------------------------------------
 def test_decode_step_by_step(shared_server, page, screenshots):
     sts.open_view(page, shared_server.url, "decode")
