@@ -1,11 +1,12 @@
-"""Weights trained with the book's own code (d2l 0.17.6), in and out of playground checkpoints.
+"""Weights trained with the book's own code (d2l 0.17.6 or 1.0), in and out of playground checkpoints.
 
 A learner who ran the chapter in a notebook holds `net.state_dict()`: weights only. To look
 inside that model here, `import_state_dict` infers its sizes from the tensors, rebuilds both
-vocabularies exactly as the book's `load_data_nmt` builds them from the same file and
-settings (or reads them from vocabulary files exported from the notebook), checks that every
-tensor fits, and returns an ordinary `Checkpoint` that records where it came from. Its decoder
-keeps the book's context rule (`state[-1]`), so it translates as `predict_seq2seq` does.
+vocabularies exactly as that API's data loader builds them from the same file and settings
+(0.17.6's `load_data_nmt`, 1.0's `MTFraEng`; or reads them from vocabulary files exported
+from the notebook), checks that every tensor fits, and returns an ordinary `Checkpoint` that
+records where it came from. Its decoder keeps that API's context rule: 0.17.6's `state[-1]`
+(so it translates as `predict_seq2seq` does), 1.0's fixed encoder context (`predict_step`).
 `export_state_dict` goes the other way: a playground GRU or LSTM model as a file the book's
 classes load with `net.load_state_dict(torch.load(f))`, plus its vocabularies as text.
 
@@ -15,24 +16,29 @@ Every mismatch is a `CheckpointError` saying which key or which size, and what s
 """
 from __future__ import annotations
 
+import collections
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from .checkpoint import Checkpoint, CheckpointError, MAX_CHECKPOINT_BYTES
 from .config import DataConfig, ModelConfig, TrainConfig
-from .data import Vocab, build_vocabs
+from .data import Vocab, build_vocabs, preprocess_nmt
 from .history import History
 from .model import build_model
 from .sources import fra_eng_path, read_tatoeba_file, tatoeba_split
 
 API = "0.17.6"                 # the function API of the chapter; the Chinese edition pins it
+API_10 = "1.0"                 # the class API (MTFraEng, Seq2Seq, Trainer) of d2l 1.0.x
+APIS = (API, API_10)
 BOOK_NUM_EXAMPLES = 600        # load_data_nmt's default
 BOOK_NUM_STEPS = 10            # the chapter's num_steps
+NUM_TRAIN_10, NUM_VAL_10, NUM_STEPS_10 = 512, 128, 9   # MTFraEng's defaults
+_WRAPPED_RNN = re.compile(r"^(encoder|decoder)\.rnn\.rnn\.")   # d2l 1.0: d2l.GRU wraps nn.GRU as .rnn
 HELD_OUT = 200                 # held-out pairs: the lines after the ones trained on
 MAX_VOCAB_FILE_BYTES = 16 * 2**20
 
@@ -126,6 +132,42 @@ def book_vocabs(text: str, num_examples: int, num_steps: int) -> tuple[Vocab, Vo
     return src_vocab, tgt_vocab, test.sentences()
 
 
+def book10_vocabs(text: str, num_train: int = NUM_TRAIN_10, num_val: int = NUM_VAL_10,
+                  num_steps: int = NUM_STEPS_10) -> tuple[Vocab, Vocab, list[tuple[str, str]]]:
+    """Both vocabularies as d2l 1.0's `MTFraEng(batch_size, num_steps, num_train, num_val)` builds
+    them (from the padded or trimmed sentences of train and validation pairs, `<bos>` before
+    each target, min_freq 2, tokens sorted), and its validation pairs as the held-out ones."""
+    limit = num_train + num_val
+    lines = preprocess_nmt("\n".join(text.split("\n")[:limit + 1])).split("\n")
+    src, tgt = [], []
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) == 2:
+            src.append([t for t in f"{parts[0]} <eos>".split(" ") if t])
+            tgt.append([t for t in f"{parts[1]} <eos>".split(" ") if t])
+    fit = lambda seq: seq[:num_steps] if len(seq) > num_steps else seq + ["<pad>"] * (num_steps - len(seq))
+    src_vocab = _sorted_vocab([fit(s) for s in src])
+    tgt_vocab = _sorted_vocab([["<bos>"] + fit(t) for t in tgt])
+    held_out = [(" ".join(s[:-1]), " ".join(t[:-1])) for s, t in zip(src[num_train:], tgt[num_train:])]
+    return src_vocab, tgt_vocab, held_out
+
+
+def _sorted_vocab(sentences: list[list[str]]) -> Vocab:
+    """d2l 1.0's Vocab(sentences, min_freq=2): `<unk>` and every token seen twice, sorted."""
+    counts = collections.Counter(t for line in sentences for t in line)
+    return Vocab.from_dict({"idx_to_token": sorted({"<unk>"} | {t for t, n in counts.items() if n >= 2})})
+
+
+def from_api_keys(state_dict: dict[str, torch.Tensor], api: str, label: str) -> dict[str, torch.Tensor]:
+    """The state_dict with the playground's (= 0.17.6's) keys; says when the keys are the other API's."""
+    wrapped = any(_WRAPPED_RNN.match(k) for k in state_dict)
+    if api == API and wrapped:
+        raise CheckpointError(f"{label}: its keys (encoder.rnn.rnn.…) are d2l 1.0's class API: import it as API 1.0")
+    if api == API_10 and not wrapped:
+        raise CheckpointError(f"{label}: its keys (encoder.rnn.weight_…) are d2l 0.17.6's: import it as API 0.17.6")
+    return {_WRAPPED_RNN.sub(r"\1.rnn.", k): v for k, v in state_dict.items()} if wrapped else state_dict
+
+
 def _check_vocab(vocab: Vocab, rows: int, side: str, settings: str, label: str) -> None:
     if len(vocab) != rows:
         raise CheckpointError(
@@ -142,38 +184,48 @@ def _config_for(sizes: BookSizes) -> ModelConfig:
 
 
 def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, data_path: str | None = None,
-                      num_examples: int = BOOK_NUM_EXAMPLES, num_steps: int = BOOK_NUM_STEPS,
+                      num_examples: int | None = None, num_steps: int | None = None,
+                      num_train: int = NUM_TRAIN_10, num_val: int = NUM_VAL_10,
                       vocabs: tuple[Vocab, Vocab] | None = None, cell: str | None = None,
                       api: str = API) -> Checkpoint:
     """A playground checkpoint from a state_dict trained with the book's code.
 
     The vocabularies come from `vocabs` (exported from the notebook) or are rebuilt from the
-    book's data: `data_text` (a fra.txt's text; the book's own file when None) and the
-    `num_examples` / `num_steps` the notebook passed to `load_data_nmt`."""
-    if api != API:
-        raise CheckpointError(f"{label}: importing from d2l {api!r} is not supported; this imports "
-                              f"d2l {API}'s function API (load_data_nmt, Seq2SeqEncoder, Seq2SeqDecoder)")
-    state_dict = read_state_dict(raw, label)
+    book's data: `data_text` (a fra.txt's text; the book's own file when None) and the settings
+    the notebook used: 0.17.6's `num_examples` / `num_steps` (load_data_nmt), 1.0's `num_train`
+    / `num_val` / `num_steps` (MTFraEng)."""
+    if api not in APIS:
+        raise CheckpointError(f"{label}: d2l {api!r} is not supported: import from d2l {API} (load_data_nmt, "
+                              f"Seq2SeqEncoder, Seq2SeqDecoder) or d2l {API_10} (MTFraEng, Seq2Seq)")
+    num_steps = num_steps or (BOOK_NUM_STEPS if api == API else NUM_STEPS_10)
+    num_examples = num_examples or BOOK_NUM_EXAMPLES
+    state_dict = from_api_keys(read_state_dict(raw, label), api, label)
     sizes = infer_sizes(state_dict, label)
     if cell is not None and cell != sizes.cell:
         raise CheckpointError(f"{label}: the tensors are an {sizes.cell.upper()}'s, not an {cell.upper()}'s")
-    data = DataConfig(source="tatoeba", path=data_path or fra_eng_path(), num_examples=num_examples,
-                      num_test=HELD_OUT, num_steps=num_steps)
+    trained = num_examples if api == API else num_train
+    data = DataConfig(source="tatoeba", path=data_path or fra_eng_path(), num_examples=trained,
+                      num_test=HELD_OUT if api == API else num_val, num_steps=num_steps)
     data.validate()
     if vocabs is not None:
         src_vocab, tgt_vocab, held_out = *vocabs, []
-        settings = "from the vocabulary files"
+        settings, what = "from the vocabulary files", "vocabulary files"
     else:
         text = data_text if data_text is not None else read_tatoeba_file(data.path)
-        src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
-        settings = f"built from {Path(data.path).name} with num_examples={num_examples}"
+        name = Path(data.path).name
+        if api == API:
+            src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
+            settings, what = f"built from {name} with num_examples={num_examples}", f"{num_examples} examples of {name}"
+        else:
+            src_vocab, tgt_vocab, held_out = book10_vocabs(text, num_train, num_val, num_steps)
+            settings = f"built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}"
+            what = f"MTFraEng num_train {num_train}, num_val {num_val} of {name}"
     _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
-    model_config = _config_for(sizes)
+    model_config = replace(_config_for(sizes), context="book" if api == API else "encoder")
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
     _load_book_weights(model, state_dict, label)
-    origin = (f"imported from d2l {api} state_dict, {sizes.cell.upper()}, "
-              + (f"{num_examples} examples of {Path(data.path).name}" if vocabs is None else "vocabulary files"))
+    origin = f"imported from d2l {api} state_dict, {sizes.cell.upper()}, {what}"
     return Checkpoint(model, model_config, data, TrainConfig(), src_vocab, tgt_vocab, History(), None,
                       held_out, Path(label).stem, origin=origin)
 
@@ -206,12 +258,15 @@ def exportable(ckpt: Checkpoint) -> str | None:
     return None
 
 
-def export_state_dict(ckpt: Checkpoint) -> tuple[bytes, str, str]:
+def export_state_dict(ckpt: Checkpoint, api: str = API) -> tuple[bytes, str, str]:
     """(state_dict file bytes, source vocabulary text, target vocabulary text): the weights with
-    the book's keys, loadable by `net.load_state_dict(torch.load(f))`, and one token a line."""
+    that API's keys, loadable by `net.load_state_dict(torch.load(f))`, and one token a line."""
     reason = exportable(ckpt)
     if reason is not None:
         raise CheckpointError(f"{ckpt.name or 'this checkpoint'} cannot be exported to the book's classes: {reason}")
+    if api not in APIS:
+        raise CheckpointError(f"export to d2l {api!r} is not supported: {API} or {API_10}")
+    rename = (lambda k: k) if api == API else (lambda k: re.sub(r"^(encoder|decoder)\.rnn\.", r"\1.rnn.rnn.", k))
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)
+    torch.save({rename(k): v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)
     return buffer.getvalue(), "\n".join(ckpt.src_vocab.idx_to_token), "\n".join(ckpt.tgt_vocab.idx_to_token)

@@ -55,7 +55,10 @@ def count_corpus(tokens: Sequence) -> collections.Counter:
 
 
 class Vocab:
-    """The book's vocabulary: `<unk>` is 0, then the reserved tokens, then by frequency."""
+    """The book's vocabulary: `<unk>` is 0, then the reserved tokens, then by frequency.
+
+    A vocabulary read back (`from_dict`) keeps its own order: d2l 1.0's sorts its tokens, so
+    `<unk>` need not be 0 there."""
 
     def __init__(self, tokens: Sequence | None = None, min_freq: int = 0,
                  reserved_tokens: Sequence[str] | None = None):
@@ -89,7 +92,7 @@ class Vocab:
 
     @property
     def unk(self) -> int:
-        return 0
+        return self.token_to_idx["<unk>"]
 
     @property
     def token_freqs(self) -> list[tuple[str, int]]:
@@ -103,8 +106,8 @@ class Vocab:
     def from_dict(cls, values: dict) -> "Vocab":
         tokens = values.get("idx_to_token")
         if (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
-                or tokens[:1] != ["<unk>"] or len(set(tokens)) != len(tokens)):
-            raise ValueError("vocabulary must be a list of distinct strings starting with <unk>")
+                or "<unk>" not in tokens or len(set(tokens)) != len(tokens)):
+            raise ValueError("vocabulary must be a list of distinct strings holding <unk>")
         vocab = cls()
         vocab.idx_to_token = list(tokens)
         vocab.token_to_idx = {token: idx for idx, token in enumerate(tokens)}

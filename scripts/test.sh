@@ -4,7 +4,8 @@
 # no-ops once done. Arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 #
 #   * a .venv (made with python3 if there is none) with requirements-dev.txt and the book's
-#     d2l==0.17.6 (--no-deps: its own pins do not install on Python 3.11);
+#     d2l==0.17.6 (--no-deps: its own pins do not install on Python 3.11), and d2l==1.0.3 in
+#     bench/_d2l_env/ (git-ignored; the same package name, so not in the .venv);
 #   * Debian's chromium for the browser tests, where apt-get can install it (root or sudo);
 #     where it cannot, the browser tests skip, saying why;
 #   * g++ for the fused GRU kernel (core/fast), where apt-get can install it;
@@ -59,6 +60,9 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -r requirements-dev.txt
 # The book's code for the parity tests; its pins do not install on Python 3.11 (see requirements-dev.txt).
 python -m pip install -q --no-deps d2l==0.17.6
+# d2l 1.0's class API for the import tests: also a package named d2l, so beside it, in its own folder.
+[ -f bench/_d2l_env/d2l-1.0.3/d2l/torch.py ] || \
+  python -m pip install -q --no-deps --target bench/_d2l_env/d2l-1.0.3 d2l==1.0.3
 
 # The book's data file, read in place (never copied into the repo).
 if [ -z "${FRA_ENG_PATH:-}" ] && [ -f ../shared/data/fra-eng.zip ]; then

@@ -164,6 +164,94 @@ def test_the_command_line_imports_and_exports(trained, fra_eng_path, tmp_path):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert torch.load(tmp_path / "back.params").keys() == torch.load(params).keys()
-    bad = subprocess.run([sys.executable, "-m", "core.import_d2l", str(params), "--out", "x", "--api", "1.0"],
+    bad = subprocess.run([sys.executable, "-m", "core.import_d2l", str(params), "--out", "x", "--api", "2.0"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "not supported" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# -- d2l 1.0's class API (MTFraEng, Seq2Seq, Trainer) -------------------------------------------
+@pytest.fixture(scope="module")
+def d2l10():
+    """d2l/torch.py of d2l==1.0.3 beside 0.17.6 (scripts/test.sh installs it in bench/_d2l_env)."""
+    from bench.d2l_reference import import_d2l_10
+    return import_d2l_10()
+
+
+@pytest.fixture(scope="module", params=["gru", "lstm"])
+def trained10(request, d2l10, fra_eng_text):
+    """The book's 1.0 model trained a few epochs with its own Trainer on its own MTFraEng."""
+    from bench.d2l_reference import book_10_classes
+    decoder, lstm_encoder, lstm_decoder = book_10_classes(d2l10)
+
+    class MTFraEng(d2l10.MTFraEng):
+        def _download(self):            # the book's file, read in place instead of downloaded
+            return fra_eng_text
+
+    data = MTFraEng(batch_size=128)
+    torch.manual_seed(0)
+    src, tgt = len(data.src_vocab), len(data.tgt_vocab)
+    if request.param == "lstm":
+        encoder, dec = lstm_encoder(src, 32, 64, 2, 0.2), lstm_decoder(tgt, 32, 64, 2, 0.2)
+    else:
+        encoder, dec = d2l10.Seq2SeqEncoder(src, 32, 64, 2, 0.2), decoder(tgt, 32, 64, 2, 0.2)
+    model = d2l10.Seq2Seq(encoder, dec, tgt_pad=data.tgt_vocab["<pad>"], lr=0.005)
+    d2l10.Trainer(max_epochs=6, gradient_clip_val=1, num_gpus=0).fit(model, data)
+    model.eval()
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return {"cell": request.param, "model": model, "data": data, "raw": buffer.getvalue()}
+
+
+def book10_translations(trained10, pairs):
+    """predict_step's greedy ids, cut at <eos>, as sentences."""
+    data, model = trained10["data"], trained10["model"]
+    batch = data.build([s for s, _ in pairs], [t for _, t in pairs])
+    ids, _ = model.predict_step(batch, "cpu", data.num_steps)
+    out = []
+    for row in ids.tolist():
+        tokens = data.tgt_vocab.to_tokens(row)
+        out.append(" ".join(tokens[:tokens.index("<eos>")] if "<eos>" in tokens else tokens))
+    return out
+
+
+def test_d2l_10_weights_import_with_its_vocabularies_and_translate_like_its_predict_step(trained10, fra_eng_text):
+    from core.decode import translate
+    ckpt = import_state_dict(trained10["raw"], "seq2seq.params", data_text=fra_eng_text, api="1.0")
+    data = trained10["data"]
+    assert ckpt.src_vocab.idx_to_token == data.src_vocab.idx_to_token
+    assert ckpt.tgt_vocab.idx_to_token == data.tgt_vocab.idx_to_token
+    assert ckpt.model_config.context == "encoder" and ckpt.model_config.cell == trained10["cell"]
+    assert len(ckpt.test_pairs) == len(data.arrays[0]) - 512 and "imported from d2l 1.0 state_dict" in ckpt.origin
+    pairs = ckpt.test_pairs[:60]
+    ours = translate(ckpt.model, [s for s, _ in pairs], ckpt.src_vocab, ckpt.tgt_vocab, data.num_steps)
+    assert ours == book10_translations(trained10, pairs)
+
+
+def test_d2l_10_weights_give_its_masked_loss_and_go_back_into_its_classes(d2l10, trained10, fra_eng_text):
+    from bench.d2l_reference import book_10_classes
+    ckpt = import_state_dict(trained10["raw"], "seq2seq.params", data_text=fra_eng_text, api="1.0")
+    src, dec_in, src_valid, labels = (t[:32] for t in trained10["data"].arrays)
+    with torch.no_grad():
+        book = trained10["model"](src, dec_in, src_valid)
+        ours = ckpt.model.eval()(src, dec_in, src_valid)[0]
+        assert float(trained10["model"].loss(ours, labels)) == pytest.approx(float(trained10["model"].loss(book, labels)), abs=1e-6)
+    params, _, _ = export_state_dict(ckpt, api="1.0")
+    decoder, lstm_encoder, lstm_decoder = book_10_classes(d2l10)
+    s, t = len(ckpt.src_vocab), len(ckpt.tgt_vocab)
+    enc, dec = ((lstm_encoder(s, 32, 64, 2, 0.2), lstm_decoder(t, 32, 64, 2, 0.2)) if trained10["cell"] == "lstm"
+                else (d2l10.Seq2SeqEncoder(s, 32, 64, 2, 0.2), decoder(t, 32, 64, 2, 0.2)))
+    again = d2l10.Seq2Seq(enc, dec, tgt_pad=0, lr=0.005)
+    with torch.no_grad():
+        again(src, dec_in, src_valid)                    # LazyLinear takes its shape on a first call
+    again.load_state_dict(torch.load(io.BytesIO(params)))
+    with torch.no_grad():
+        assert torch.equal(again.eval()(src, dec_in, src_valid), book)
+
+
+def test_the_wrong_api_for_the_keys_is_named(trained10, trained, fra_eng_text):
+    with pytest.raises(CheckpointError, match="are d2l 1.0's class API: import it as API 1.0"):
+        import_state_dict(trained10["raw"], "x.params", data_text=fra_eng_text, api="0.17.6")
+    with pytest.raises(CheckpointError, match="are d2l 0.17.6's: import it as API 0.17.6"):
+        import_state_dict(trained["raw"], "x.params", data_text=fra_eng_text, api="1.0")
+    with pytest.raises(CheckpointError, match=r"num_train=256.*has \d+ tokens"):
+        import_state_dict(trained10["raw"], "x.params", data_text=fra_eng_text, api="1.0", num_train=256)

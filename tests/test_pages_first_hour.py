@@ -205,3 +205,30 @@ def test_an_import_with_the_wrong_settings_says_which_and_keeps_the_checkpoint_i
     at = no_exception(at.sidebar.button(key="import.go").click().run())
     assert any("num_examples=300" in e.value for e in at.sidebar.error)
     assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value.endswith("default.pt")
+
+
+def test_weights_with_d2l_10s_keys_are_recognised_and_imported_with_its_settings(with_default, fra_eng_path,
+                                                                                fra_eng_text, monkeypatch):
+    import io
+    import re
+
+    import torch
+
+    from core.book_weights import book10_vocabs
+    from core.config import ModelConfig
+    from core.model import build_model
+    monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
+    src, tgt, _ = book10_vocabs(fra_eng_text)
+    weights = build_model(ModelConfig(context="encoder"), len(src), len(tgt)).state_dict()
+    buffer = io.BytesIO()
+    torch.save({re.sub(r"^(encoder|decoder)\.rnn\.", r"\1.rnn.rnn.", k): v for k, v in weights.items()}, buffer)
+    at = open_decode()
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("mt.params", buffer.getvalue(),
+                                                                 "application/octet-stream").run())
+    assert at.sidebar.radio(key="import.api").value == "1.0"
+    assert at.sidebar.number_input(key="import.num_train").value == 512
+    assert at.sidebar.number_input(key="import.num_steps.1.0").value == 9
+    at = no_exception(at.sidebar.button(key="import.go").click().run())
+    ckpt = load_checkpoint(with_default / "mt.pt")
+    assert ckpt.origin.startswith("imported from d2l 1.0") and ckpt.model_config.context == "encoder"
+    assert ckpt.data_config.num_steps == 9 and at.code

@@ -11,8 +11,9 @@ import zipfile
 
 import streamlit as st
 
-from core.book_weights import (API, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, export_state_dict, exportable,
-                               import_state_dict, infer_sizes, read_state_dict, read_vocab_file)
+from core.book_weights import (API, API_10, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, NUM_STEPS_10, NUM_TRAIN_10, NUM_VAL_10,
+                               export_state_dict, exportable, from_api_keys, import_state_dict, infer_sizes,
+                               read_state_dict, read_vocab_file)
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, sanitize_name, save_checkpoint
 from core.config import MAX_NUM_STEPS
 from core.sources import read_tatoeba_bytes, read_tatoeba_file
@@ -20,20 +21,27 @@ from core.sources import read_tatoeba_bytes, read_tatoeba_file
 from . import models, state
 
 REBUILD, FILES = "rebuilt from the book's data", "from vocabulary files"
+API_LABELS = {API: f"d2l {API}: load_data_nmt, train_seq2seq (the Chinese edition's)",
+              API_10: f"d2l {API_10}: MTFraEng, Seq2Seq, Trainer"}
 
 
-def book_state_dict(raw: bytes, name: str) -> str | None:
-    """A line about the model these bytes hold, when they are a book-trained state_dict; else None."""
+def book_state_dict(raw: bytes, name: str) -> tuple[str, str] | None:
+    """(the API its keys are written in, a line about its model) when these bytes are a
+    book-trained state_dict; else None."""
     try:
-        sizes = infer_sizes(read_state_dict(raw, name), name)
+        state_dict = read_state_dict(raw, name)
+        api = API_10 if any(".rnn.rnn." in k for k in state_dict) else API
+        sizes = infer_sizes(from_api_keys(state_dict, api, name), name)
     except CheckpointError:
         return None
-    return (f"{sizes.cell.upper()} {sizes.num_layers}×{sizes.num_hiddens}, embed {sizes.embed_size}, "
-            f"vocabularies {sizes.src_vocab} / {sizes.tgt_vocab}")
+    return api, (f"{sizes.cell.upper()} {sizes.num_layers}×{sizes.num_hiddens}, embed {sizes.embed_size}, "
+                 f"vocabularies {sizes.src_vocab} / {sizes.tgt_vocab}, d2l {api}'s keys")
 
 
-def offer(name: str, raw: bytes, about: str) -> None:
+def offer(name: str, raw: bytes, found: tuple[str, str]) -> None:
+    api, about = found
     state.put(state.PENDING_IMPORT, (name, raw, about))
+    state.put(state.IMPORT_API, api)
 
 
 def import_form() -> None:
@@ -44,18 +52,15 @@ def import_form() -> None:
     name, raw, about = pending
     st.info(f"**{name}** holds weights trained with the book's code ({about}) but not what they were "
             "trained on: say it, and import them as a checkpoint.", icon="📥")
-    st.radio("Trained with", [f"d2l {API} (load_data_nmt, train_seq2seq; the Chinese edition's)"],
-             key=state.IMPORT_API, help="d2l 1.0's class API (MTFraEng, Seq2Seq) is not supported yet.")
+    api = st.radio("Trained with", list(API_LABELS), format_func=API_LABELS.get, key=state.IMPORT_API,
+                   help="Set from the file's keys (d2l 1.0's GRU wraps nn.GRU as rnn.rnn).")
     how = st.radio("Vocabularies", [REBUILD, FILES], key=state.IMPORT_HOW,
                    help="Rebuilt exactly as load_data_nmt builds them, from the same file and settings; "
                         "or exported from the notebook: json.dump(vocab.idx_to_token, f).")
-    if how == REBUILD:
-        args = _rebuild_inputs()
-    else:
-        args = _vocab_inputs()
+    args = _rebuild_inputs(api) if how == REBUILD else _vocab_inputs(api)
     if st.button("📥 Import", key="import.go", disabled=args is None, type="primary") and args is not None:
         try:
-            ckpt = import_state_dict(raw, name, **args)
+            ckpt = import_state_dict(raw, name, api=api, **args)
         except (CheckpointError, ValueError) as err:
             st.error(f"Not imported: {err}", icon="⚠️")
             return
@@ -68,7 +73,7 @@ def import_form() -> None:
         st.rerun()
 
 
-def _rebuild_inputs() -> dict | None:
+def _rebuild_inputs(api: str) -> dict | None:
     files = models.book_files()
     if files:
         st.caption(f"Data: the book's file the app reads, `{files[0]}`.")
@@ -78,16 +83,27 @@ def _rebuild_inputs() -> dict | None:
         if upload is None:
             return None
         text, path = read_tatoeba_bytes(upload.getvalue(), upload.name), upload.name
-    c = st.columns(2)
-    num_examples = c[0].number_input("num_examples", 1, 1_000_000, BOOK_NUM_EXAMPLES, key=state.IMPORT_EXAMPLES)
-    num_steps = c[1].number_input("num_steps", 2, MAX_NUM_STEPS, BOOK_NUM_STEPS, key=state.IMPORT_STEPS)
-    return {"data_text": text, "data_path": path, "num_examples": int(num_examples), "num_steps": int(num_steps)}
+    args = {"data_text": text, "data_path": path, "num_steps": _num_steps(api)}
+    if api == API:
+        args["num_examples"] = int(st.number_input("num_examples", 1, 1_000_000, BOOK_NUM_EXAMPLES,
+                                                   key=state.IMPORT_EXAMPLES))
+    else:
+        c = st.columns(2)
+        args["num_train"] = int(c[0].number_input("num_train", 1, 1_000_000, NUM_TRAIN_10, key=state.IMPORT_TRAIN))
+        args["num_val"] = int(c[1].number_input("num_val", 0, 1_000_000, NUM_VAL_10, key=state.IMPORT_VAL))
+    return args
 
 
-def _vocab_inputs() -> dict | None:
+def _num_steps(api: str) -> int:
+    """num_steps, with that API's default (a key per API, so switching shows the other default)."""
+    default = BOOK_NUM_STEPS if api == API else NUM_STEPS_10
+    return int(st.number_input("num_steps", 2, MAX_NUM_STEPS, default, key=f"{state.IMPORT_STEPS}.{api}"))
+
+
+def _vocab_inputs(api: str) -> dict | None:
     src = st.file_uploader("Source vocabulary (.json or .txt)", type=["json", "txt"], key="import.src")
     tgt = st.file_uploader("Target vocabulary (.json or .txt)", type=["json", "txt"], key="import.tgt")
-    num_steps = st.number_input("num_steps", 2, MAX_NUM_STEPS, BOOK_NUM_STEPS, key=state.IMPORT_STEPS)
+    num_steps = _num_steps(api)
     if src is None or tgt is None:
         return None
     try:
@@ -95,7 +111,7 @@ def _vocab_inputs() -> dict | None:
     except CheckpointError as err:
         st.error(str(err), icon="⚠️")
         return None
-    return {"vocabs": vocabs, "num_steps": int(num_steps)}
+    return {"vocabs": vocabs, "num_steps": num_steps}
 
 
 def _free_path(name: str):
@@ -111,11 +127,13 @@ def export_button(ckpt: Checkpoint, label: str) -> None:
     if reason is not None:
         st.caption(f"Not exportable to the book's classes: {reason}.")
         return
-    params, src, tgt = export_state_dict(ckpt)
+    params, src, tgt = export_state_dict(ckpt, api=API)
+    params_10, _, _ = export_state_dict(ckpt, api=API_10)
     stem = label.split(" ")[0].rsplit(".", 1)[0] or "seq2seq"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{stem}.params", params)
+        z.writestr(f"{stem}.params", params)                      # d2l 0.17.6's keys
+        z.writestr(f"{stem}-d2l-1.0.params", params_10)           # d2l 1.0's (encoder.rnn.rnn.…)
         z.writestr("src_vocab.txt", src + "\n")
         z.writestr("tgt_vocab.txt", tgt + "\n")
     st.download_button("⬇️ For the book's code: weights + vocabularies (.zip)", buffer.getvalue(),

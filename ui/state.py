@@ -97,7 +97,9 @@ BLEU_K = "bleu.k"
 IMPORT_API = "import.api"
 IMPORT_HOW = "import.how"
 IMPORT_EXAMPLES = "import.num_examples"
-IMPORT_STEPS = "import.num_steps"
+IMPORT_TRAIN = "import.num_train"
+IMPORT_VAL = "import.num_val"
+IMPORT_STEPS = "import.num_steps"        # + "." + the API
 # Model
 MODEL_N = "model.n"
 MODEL_T = "model.t"

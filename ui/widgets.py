@@ -143,9 +143,9 @@ def _take_upload(name: str, raw: bytes) -> None:
     """Use an uploaded checkpoint on every page, if it loads; weights trained with the book's
     code go to the import form; anything else says what the file is, and the checkpoint in use
     stays as it was."""
-    about = book_import.book_state_dict(raw, name)
-    if about is not None:
-        book_import.offer(name, raw, about)
+    found = book_import.book_state_dict(raw, name)
+    if found is not None:
+        book_import.offer(name, raw, found)
         state.put(state.UPLOAD_ERROR, None)
         return
     error = guarded_message(models.try_upload, name, raw)
