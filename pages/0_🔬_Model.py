@@ -23,7 +23,7 @@ pairs = pairs_to_show(ckpt.data_config, ckpt.test_pairs, ckpt.src_vocab.idx_to_t
 attention = ckpt.model_config.decoder == "attention"
 
 st.header("Shapes, from a real forward pass (7.1–7.3)")
-owner = models.cache_key(active.ref)
+owner = active.key
 state.propose("model.batch", owner, {state.MODEL_N: min(4, len(pairs)), state.MODEL_T: num_steps})
 n, t = view.batch_inputs(num_steps, len(pairs))
 X, X_valid_len, dec_X = teacher_forced_batch(pairs[:n], ckpt.src_vocab, ckpt.tgt_vocab, t)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.decode import greedy_decode
 from core.sources import known_references
-from ui import models, state
+from ui import state
 from ui.state import kept
 from ui.views import decode as view
 from ui.views.beam import beam_section
@@ -17,7 +17,7 @@ if active.ckpt is None:
     no_checkpoint("Decoding")
     st.stop()
 ckpt = active.ckpt
-default_source, default_reference = view.prefill_from(ckpt, models.cache_key(active.ref))
+default_source, default_reference = view.prefill_from(ckpt, active.key)
 c = st.columns([3, 3, 1])
 sentence = long_text_input(c[0], "Source sentence", state.DECODE_SENTENCE, default_source,
                            on_change=view.source_changed,

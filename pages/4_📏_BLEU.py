@@ -27,7 +27,7 @@ if active.ckpt is None:
 elif not active.ckpt.test_pairs:
     st.info("This checkpoint stores no held-out pairs, so there is nothing to score.", icon="ℹ️")
 else:
-    report = models.evaluation(models.cache_key(active.ref), active.ckpt)
+    report = models.evaluation(active.key, active.ckpt)
     view.show_corpus(report)
     count = st.number_input("Worst sentences to list", 1, len(report.rows), min(10, len(report.rows)))
     view.worst_sentences(report.worst(count))

@@ -232,3 +232,28 @@ def test_weights_with_d2l_10s_keys_are_recognised_and_imported_with_its_settings
     ckpt = load_checkpoint(with_default / "mt.pt")
     assert ckpt.origin.startswith("imported from d2l 1.0") and ckpt.model_config.context == "encoder"
     assert ckpt.data_config.num_steps == 9 and at.code
+
+
+def test_any_checkpoints_context_rule_is_switched_in_the_sidebar_without_changing_the_shared_model(tmp_path, monkeypatch):
+    from core.config import DataConfig, ModelConfig, TrainConfig
+    from core.checkpoint import save_checkpoint
+    from core.decode import greedy_decode
+    from core.train import start_run
+    run = start_run(DataConfig(num_examples=300, num_test=20, batch_size=32),
+                    ModelConfig(embed_size=16, num_hiddens=16, num_layers=1, context="book"), TrainConfig(num_epochs=3))
+    run.train()
+    save_checkpoint(run.checkpoint(), tmp_path / "book-rule.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    at = open_decode(**{"keep.decode.sentence": "i'm home ."})
+    rule = next(r for r in at.sidebar.radio if r.label == "Decoder context at inference")
+    assert rule.value == "book"                                   # the checkpoint's own rule first
+    ckpt = load_checkpoint(tmp_path / "book-rule.pt")
+    book = greedy_decode(ckpt.model, "i'm home .", ckpt.src_vocab, ckpt.tgt_vocab, 10, book=False).translation
+    assert at.code[0].value.strip() == book
+    at = no_exception(rule.set_value("encoder").run())
+    ckpt.model.decoder.fixed_context = True
+    fixed = greedy_decode(ckpt.model, "i'm home .", ckpt.src_vocab, ckpt.tgt_vocab, 10, book=False).translation
+    assert at.code[0].value.strip() == fixed
+    assert any("Decoding with the encoder rule" in c.value for c in at.sidebar.caption)
+    from ui import models
+    assert models.load(models.file_ref(tmp_path / "book-rule.pt")).model.decoder.fixed_context is False

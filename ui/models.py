@@ -10,7 +10,7 @@ import copy
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -62,6 +62,20 @@ def add_upload(name: str, raw: bytes) -> CheckpointRef:
 def book_files() -> list[str]:
     """Where this app reads the book's fra-eng file: FRA_ENG_PATH, then this tab's download."""
     return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get(state.FRA_ENG_DOWNLOAD)) if p]
+
+
+def with_context(key: str, ckpt: Checkpoint, rule: str) -> Checkpoint:
+    """The checkpoint decoding with this context rule: itself, or a cached copy with the rule
+    switched (the shared model is never changed)."""
+    return ckpt if ckpt.model_config.context == rule else _switched(key, ckpt, rule)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _switched(key: str, _ckpt: Checkpoint, rule: str) -> Checkpoint:
+    other = copy.deepcopy(_ckpt)
+    other.model.decoder.fixed_context = rule == "encoder"
+    other.model_config = replace(other.model_config, context=rule)
+    return other
 
 
 def try_upload(name: str, raw: bytes) -> Checkpoint:

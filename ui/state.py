@@ -35,6 +35,7 @@ MODEL_TIMINGS = "model.timings"          # {checkpoint cache key: [ConcatTiming]
 # -- widget keys read back from session state, and the sidebar's (drawn by every page) ---------
 PICKER = "_checkpoint_picker"            # + "." + a hash of the list: the sidebar's checkpoint picker
 UPLOADER = "_checkpoint_upload"          # the sidebar's checkpoint uploader
+CONTEXT_RULE = "_context_rule."          # + CheckpointRef.key: the sidebar's decoder-context choice
 MASK_BATCH = "mask.batch"                # the notes' 7.4.2 batch as edited in the table
 TRAIN_SHOW_LENGTHS = "train.show_lengths"  # the data preview's length histogram, drawn on request
 TRAIN_OVERWRITE = "train.overwrite."     # + form + "." + file stem: "overwrite it" ticked for this run

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import fast
 from core.checkpoint import Checkpoint, checkpoint_dir
+from core.config import CONTEXTS
 from core.device import one_thread_per_job
 from core.model import count_parameters
 
@@ -52,9 +53,15 @@ BADGE_SECONDS = 2.0       # the sidebar badge's polling interval while this tab'
 
 @dataclass
 class Active:
-    """The checkpoint in use on every page (both None when there is none)."""
+    """The checkpoint in use on every page (both None when there is none), with the decoder
+    context rule chosen in the sidebar."""
     ref: CheckpointRef | None
     ckpt: Checkpoint | None
+
+    @property
+    def key(self) -> str:
+        """Changes with the checkpoint's contents and its context rule: the key of what is computed from it."""
+        return f"{models.cache_key(self.ref)}:{self.ckpt.model_config.context}" if self.ref and self.ckpt else ""
 
 
 # -- text a user types -------------------------------------------------------------------------
@@ -193,7 +200,24 @@ def _checkpoint_picker() -> Active:
                        hint="Pick another checkpoint, or train a new one.")
         if ckpt is not None:
             st.caption(checkpoint_line(ckpt))
+            ckpt = _context_rule(refs[key], ckpt)
     return Active(refs[key], ckpt)
+
+
+def _context_rule(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
+    """The decoder's context at inference, switchable for any plain-decoder checkpoint: its own
+    rule by default, the other one click away (training is the same either way)."""
+    if ckpt.model_config.decoder != "plain":
+        return ckpt
+    rule = st.radio("Decoder context at inference", CONTEXTS, index=CONTEXTS.index(ckpt.model_config.context),
+                    horizontal=True, key=state.CONTEXT_RULE + ref.key,
+                    help="encoder: the encoder's final state at every step, as the chapter's figure draws it "
+                         "and d2l 1.0 does. book: d2l 0.17.6's state[-1], which while decoding is the previous "
+                         "decoder state, a context training never showed the model.")
+    if rule != ckpt.model_config.context:
+        st.caption(f"Decoding with the {rule} rule; this checkpoint was saved with the "
+                   f"{ckpt.model_config.context} rule. Its weights are the same.")
+    return models.with_context(models.cache_key(ref), ckpt, rule)
 
 
 def checkpoint_line(ckpt: Checkpoint) -> str:
