@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, MAX_CHECKPOINT_BYTES
+from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, is_state_dict, load_weights
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab, build_vocabs, preprocess_nmt
 from .history import History
@@ -67,17 +67,12 @@ def read_state_dict(raw: bytes, label: str) -> dict[str, torch.Tensor]:
                               "is never unpickled here, since that would run its code") from None
     if isinstance(payload, dict) and payload.get("format") == "seq2seq-playground":
         raise CheckpointError(f"{label}: this is a playground checkpoint already: open it as it is")
-    if _is_state_dict(payload):
+    if is_state_dict(payload):
         return payload
-    inner = [v for v in payload.values() if _is_state_dict(v)] if isinstance(payload, dict) else []
+    inner = [v for v in payload.values() if is_state_dict(v)] if isinstance(payload, dict) else []
     if len(inner) == 1:
         return inner[0]
     raise CheckpointError(f"{label}: not a state_dict (a dict of tensors such as encoder.embedding.weight)")
-
-
-def _is_state_dict(value) -> bool:
-    return isinstance(value, dict) and bool(value) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
 def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
@@ -158,9 +153,14 @@ def _sorted_vocab(sentences: list[list[str]]) -> Vocab:
     return Vocab.from_dict({"idx_to_token": sorted({"<unk>"} | {t for t, n in counts.items() if n >= 2})})
 
 
+def api_of(state_dict: dict[str, torch.Tensor]) -> str:
+    """The API whose keys these are: 1.0's d2l.GRU wraps nn.GRU as `rnn.rnn`."""
+    return API_10 if any(_WRAPPED_RNN.match(k) for k in state_dict) else API
+
+
 def from_api_keys(state_dict: dict[str, torch.Tensor], api: str, label: str) -> dict[str, torch.Tensor]:
     """The state_dict with the playground's (= 0.17.6's) keys; says when the keys are the other API's."""
-    wrapped = any(_WRAPPED_RNN.match(k) for k in state_dict)
+    wrapped = api_of(state_dict) == API_10
     if api == API and wrapped:
         raise CheckpointError(f"{label}: its keys (encoder.rnn.rnn.…) are d2l 1.0's class API: import it as API 1.0")
     if api == API_10 and not wrapped:
@@ -224,25 +224,10 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
     model_config = replace(_config_for(sizes), context="book" if api == API else "encoder")
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
-    _load_book_weights(model, state_dict, label)
+    load_weights(model, state_dict, label)
     origin = f"imported from d2l {api} state_dict, {sizes.cell.upper()}, {what}"
     return Checkpoint(model, model_config, data, TrainConfig(), src_vocab, tgt_vocab, History(), None,
                       held_out, Path(label).stem, origin=origin)
-
-
-def _load_book_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], label: str) -> None:
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state_dict)), sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        parts = ([f"missing {missing[:4]}"] if missing else []) + ([f"unexpected {unexpected[:4]}"] if unexpected else [])
-        raise CheckpointError(f"{label}: the keys do not match the chapter's model: {'; '.join(parts)}")
-    for key, tensor in state_dict.items():
-        if tensor.shape != expected[key].shape:
-            raise CheckpointError(f"{label}: {key} has shape {tuple(tensor.shape)}, the model its other tensors "
-                                  f"describe needs {tuple(expected[key].shape)}")
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{label}: {key} holds NaN or infinite values")
-    model.load_state_dict(state_dict)
 
 
 # -- back to the book ---------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def load_checkpoint(source: str | os.PathLike | bytes, name: str | None = None,
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{label}: invalid contents ({err})") from None
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
-    _load_weights(model, payload["state_dict"], label)
+    load_weights(model, payload["state_dict"], label)
     return Checkpoint(model.to(device), model_config, data_config, train_config, src_vocab, tgt_vocab,
                       history, payload.get("optimizer"), test_pairs, Path(label).stem, origin)
 
@@ -165,7 +165,8 @@ def _read_payload(source, label: str) -> dict:
     return payload
 
 
-def _is_state_dict(value) -> bool:
+def is_state_dict(value) -> bool:
+    """A non-empty dict of name -> tensor, as `net.state_dict()` is."""
     return isinstance(value, dict) and bool(value) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
@@ -175,21 +176,25 @@ def describe_foreign(payload) -> str:
     weights_only = ("the weights alone, as `torch.save(net.state_dict(), ...)` writes them. A playground "
                     "checkpoint also holds the model's settings and both vocabularies, which the weights "
                     "cannot tell; use a .pt file saved by the Train page or `python -m core.train`")
-    if _is_state_dict(payload):
+    if is_state_dict(payload):
         keys = list(payload)
         return f"it is a bare state_dict of {len(keys)} tensors ({keys[0]}, …): {weights_only}"
     if isinstance(payload, dict):
-        inner = next((k for k, v in payload.items() if _is_state_dict(v)), None)
+        inner = next((k for k, v in payload.items() if is_state_dict(v)), None)
         if inner is not None:
             return f"it is a dict holding a state_dict under {inner!r}: {weights_only}"
         return f"it is a dict with the keys {sorted(map(str, payload))[:6]}"
     return f"it holds a {type(payload).__name__}, not a dict"
 
 
-def _load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:
+def load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:
+    """Load `state_dict` into `model` after checking every key, shape and value; CheckpointError
+    says which key is missing or unexpected, which shape disagrees, which tensor is not finite."""
     expected = model.state_dict()
     if set(state_dict) != set(expected):
-        raise CheckpointError(f"{label}: weights do not match the model its config describes")
+        missing, unexpected = sorted(set(expected) - set(state_dict)), sorted(set(state_dict) - set(expected))
+        parts = ([f"missing {missing[:4]}"] if missing else []) + ([f"unexpected {unexpected[:4]}"] if unexpected else [])
+        raise CheckpointError(f"{label}: weights do not match the model its config describes: {'; '.join(parts)}")
     for key, tensor in state_dict.items():
         if not isinstance(tensor, torch.Tensor) or tensor.shape != expected[key].shape:
             shape = getattr(tensor, "shape", None)

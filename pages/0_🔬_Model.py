@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exercises.anatomy import check_concatenation, parameter_table, teacher_forced_batch, trace_forward
+from core.exercises.anatomy import (check_concatenation, concatenated_parts, parameter_table, teacher_forced_batch,
+                                    trace_forward)
 from core.exercises.context import context_vectors, decoder_trajectory
 from core.model import count_parameters
 from core.sources import example_pair, pairs_to_show
@@ -34,9 +35,8 @@ view.show_parameters(parameter_table(net), count_parameters(net))
 st.divider()
 
 st.header("The concatenation [W_x, W_c] (7.3, “feature fusion”)")
-x = trace.get("decoder.embedding.output").values[:, 0]              # (N, D): the first step's input
-c = (trace.get("decoder.attention.context").values[:, 0] if attention else trace.get("context").values)
-check = check_concatenation(net, x.to(X.device), c.to(X.device))
+x, c = concatenated_parts(trace)
+check = check_concatenation(net, x, c)
 view.show_concat_check(check, attention)
 view.timing_section(owner, check, next(net.parameters()).device)
 st.divider()

@@ -12,7 +12,7 @@ import zipfile
 import streamlit as st
 
 from core.book_weights import (API, API_10, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, NUM_STEPS_10, NUM_TRAIN_10, NUM_VAL_10,
-                               export_state_dict, exportable, from_api_keys, import_state_dict, infer_sizes,
+                               api_of, export_state_dict, exportable, from_api_keys, import_state_dict, infer_sizes,
                                read_state_dict, read_vocab_file)
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, sanitize_name, save_checkpoint
 from core.config import MAX_NUM_STEPS
@@ -30,7 +30,7 @@ def book_state_dict(raw: bytes, name: str) -> tuple[str, str] | None:
     book-trained state_dict; else None."""
     try:
         state_dict = read_state_dict(raw, name)
-        api = API_10 if any(".rnn.rnn." in k for k in state_dict) else API
+        api = api_of(state_dict)
         sizes = infer_sizes(from_api_keys(state_dict, api, name), name)
     except CheckpointError:
         return None

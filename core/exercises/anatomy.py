@@ -236,9 +236,19 @@ def split_input_weight(net: EncoderDecoder) -> tuple[torch.Tensor, torch.Tensor,
 def check_concatenation(net: EncoderDecoder, x: torch.Tensor, c: torch.Tensor) -> ConcatCheck:
     """x (N, D) embeddings and c (N, H) contexts through the model's own decoder weights."""
     W, W_x, W_c = split_input_weight(net)
+    x, c = x.to(W.device), c.to(W.device)          # a trace's values are CPU copies
     joined = _concat_input(net, x, c) @ W.T
     split = x @ W_x.T + c @ W_c.T
     return ConcatCheck(float((joined - split).abs().max()), W_x.shape[1], W_c.shape[1], W.shape[0])
+
+
+def concatenated_parts(trace: ForwardTrace) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, c) of the traced batch's first decoder step: the embedding (N, D) and the context (N, H)
+    the decoder RNN's first layer multiplies with W."""
+    x = trace.get("decoder.embedding.output").values[:, 0]
+    if trace.decoder == "attention":
+        return x, trace.get("decoder.attention.context").values[:, 0]
+    return x, trace.get("context").values
 
 
 def _concat_input(net: EncoderDecoder, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
