@@ -98,12 +98,21 @@ def checkpoint_payload(ckpt: Checkpoint) -> dict:
 
 def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
     """Write atomically: temporary file in the same folder, fsync, rename."""
+    return _write_atomically(path, lambda f: torch.save(checkpoint_payload(ckpt), f))
+
+
+def write_checkpoint_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """A checkpoint serialized elsewhere (a worker process, a Ray actor), written atomically."""
+    return _write_atomically(path, lambda f: f.write(data))
+
+
+def _write_atomically(path: str | os.PathLike, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint_payload(ckpt), f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)            # mkstemp makes it owner-only; a checkpoint is not a secret

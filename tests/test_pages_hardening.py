@@ -30,6 +30,7 @@ def test_a_nan_loss_stops_the_run_with_a_message_and_keeps_the_last_good_checkpo
         calls["n"] += 1
         return (loss_sum * float("nan") if calls["n"] > 3 else loss_sum), tokens, norm
     monkeypatch.setattr(core.train.Trainer, "_step", step_then_nan)
+    monkeypatch.setenv("SEQ2SEQ_WORKERS", "thread")     # the patched step runs in this process
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=50, name="nan-run")))
     at = wait_until_done(no_exception(at.button[0].click().run()))
     assert any("loss became nan" in m.value for m in [*at.error, *at.warning])
@@ -42,6 +43,7 @@ def test_an_exception_in_the_training_job_reaches_the_page_and_the_app_keeps_wor
     def boom(self, batch):
         raise RuntimeError("simulated failure in the worker")
     monkeypatch.setattr(core.train.Trainer, "_step", boom)
+    monkeypatch.setenv("SEQ2SEQ_WORKERS", "thread")     # the patched step runs in this process
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=5, name="boom-run")))
     at = no_exception(at.button[0].click().run())
     deadline = time.monotonic() + 20

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core.service.jobs import JobSnapshot, TrainingJob
+from core.service.jobs import BackgroundJob, JobSnapshot, TrainingJob
 
-from . import state
+from . import server, state
 
 ORPHAN_TIMEOUT = 60.0     # no heartbeat for this long: the tab is gone, stop
+EXPERIMENT_ORPHAN_TIMEOUT = 3600.0
 TAB_CLOSED_TIMEOUT = 10.0  # after Streamlit reports the session gone (a reload takes over within it)
 RUN_PARAM = "run"          # the URL query parameter that names this tab's job
 KEEP_ENDED = 16            # ended jobs the registry keeps for a later reload
@@ -42,12 +43,14 @@ class RunRecord:
 @dataclass
 class _TabWatch:
     job: TrainingJob | None = field(default=None)
+    experiment: BackgroundJob | None = field(default=None)
 
 
 def _on_tab_closed(watch: _TabWatch) -> None:
-    # Runs on a server thread: touch only the job, never st.* or session state.
-    if watch.job is not None:
-        watch.job.orphan_timeout = TAB_CLOSED_TIMEOUT
+    # Runs on a server thread: touch only the jobs, never st.* or session state.
+    for job in (watch.job, watch.experiment):
+        if job is not None:
+            job.orphan_timeout = TAB_CLOSED_TIMEOUT
 
 
 @st.cache_resource(scope="session", on_release=_on_tab_closed, show_spinner=False)
@@ -101,13 +104,56 @@ def current() -> TrainingJob | None:
     return job
 
 
+def tab_id() -> str:
+    """A short name for this browser session, shown on the operator page."""
+    if state.get(state.TAB_ID) is None:
+        state.put(state.TAB_ID, secrets.token_hex(3))
+    return state.get(state.TAB_ID)
+
+
+def submit(job: BackgroundJob) -> BackgroundJob:
+    """Hand `job` to the server's queue with its runner and the server's limits: it starts now
+    or waits its turn. QueueFull (a ValueError naming SEQ2SEQ_MAX_QUEUE) when the queue is full."""
+    setup = server.serving()
+    if setup.problem:
+        raise ValueError(setup.problem)
+    job.runner, job.owner = setup.runner, tab_id()
+    if isinstance(job, TrainingJob):
+        job.max_seconds, job.orphan_timeout = setup.limits.max_seconds, ORPHAN_TIMEOUT
+    else:   # an experiment is bounded and gets no heartbeats from the other pages: only a closed tab ends it
+        job.orphan_timeout = EXPERIMENT_ORPHAN_TIMEOUT
+        _tab_watch().experiment = job
+    setup.queue.submit(job)
+    return job
+
+
+def describe_wait(job: BackgroundJob) -> str:
+    """'waiting in the training queue: 3rd in line, about 40 s (2 runs train at once here)'."""
+    queue = job.queue
+    place = queue.place(job) if queue is not None else None
+    if place is None:
+        return "starting…"
+    wait = queue.expected_wait(job)
+    when = f"expected to start in about {_duration(wait)}" if wait is not None else \
+        "the expected wait shows once the running runs have finished an epoch"
+    slots = queue.capacity()
+    return (f"waiting in the server's training queue, number {place} in line; {when} "
+            f"({slots} run{'s' if slots != 1 else ''} train at once on this server). "
+            "It starts by itself; Stop takes it out of the queue.")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def start(job: TrainingJob) -> TrainingJob:
-    """Start `job` as this tab's job; ValueError while another one still trains."""
+    """Queue `job` as this tab's job (one running or waiting run per tab): ValueError while
+    another one still trains or waits, or when the server refuses it."""
     previous = state.get(state.TRAIN_JOB)
     if previous is not None and previous.alive:
-        raise ValueError("a run is already training in this tab: stop it first")
-    job.orphan_timeout = ORPHAN_TIMEOUT
-    state.put(state.TRAIN_JOB, job.start())
+        raise ValueError("a run is already training or waiting in this tab: stop it first")
+    submit(job)
+    state.put(state.TRAIN_JOB, job)
     state.put(state.TRAIN_TOKEN, _register(job))
     _keep_token_in_url()
     _tab_watch().job = job

@@ -21,6 +21,7 @@ UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
 LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
 UPLOAD_ERROR = "_upload_error"           # why that upload was not taken into use (None: it was)
 PENDING_IMPORT = "_pending_import"       # (name, bytes, about) of an uploaded book state_dict to import
+TAB_ID = "tab_id"                        # this session's short name on the operator page
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)
 TRAIN_RUNS = "train_runs"                # finished runs of this tab, for comparison
@@ -28,6 +29,7 @@ TRAIN_RECORDED = "train_recorded"        # the job last added to TRAIN_RUNS
 TRAIN_RENAME = "train.rename"            # True after a start: give the run-name field a fresh default
 COMPARE_OFFERED = "train.compare_offered"   # how many finished runs the overlay has offered
 FRA_ENG_DOWNLOAD = "train.fra_eng"       # where this tab downloaded the book's fra-eng.zip
+EXPERIMENT_REFUSED = "exercises.refused"  # why the server refused the last Run (a full queue)
 EXPERIMENT_JOB = "exercises.job"         # this tab's core.exercises.experiments.ExperimentJob
 PREFILLED = "prefilled."                 # + a view: (checkpoint cache key, the values it proposed)
 MODEL_TIMINGS = "model.timings"          # {checkpoint cache key: [ConcatTiming]} measured in this tab

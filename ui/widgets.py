@@ -20,7 +20,7 @@ from core.config import CONTEXTS
 from core.device import one_thread_per_job
 from core.model import count_parameters
 
-from . import book_import, jobs, models, state
+from . import book_import, jobs, models, server, state
 from .models import CheckpointRef
 from .polling import poll
 
@@ -112,6 +112,7 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     `job_badge=False`: no training-job badge in the sidebar (the Train view shows the job
     itself; a second polling fragment there would take time from the training thread)."""
     st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
+    server.check_settings()
     one_thread_per_job()
     fast.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
@@ -241,8 +242,9 @@ def _job_badge() -> None:
     job = jobs.current()
     if job is not None:
         snap = job.snapshot()
-        st.progress(snap.progress, text=f"🏋️ {md_escape(job.name)}: {snap.status}, "
-                                        f"epoch {snap.epoch}/{snap.num_epochs}")
+        where = f"number {snap.place} in the queue" if snap.waiting and snap.place else \
+            f"epoch {snap.epoch}/{snap.num_epochs}"
+        st.progress(snap.progress, text=f"🏋️ {md_escape(job.name)}: {snap.status}, {where}")
 
 
 def no_checkpoint(what: str) -> None:

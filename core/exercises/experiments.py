@@ -35,6 +35,7 @@ from ..history import EpochEvent
 from ..loss import MaskedSoftmaxCELoss
 from ..model import count_parameters
 from ..service.jobs import BackgroundJob
+from ..service.workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed
 from ..train import start_run
 from ..trainer import teacher_forced_logits
 from .readings import interpret  # noqa: F401  (part of this module's interface)
@@ -253,17 +254,34 @@ class ExperimentProgress:
         return min((self.variant + self.epoch / max(self.num_epochs, 1)) / max(self.num_variants, 1), 1.0)
 
 
-class ExperimentJob(BackgroundJob):
-    """One experiment trained on a thread, like `core.jobs.TrainingJob`: a stop switch and a
-    progress snapshot to poll; the thread never touches the UI. Its work is bounded (a few
-    short runs) and its result is cached, so a closed tab costs at most one experiment."""
+@dataclass
+class ExperimentWork:
+    """What an ExperimentJob's worker does (picklable): the experiment, its epochs relayed."""
+    experiment: Experiment
+    rerun: bool
 
-    def __init__(self, experiment: Experiment, rerun: bool = False):
-        self.experiment, self.rerun = experiment, rerun
+    def __call__(self, emit, stop) -> ExperimentResult:
+        def relay(index: int, event) -> None:
+            if isinstance(event, EpochEvent):      # the progress bar moves by epochs
+                emit((index, event))
+        return run_cached(self.experiment, self.rerun, relay, stop)
+
+
+class ExperimentJob(BackgroundJob):
+    """One experiment trained in the background, like `core.service.jobs.TrainingJob`: a stop
+    switch and a progress snapshot to poll, through the same queue and runners; the work never
+    touches the UI. Its work is bounded (a few short runs) and its result is cached."""
+
+    def __init__(self, experiment: Experiment, rerun: bool = False, runner: Runner = IN_THREAD,
+                 orphan_timeout: float = 60.0, owner: str = ""):
+        self.experiment, self.rerun, self.runner = experiment, rerun, runner
+        self.orphan_timeout, self.owner, self.queue = orphan_timeout, owner, None
         self.status, self.message, self.result = "created", "", None
         self._stop, self._lock = threading.Event(), threading.Lock()
         self._thread: threading.Thread | None = None
-        self._variant, self._epoch, self._start = 0, 0, time.monotonic()
+        self._variant, self._epoch, self._epochs_done, self._start = 0, 0, 0, time.monotonic()
+        self._elapsed = 0.0
+        self._init_job()
 
     def start(self) -> "ExperimentJob":
         self._start = time.monotonic()
@@ -271,6 +289,21 @@ class ExperimentJob(BackgroundJob):
 
     def _thread_name(self) -> str:
         return f"experiment-{self.experiment.key}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment.section} · {self.experiment.title}"
+
+    @property
+    def planned_epochs(self) -> int:
+        return sum(v.train.num_epochs for v in self.experiment.variants)
+
+    @property
+    def epochs_done(self) -> int:
+        return self._epochs_done
+
+    def _on_message(self, message) -> None:
+        self._on_event(*message)
 
     def _on_event(self, index: int, event) -> None:
         if isinstance(event, EpochEvent):
@@ -280,17 +313,25 @@ class ExperimentJob(BackgroundJob):
                 self._variant, self._epoch = index, 0
             if isinstance(event, EpochEvent):
                 self._epoch = event.epoch
+                self._epochs_done += 1
+                self._elapsed = time.monotonic() - self._start
+        if self.orphaned():
+            self.message = "the browser session went away"
+            self._stop.set()
 
     def _work(self) -> None:
         try:
-            self.result = run_cached(self.experiment, self.rerun, self._on_event, self._stop)
+            self.result = self.runner.run(ExperimentWork(self.experiment, self.rerun), self._on_message,
+                                          self._stop, self.stats)
             self.status = self.result.status
             self.message = {"finished": "every variant trained and was scored",
-                            "stopped": "stopped by request: nothing was cached"}.get(
+                            "stopped": self.message or "stopped by request: nothing was cached"}.get(
                 self.status, "a variant diverged: nothing was cached, try a smaller lr")
         except Exception as err:      # the page shows it; the app keeps working
-            self.status, self.message = "failed", f"{type(err).__name__}: {err}"
-            traceback.print_exc()
+            from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
+            self.status, self.message = "failed", str(err) if from_worker else f"{type(err).__name__}: {err}"
+            if not from_worker:
+                traceback.print_exc()
 
     def snapshot(self) -> ExperimentProgress:
         with self._lock:

@@ -1,12 +1,16 @@
-"""Training as a background job: a thread, its events, a stop switch, and a heartbeat.
+"""Training as a background job: its work, its events, a stop switch, and a heartbeat.
 
-The Train view owns one job per browser session. The thread never touches the UI; the page
-reads `snapshot()` on each rerun. If the page stops calling `heartbeat()` (the tab closed),
-the job stops itself within `orphan_timeout` seconds, so no orphan thread burns the CPU.
+The Train view owns one job per browser session. A job's thread hands its work to a runner
+(core.service.workers: this thread, a worker process, a Ray actor) and turns what comes back
+into events, checkpoints and a status; it never touches the UI: the page reads `snapshot()`
+on each rerun. If the page stops calling `heartbeat()` (the tab closed), the job stops itself
+within `orphan_timeout` seconds, so no orphan run burns the CPU; one still waiting in the
+server's queue (core.service.queue) is dropped from it.
 """
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
 import threading
@@ -14,12 +18,16 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from ..checkpoint import checkpoint_path, save_checkpoint
+from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
 from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
 from ..train import TrainingRun
+from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats
+
+CHECKPOINT_EVERY_SECONDS = 5.0    # a worker sends the weights this often (and at the end)
 
 
 @dataclass
@@ -38,6 +46,8 @@ class JobSnapshot:
     elapsed: float
     checkpoint: str | None
     clip_theta: float
+    place: int | None = None             # in the server's queue, while "queued"
+    expected_wait: float | None = None   # seconds until it starts, while "queued"
 
     @property
     def progress(self) -> float:
@@ -48,6 +58,10 @@ class JobSnapshot:
         if self.epoch == 0 or self.status != "running":
             return None
         return self.elapsed / self.epoch * (self.num_epochs - self.epoch)
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == "queued"
 
 
 _running: set[int] = set()        # ids of the jobs whose thread is working, in this process
@@ -104,14 +118,24 @@ def threads_per_job() -> int:
 
 
 class BackgroundJob:
-    """start / stop / join / alive for a job whose `_work` runs on a daemon thread.
+    """start / stop / join / alive for a job whose `_work` runs on a daemon thread, possibly
+    after a wait in a `JobQueue` (status "queued": `alive`, with no thread yet).
 
-    Subclasses set `status`, `_stop` (a threading.Event) and `_thread` (None until started),
-    and call `_fit_threads()` now and then from `_work` so the job follows `threads_per_job()`.
+    Subclasses call `_init_job()`, give `planned_epochs`, `epochs_done` and `_elapsed`, and call
+    `_fit_threads()` now and then from `_work` so an in-process job follows `threads_per_job()`.
     """
     status: str
+    message: str
+    runner: Runner
+    queue: Any                       # the JobQueue that started it, if any
+    stats: WorkerStats
+    orphan_timeout: float
     _stop: threading.Event
     _thread: threading.Thread | None
+
+    def _init_job(self) -> None:
+        self._ended, self._last_seen = threading.Event(), time.monotonic()
+        self.stats = WorkerStats()
 
     def _thread_name(self) -> str:
         return type(self).__name__
@@ -122,7 +146,7 @@ class BackgroundJob:
     def start(self):
         if self._thread is not None:
             raise RuntimeError(f"{self._thread_name()} was already started")
-        self.status = "running"
+        self.status, self.message = "running", ""
         self._thread = threading.Thread(target=self._run, name=self._thread_name(), daemon=True)
         self._thread.start()
         return self
@@ -131,30 +155,101 @@ class BackgroundJob:
         with _running_lock:
             _running.add(id(self))
         try:
-            self._fit_threads()
+            if self.runner is IN_THREAD:
+                self._fit_threads()
             self._work()
         finally:
             with _running_lock:
                 _running.discard(id(self))
+            self._ended.set()
+            if self.queue is not None:
+                self.queue.ended(self)
 
-    @staticmethod
-    def _fit_threads() -> None:
+    def _fit_threads(self) -> None:
         """On the job's own thread: PyTorch's intra-op thread count is set per thread."""
+        if self.runner is not IN_THREAD:
+            return
         wanted = threads_per_job()
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
 
     def stop(self) -> None:
+        """Stop after the current step; a job still waiting leaves the queue instead."""
+        if self.status == "queued" and self.queue is not None and self.queue.cancel(self):
+            return
         self._stop.set()
 
+    def withdraw(self, message: str) -> None:
+        """Leave the queue without having started (the queue calls it)."""
+        self.status, self.message = "stopped", message
+        self._ended.set()
+
+    def heartbeat(self) -> None:
+        self._last_seen = time.monotonic()
+
+    def orphaned(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) - self._last_seen > self.orphan_timeout
+
     def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self.status == "created":
+            return True
+        self._ended.wait(timeout)
         return not self.alive
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Waiting in the queue or training: it has not ended."""
+        return self.status == "queued" or (self._thread is not None and self._thread.is_alive())
+
+    @property
+    def planned_epochs(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def epochs_done(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        done = self.epochs_done
+        return self._elapsed / done if done and self._elapsed else None
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds this job still trains (None before its first epoch)."""
+        per_epoch = self.seconds_per_epoch
+        return None if per_epoch is None else per_epoch * max(self.planned_epochs - self.epochs_done, 0)
+
+
+@dataclass
+class TrainWork:
+    """What a TrainingJob's worker does: train the run, sending events and its weights.
+
+    Picklable, run included: a worker process or a Ray actor gets the run as it was built in
+    the app, and sends back events, checkpoints (as bytes) every few seconds and at the end.
+    """
+    run: TrainingRun
+    sample_every: int
+    checkpoint_every: float = CHECKPOINT_EVERY_SECONDS
+
+    def __call__(self, emit, stop) -> tuple[TrainResult, bytes]:
+        last_sent = time.monotonic()
+
+        def on_event(event) -> None:
+            nonlocal last_sent
+            emit(("event", event))
+            if isinstance(event, EpochEvent) and time.monotonic() - last_sent >= self.checkpoint_every:
+                emit(("checkpoint", checkpoint_bytes(self.run)))
+                last_sent = time.monotonic()
+
+        result = self.run.train(on_event, stop, self.sample_every)
+        return result, checkpoint_bytes(self.run)
+
+
+def checkpoint_bytes(run: TrainingRun) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(checkpoint_payload(run.checkpoint()), buffer)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -165,26 +260,45 @@ class TrainingJob(BackgroundJob):
     orphan_timeout: float = 60.0
     checkpoint_dir: Path | None = None
     overwrite: bool = True           # False: a file that appeared under `name` meanwhile is kept
+    runner: Runner = IN_THREAD
+    max_seconds: float | None = None  # the server's wall-clock limit per run (SEQ2SEQ_MAX_MINUTES)
+    owner: str = ""                  # which tab, for the operator page
     status: str = "created"
     message: str = ""
     result: TrainResult | None = None
     saved_to: str | None = None
+    queue: Any = None
     _events: list = field(default_factory=list, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
-    _last_seen: float = field(default_factory=time.monotonic, repr=False)
     _elapsed: float = 0.0
 
     def __post_init__(self):
+        self._init_job()
         hist = self.run.trainer.history      # what a resumed run already had
         self._start_epochs, self._start_steps = len(hist.epoch_loss), len(hist.step_loss)
+        self._run_epochs = 0
+        self._target: Path | None = None     # where this run's checkpoints go, once decided
+        self._renamed = ""                   # why they go elsewhere than name.pt
 
     def _thread_name(self) -> str:
         return f"train-{self.name}"
 
-    def heartbeat(self) -> None:
-        self._last_seen = time.monotonic()
+    @property
+    def planned_epochs(self) -> int:
+        return self.run.train_config.num_epochs - self._start_epochs
+
+    @property
+    def epochs_done(self) -> int:
+        return self._run_epochs
+
+    def _on_message(self, message) -> None:
+        kind, body = message
+        if kind == "checkpoint":
+            self._save(body)
+        else:
+            self._on_event(body)
 
     def _on_event(self, event) -> None:
         if isinstance(event, StepEvent):
@@ -192,29 +306,47 @@ class TrainingJob(BackgroundJob):
         with self._lock:
             self._events.append(event)
             self._elapsed = getattr(event, "elapsed", self._elapsed)
-        if time.monotonic() - self._last_seen > self.orphan_timeout:
+            if isinstance(event, EpochEvent):
+                self._run_epochs += 1
+        if self.orphaned():
             self.message = "the browser session went away"
+            self._stop.set()
+        if self.max_seconds is not None and self._elapsed > self.max_seconds and not self._stop.is_set():
+            self.message = (f"stopped at this server's limit of {self.max_seconds / 60:g} minutes per run "
+                            "(SEQ2SEQ_MAX_MINUTES)")
             self._stop.set()
 
     def _work(self) -> None:
         try:
-            self.result = self.run.train(self._on_event, self._stop, self.sample_every)
-            self.saved_to = str(self._save())
+            self.result, final = self.runner.run(TrainWork(self.run, self.sample_every), self._on_message,
+                                                 self._stop, self.stats)
+            self.saved_to = str(self._save(final))
             self.status, self.message = self.result.status, self.message or self.result.message
         except Exception as err:      # the page shows it; the app keeps working
             self.status = "failed"
-            self.message = f"{type(err).__name__}: {err}"
-            traceback.print_exc()
+            from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
+            reason = str(err) if from_worker else f"{type(err).__name__}: {err}"
+            kept = f"; the last checkpoint it sent is kept in {self._target.name}" if self.saved_to else ""
+            self.message = reason + kept
+            if not from_worker:       # a worker prints its own traceback
+                traceback.print_exc()
 
-    def _save(self) -> Path:
+    def _save(self, data: bytes) -> Path:
         """Finished, stopped or diverged: the weights are the last good ones, so keep them. When
         overwriting was not chosen and another run saved under this name meanwhile (another tab),
         this one goes to a new name instead, and the message says so."""
-        path = checkpoint_path(self.name, self.checkpoint_dir)
-        if path.exists() and not self.overwrite:
-            path = checkpoint_path(f"{self.name}-{time.strftime('%m%d-%H%M%S')}", self.checkpoint_dir)
-            self.message = f"{self.name}.pt was written by another run meanwhile: this one is saved as {path.name}"
-        return save_checkpoint(self.run.checkpoint(), path)
+        if self._target is None:
+            path = checkpoint_path(self.name, self.checkpoint_dir)
+            if path.exists() and not self.overwrite:
+                path = checkpoint_path(f"{self.name}-{time.strftime('%m%d-%H%M%S')}", self.checkpoint_dir)
+                self._renamed = (f"{self.name}.pt was written by another run meanwhile: this one is saved "
+                                 f"as {path.name}")
+            self._target = path
+        write_checkpoint_bytes(data, self._target)
+        self.saved_to = str(self._target)
+        if self._renamed and not self.message:
+            self.message = self._renamed
+        return self._target
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -224,6 +356,7 @@ class TrainingJob(BackgroundJob):
         steps = [e for e in events if isinstance(e, StepEvent)]
         samples = [row for e in events if isinstance(e, SampleEvent) for row in e.samples]
         first_step, done_epochs = self._start_steps, self._start_epochs
+        queue = self.queue if self.status == "queued" else None
         return JobSnapshot(
             self.status, self.message, done_epochs + len(epochs), self.run.train_config.num_epochs,
             steps[-1].step if steps else first_step,
@@ -231,4 +364,6 @@ class TrainingJob(BackgroundJob):
             hist.step_grad_norm[:first_step] + [e.grad_norm for e in steps],
             hist.epoch_loss[:done_epochs] + [e.loss for e in epochs],
             [e.epoch_tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
-            self.run.train_config.clip_theta)
+            self.run.train_config.clip_theta,
+            place=queue.place(self) if queue else None,
+            expected_wait=queue.expected_wait(self) if queue else None)

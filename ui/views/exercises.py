@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret, measured_here
 
-from .. import charts, state
+from .. import charts, jobs, state
 from ..polling import follow
 from ..widgets import md_escape
 
@@ -19,14 +19,21 @@ REFRESH_SECONDS = 1.0
 
 # -- the experiment job ------------------------------------------------------------------------
 def current_job() -> ExperimentJob | None:
-    return state.get(state.EXPERIMENT_JOB)
+    """This tab's experiment job, after a heartbeat (a closed tab's job stops or leaves the queue)."""
+    job = state.get(state.EXPERIMENT_JOB)
+    if job is not None:
+        job.heartbeat()
+    return job
 
 
 def start_job(experiment: Experiment, rerun: bool) -> None:
-    """Button callback: train `experiment` on a background thread (one job per tab)."""
+    """Button callback: queue `experiment` on the server's queue (one job per tab)."""
     job = current_job()
     if job is None or not job.alive:
-        state.put(state.EXPERIMENT_JOB, ExperimentJob(experiment, rerun=rerun).start())
+        try:
+            state.put(state.EXPERIMENT_JOB, jobs.submit(ExperimentJob(experiment, rerun=rerun)))
+        except ValueError as err:
+            state.put(state.EXPERIMENT_REFUSED, str(err))
 
 
 def last_result(experiment: Experiment) -> ExperimentResult | None:
@@ -74,6 +81,10 @@ def controls(experiment: Experiment, cached: ExperimentResult | None) -> None:
 
 def progress_panel() -> None:
     """Progress of this tab's job (polling while it trains), or how it ended."""
+    refused = state.get(state.EXPERIMENT_REFUSED)
+    if refused:
+        st.error(f"The experiment did not start: {md_escape(refused)}", icon="🚦")
+        state.forget(state.EXPERIMENT_REFUSED)
     job = current_job()
     if job is None:
         return
@@ -84,7 +95,9 @@ def _progress() -> ExperimentJob:
     job = current_job()
     snap = job.snapshot()
     name = f"{job.experiment.section} · {job.experiment.title}"
-    if job.alive:
+    if job.status == "queued":
+        st.info(f"**{md_escape(name)}**: {jobs.describe_wait(job)}", icon="⏳")
+    elif job.alive:
         st.progress(snap.fraction, text=f"**{md_escape(name)}**: variant {snap.variant + 1}/{snap.num_variants} "
                                         f"({md_escape(snap.label)}), epoch {snap.epoch}/{snap.num_epochs}, "
                                         f"{snap.elapsed:.0f} s")

@@ -37,6 +37,10 @@ def _live() -> TrainingJob | None:
     if job is None:
         return None
     snap = job.snapshot()
+    if snap.waiting:
+        st.info(f"**{md_escape(job.name)}** is {jobs.describe_wait(job)}", icon="⏳")
+        st.button("⏹️ Stop", on_click=job.stop, key="train.stop", help="Takes the run out of the queue.")
+        return job
     eta = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
     st.progress(snap.progress, text=f"**{md_escape(job.name)}** — {snap.status}: epoch {snap.epoch}/"
                                     f"{snap.num_epochs}, {snap.elapsed:.1f} s{eta}")

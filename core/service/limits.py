@@ -1,0 +1,114 @@
+"""What an operator allows one run on a shared server: set by environment variable or secrets.
+
+Each limit has one name, used alike in the environment, in `.streamlit/secrets.toml`, in the
+messages that refuse a run and on the operator page, so a student who is refused can tell the
+teacher exactly which setting to raise. The environment wins over the secrets file.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+MAX_JOBS = "SEQ2SEQ_MAX_JOBS"
+MAX_QUEUE = "SEQ2SEQ_MAX_QUEUE"
+MAX_EPOCHS = "SEQ2SEQ_MAX_EPOCHS"
+MAX_PARAMETERS = "SEQ2SEQ_MAX_PARAMETERS"
+MAX_TRAIN_PAIRS = "SEQ2SEQ_MAX_TRAIN_PAIRS"
+MAX_MINUTES = "SEQ2SEQ_MAX_MINUTES"
+MAX_UPLOAD_MB = "SEQ2SEQ_MAX_UPLOAD_MB"
+DEFAULT_UPLOAD_MB = 512          # what a checkpoint may weigh (core.checkpoint.MAX_CHECKPOINT_BYTES)
+
+
+class LimitError(ValueError):
+    """A limit is set to something that is not a positive number; names the variable."""
+
+
+class LimitExceeded(ValueError):
+    """A run asks for more than the server allows; `.variable` names the limit."""
+
+    def __init__(self, what: str, asked: float, allowed: float, variable: str):
+        self.what, self.asked, self.allowed, self.variable = what, asked, allowed, variable
+        super().__init__(f"this run asks for {_number(asked)} {what}; this server allows at most "
+                         f"{_number(allowed)} ({variable})")
+
+
+class QueueFull(LimitExceeded):
+    def __init__(self, waiting: int, variable: str = MAX_QUEUE):
+        ValueError.__init__(self, f"the training queue is full: {waiting} runs are waiting, the most "
+                                  f"this server keeps ({variable}); try again when one has started")
+        self.what, self.asked, self.allowed, self.variable = "waiting runs", waiting + 1, waiting, variable
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def default_max_jobs(cores: int) -> int:
+    """The usable cores minus one (kept for the pages), at least 1."""
+    return max(1, cores - 1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """None: no limit. `max_jobs` and `max_upload_mb` always have a value."""
+    max_jobs: int
+    max_queue: int | None = None
+    max_epochs: int | None = None
+    max_parameters: int | None = None
+    max_train_pairs: int | None = None
+    max_minutes: float | None = None
+    max_upload_mb: int = DEFAULT_UPLOAD_MB
+
+    VARIABLES = {"max_jobs": MAX_JOBS, "max_queue": MAX_QUEUE, "max_epochs": MAX_EPOCHS,
+                 "max_parameters": MAX_PARAMETERS, "max_train_pairs": MAX_TRAIN_PAIRS,
+                 "max_minutes": MAX_MINUTES, "max_upload_mb": MAX_UPLOAD_MB}
+
+    @classmethod
+    def read(cls, env: Mapping[str, str], secrets: Mapping[str, object] | None = None, *,
+             cores: int = 2) -> "Limits":
+        """From the environment, then the secrets file; LimitError names a bad value. Without
+        SEQ2SEQ_MAX_JOBS, `cores` (the usable ones) decides how many runs train at once."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            variable = cls.VARIABLES[f.name]
+            raw = env.get(variable)
+            if raw is None and secrets is not None:
+                raw = secrets.get(variable)
+            if raw is not None and str(raw).strip() != "":
+                values[f.name] = _positive(variable, raw, whole=f.name != "max_minutes")
+        values.setdefault("max_jobs", default_max_jobs(cores))
+        return cls(**values)
+
+    def as_rows(self) -> list[dict[str, object]]:
+        """Each limit with its variable, for the operator page and the README's table."""
+        return [{"limit": name, "variable": self.VARIABLES[name], "value": getattr(self, name)}
+                for name in self.VARIABLES]
+
+    def check_run(self, *, epochs: int, parameters: int, train_pairs: int) -> None:
+        """LimitExceeded before anything runs, naming the first limit the run is past."""
+        for what, asked, allowed, variable in (
+                ("epochs", epochs, self.max_epochs, MAX_EPOCHS),
+                ("parameters", parameters, self.max_parameters, MAX_PARAMETERS),
+                ("training pairs", train_pairs, self.max_train_pairs, MAX_TRAIN_PAIRS)):
+            if allowed is not None and asked > allowed:
+                raise LimitExceeded(what, asked, allowed, variable)
+
+    def check_upload(self, size_bytes: int) -> None:
+        if size_bytes > self.max_upload_mb * 2**20:
+            raise LimitExceeded("MB of upload", round(size_bytes / 2**20, 1), self.max_upload_mb, MAX_UPLOAD_MB)
+
+    @property
+    def max_seconds(self) -> float | None:
+        return None if self.max_minutes is None else self.max_minutes * 60.0
+
+
+def _positive(variable: str, raw: object, whole: bool) -> float | int:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise LimitError(f"{variable} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0 or (whole and not value.is_integer()):
+        kind = "a whole number of at least 1" if whole else "a positive number"
+        raise LimitError(f"{variable} must be {kind}, got {raw!r}")
+    return int(value) if whole else value

@@ -1,0 +1,192 @@
+"""Runs on a Ray cluster: each run is a Ray actor asking for its CPUs (and a GPU if it wants one).
+
+The actor is threaded: one call trains, while the app polls it for messages (events and
+checkpoint bytes, as a worker process sends them) and asks it to stop. Every call has a
+timeout, so a lost cluster ends the run with a message instead of hanging the app; a dead
+actor ends it the same way, and the last checkpoint the app received stays on disk. The
+engine's package travels to the cluster with the job (Ray's `py_modules`), so a machine that
+joins needs only Python with torch and ray. Ray is imported here only, and only when used.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .workers import Emit, Runner, WorkerCrashed, WorkerFailed, WorkerStats, Work
+
+CORE_PACKAGE = Path(__file__).resolve().parents[1]
+CONNECT_SECONDS = 30.0        # ray.init against the address
+CALL_SECONDS = 30.0           # any one call to the cluster (a poll, a stop, the capacity)
+POLL_SECONDS = 0.2
+CAPACITY_CACHE_SECONDS = 5.0  # the ticker asks every second; the cluster is asked this often
+
+
+class RayUnavailable(RuntimeError):
+    """The cluster cannot be reached (or Ray is not installed)."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable("Ray is not installed (pip install ray)") from None
+    return ray
+
+
+class _Trainer:
+    """The actor's body (made a Ray actor class in `_actor_class`)."""
+
+    def __init__(self):
+        self._messages: list = []
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, payload: bytes, threads: int) -> Any:
+        import torch
+        torch.set_num_threads(threads)
+        work = pickle.loads(payload)
+        try:
+            return "result", work(self._emit, self._halt)
+        except Exception as err:     # reported like a worker process's error
+            return "error", f"{type(err).__name__}: {err}"
+
+    def _emit(self, message) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def poll(self) -> tuple[list, float]:
+        with self._lock:
+            out, self._messages = self._messages, []
+        return out, time.process_time()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+
+_actor_classes: dict = {}
+
+
+def _actor_class(ray):
+    if "trainer" not in _actor_classes:
+        _actor_classes["trainer"] = ray.remote(max_concurrency=4)(_Trainer)
+    return _actor_classes["trainer"]
+
+
+class OnRay:
+    """A Runner whose works run as Ray actors on the cluster at `address`."""
+    name = "ray"
+
+    def __init__(self, address: str, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+                 fallback: Runner | None = None, call_timeout: float = CALL_SECONDS):
+        self.address, self.cpus_per_run, self.gpus_per_run = address, cpus_per_run, gpus_per_run
+        self.fallback, self.call_timeout = fallback, call_timeout
+        self._capacity, self._capacity_at = 0, -1e9
+        self._lock = threading.Lock()
+
+    # -- the cluster ----------------------------------------------------------------------------
+    def connect(self, timeout: float = CONNECT_SECONDS) -> None:
+        """ray.init against the address, on a thread so that an unreachable one times out."""
+        ray = _ray()
+        if ray.is_initialized():
+            return
+        outcome: dict = {}
+
+        def init() -> None:
+            try:
+                ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
+                         runtime_env={"py_modules": [str(CORE_PACKAGE)],
+                                      "excludes": ["__pycache__", "*.pyc"]})
+                outcome["ok"] = True
+            except Exception as err:          # ConnectionError and Ray's own kinds
+                outcome["error"] = f"{type(err).__name__}: {err}"
+
+        thread = threading.Thread(target=init, name="ray-connect", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if "ok" not in outcome:
+            reason = outcome.get("error", f"no answer within {timeout:g} s")
+            raise RayUnavailable(f"the Ray cluster at {self.address} cannot be reached ({reason})")
+
+    def capacity(self) -> int:
+        """How many runs the cluster holds at once: its CPUs (and GPUs) over what a run asks."""
+        with self._lock:
+            if time.monotonic() - self._capacity_at < CAPACITY_CACHE_SECONDS:
+                return self._capacity
+            self._capacity_at = time.monotonic()
+            ray = _ray()
+            try:
+                total = ray.cluster_resources()
+            except Exception:                 # a lost cluster holds no runs until it is back
+                self._capacity = 0
+                return 0
+            slots = int(total.get("CPU", 0) // self.cpus_per_run)
+            if self.gpus_per_run:
+                slots = min(slots, int(total.get("GPU", 0) // self.gpus_per_run))
+            self._capacity = slots
+            return slots
+
+    # -- one run ----------------------------------------------------------------------------------
+    def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
+        ray = _ray()
+        heard = {"any": False}
+
+        def relay(message) -> None:
+            heard["any"] = True
+            on_message(message)
+        try:
+            return self._run_on_cluster(ray, work, relay, stop, stats)
+        except WorkerCrashed:
+            if self.fallback is None or heard["any"]:
+                raise
+            stats.where = "local worker (the Ray cluster was unreachable)"
+            return self.fallback.run(work, on_message, stop, stats)
+
+    def _run_on_cluster(self, ray, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
+        threads = max(1, int(self.cpus_per_run))
+        try:
+            actor = _actor_class(ray).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run).remote()
+            stats.pid = self._get(ray, actor.pid.remote())
+        except WorkerCrashed:
+            raise
+        except Exception as err:
+            raise WorkerCrashed(f"the Ray cluster could not start this run ({type(err).__name__}: {err})") from None
+        stats.where = f"Ray actor (process {stats.pid})"
+        done = actor.run.remote(pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL), threads)
+        stopping = False
+        try:
+            while True:
+                if stop.is_set() and not stopping:
+                    actor.stop.remote()
+                    stopping = True
+                finished = bool(ray.wait([done], timeout=POLL_SECONDS)[0])
+                messages, stats.cpu_seconds = self._get(ray, actor.poll.remote())
+                for message in messages:
+                    on_message(message)
+                if finished:
+                    kind, body = self._get(ray, done)
+                    if kind == "error":
+                        raise WorkerFailed(body)
+                    return body
+        finally:
+            try:
+                ray.kill(actor)
+            except Exception:                 # already dead, or the cluster is gone
+                pass
+
+    def _get(self, ray, ref):
+        try:
+            return ray.get(ref, timeout=self.call_timeout)
+        except ray.exceptions.GetTimeoutError:
+            raise WorkerCrashed(f"the Ray cluster at {self.address} did not answer for "
+                                f"{self.call_timeout:g} s: the run was ended") from None
+        except ray.exceptions.RayActorError as err:
+            raise WorkerCrashed(f"the Ray worker training this run died ({type(err).__name__})") from None
+        except ray.exceptions.RayError as err:
+            raise WorkerCrashed(f"the Ray cluster lost this run ({type(err).__name__}: {err})") from None

@@ -1,0 +1,184 @@
+"""Where a job's work runs: on a thread of this process, or in a worker process of its own.
+
+A job hands its runner a *work*: a picklable callable `work(emit, stop)` that trains, calls
+`emit(message)` for what the page should see and returns its result. The runner calls the
+job's `on_message` for each message on the job's own thread, and returns the result or raises.
+
+Training in the server's process makes a class's thirty runs starve the pages (they share the
+GIL and the cores with every redraw): `InProcess` runs each work in a worker process instead,
+forked from a forkserver that imported torch and the engine once, the start method PyTorch's
+multiprocessing notes recommend (no CUDA state is inherited, and each start costs a fork, not
+an import). The worker runs at a lower priority, so a page is drawn before the next step.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+import torch.multiprocessing as mp
+
+WORKER_NICENESS = 10         # pages first: a worker gives the CPU to the server when both want it
+POLL_SECONDS = 0.1           # how often the parent looks at a stop request and the worker's life
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker ended without a result (killed, out of memory, a crash in native code)."""
+
+
+class WorkerFailed(RuntimeError):
+    """The work raised in the worker; the message is the exception's, as the page shows it."""
+
+
+class Stop(Protocol):
+    def is_set(self) -> bool: ...
+
+
+Emit = Callable[[Any], None]
+Work = Callable[[Emit, Stop], Any]
+
+
+@dataclass
+class WorkerStats:
+    """Where a job's work runs and what it has cost, for the operator page."""
+    where: str = "not started"
+    pid: int | None = None
+    cpu_seconds: float = 0.0
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any: ...
+
+
+class InThread:
+    """The work runs on the calling thread (the CLI, the tests that reach into a live run)."""
+    name = "thread"
+
+    def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
+        stats.where, stats.pid = "a thread of the app's process", os.getpid()
+        start = time.thread_time()
+        try:
+            return work(on_message, stop)
+        finally:
+            stats.cpu_seconds = time.thread_time() - start
+
+
+IN_THREAD = InThread()
+
+
+@functools.cache
+def _context():
+    """forkserver (torch and the engine preloaded) where the platform has it, else spawn."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["core.service.worker_boot"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+class InProcess:
+    """Each work in a worker process of its own, with `threads` torch threads."""
+    name = "process"
+
+    def __init__(self, threads: int = 1, niceness: int = WORKER_NICENESS):
+        self.threads, self.niceness = threads, niceness
+
+    def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
+        ctx = _context()
+        # pickled here, with plain pickle: the worker gets its own copy of every tensor (torch's
+        # multiprocessing pickler would share the parent's storage instead)
+        payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
+        messages, halt = ctx.Queue(), ctx.Event()
+        proc = ctx.Process(target=worker_main,
+                           args=(payload, messages, halt, self.threads, self.niceness, own_settings()),
+                           name="seq2seq-worker", daemon=True)
+        proc.start()
+        stats.where, stats.pid = f"worker process {proc.pid}", proc.pid
+        try:
+            return self._follow(proc, messages, halt, on_message, stop, stats)
+        finally:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+            messages.close()
+
+    @staticmethod
+    def _follow(proc, messages, halt, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
+        while True:
+            if stop.is_set():
+                halt.set()
+            try:
+                kind, body, cpu = messages.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if proc.is_alive():
+                    continue
+                try:                      # it may have put its last words just before exiting
+                    kind, body, cpu = messages.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    raise WorkerCrashed(describe_exit(proc.exitcode)) from None
+            stats.cpu_seconds = cpu
+            if kind == "message":
+                on_message(body)
+            elif kind == "result":
+                return body
+            else:
+                raise WorkerFailed(body)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the worker process was killed ({name}) before the run ended"
+    return f"the worker process ended unexpectedly (exit code {code}) before the run ended"
+
+
+SETTINGS_PREFIX = "SEQ2SEQ_"
+
+
+def own_settings() -> dict[str, str]:
+    """The app's SEQ2SEQ_* settings as they are now: a worker is forked from a forkserver
+    started earlier, whose environment may be older (a checkpoint folder set since)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}
+
+
+def worker_main(payload: bytes, messages, halt, threads: int, niceness: int,
+                settings: dict[str, str] | None = None) -> None:
+    """In the worker: run the work, sending (kind, body, cpu seconds) tuples to the parent."""
+    if settings is not None:
+        for key in [k for k in os.environ if k.startswith(SETTINGS_PREFIX)]:
+            del os.environ[key]
+        os.environ.update(settings)
+    try:
+        os.nice(niceness)
+    except (AttributeError, OSError):
+        pass
+    torch.set_num_threads(threads)
+
+    def send(kind: str, body) -> None:
+        messages.put((kind, body, time.process_time()))
+
+    try:
+        work = pickle.loads(payload)
+        send("result", work(lambda message: send("message", message), halt))
+    except BaseException as err:       # the parent shows it; the worker ends normally
+        traceback.print_exc(file=sys.stderr)
+        send("error", f"{type(err).__name__}: {err}")
+    finally:
+        messages.close()
+        messages.join_thread()          # every message reaches the pipe before the worker exits
