@@ -6,11 +6,11 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.checkpoint import checkpoint_path, sanitize_name
-from core.service.jobs import TrainingJob
+from core.service.jobs import TrainingJob, check_limits
 from core.train import TrainingRun, start_run
-from ui import jobs
+from ui import jobs, server
 from ui.views import train_continue, train_form, train_live
-from ui.widgets import guarded, show_error, start_page
+from ui.widgets import guarded, guarded_message, show_error, start_page
 
 active = start_page("Train", "🏋️", job_badge=False)
 st.title("🏋️ Train")
@@ -20,7 +20,8 @@ st.caption("The chapter's training loop (notes 7.5): Adam, teacher forcing with 
 
 
 def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: int, may_save: bool) -> None:
-    """Validate and build the run here (errors shown), then train it on a background thread."""
+    """Validate and build the run here (errors shown), check it against the server's limits,
+    then hand it to the server's queue: it trains in a worker process, now or in its turn."""
     name = guarded("This run name cannot be used", sanitize_name, name_as_typed)
     if name is None:
         return
@@ -31,8 +32,15 @@ def start(name_as_typed: str, build: Callable[[], TrainingRun], sample_every: in
     overwrite = checkpoint_path(name).exists()       # may_save: the user ticked "Overwrite" for it
     with st.spinner("Preparing the data and the model…"):
         run = guarded("Training could not start", build)
-    if run is not None and guarded("Training could not start", jobs.start,
-                                   TrainingJob(run, name, sample_every=sample_every, overwrite=overwrite)):
+    if run is None:
+        return
+    refused = guarded_message(check_limits, run, server.limits())
+    if refused:
+        show_error("This server does not allow this run", refused,
+                   "Make the run smaller, or ask the operator to raise the limit.")
+        return
+    if guarded("Training could not start", jobs.start,
+               TrainingJob(run, name, sample_every=sample_every, overwrite=overwrite)):
         train_form.renew_run_name()
         st.rerun()
 
@@ -43,6 +51,7 @@ with st.expander("⚙️ Setup: data, model, training", expanded=not running):
     setup = train_form.setup_form()
 clicked = st.button("▶️ Start training", type="primary", disabled=running or setup is None,
                     help="Stop the current run first." if running else None)
+train_form.server_caption()
 if clicked and setup is not None:
     start(setup.name, lambda: start_run(setup.data, setup.model, setup.train, raw=setup.raw), setup.sample_every,
           setup.may_save)

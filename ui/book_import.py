@@ -18,7 +18,7 @@ from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, saniti
 from core.config import MAX_NUM_STEPS
 from core.sources import read_tatoeba_bytes, read_tatoeba_file
 
-from . import models, state
+from . import models, server, state
 
 REBUILD, FILES = "rebuilt from the book's data", "from vocabulary files"
 API_LABELS = {API: f"d2l {API}: load_data_nmt, train_seq2seq (the Chinese edition's)",
@@ -79,7 +79,8 @@ def _rebuild_inputs(api: str) -> dict | None:
         st.caption(f"Data: the book's file the app reads, `{files[0]}`.")
         text, path = read_tatoeba_file(files[0]), files[0]
     else:
-        upload = st.file_uploader("The notebook's fra-eng.zip or fra.txt", type=["zip", "txt"], key="import.data")
+        upload = st.file_uploader("The notebook's fra-eng.zip or fra.txt", type=["zip", "txt"], key="import.data",
+                                  max_upload_size=server.upload_limit_mb())
         if upload is None:
             return None
         text, path = read_tatoeba_bytes(upload.getvalue(), upload.name), upload.name
@@ -101,8 +102,10 @@ def _num_steps(api: str) -> int:
 
 
 def _vocab_inputs(api: str) -> dict | None:
-    src = st.file_uploader("Source vocabulary (.json or .txt)", type=["json", "txt"], key="import.src")
-    tgt = st.file_uploader("Target vocabulary (.json or .txt)", type=["json", "txt"], key="import.tgt")
+    src = st.file_uploader("Source vocabulary (.json or .txt)", type=["json", "txt"], key="import.src",
+                           max_upload_size=server.upload_limit_mb())
+    tgt = st.file_uploader("Target vocabulary (.json or .txt)", type=["json", "txt"], key="import.tgt",
+                           max_upload_size=server.upload_limit_mb())
     num_steps = _num_steps(api)
     if src is None or tgt is None:
         return None

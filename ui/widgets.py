@@ -178,7 +178,7 @@ def _checkpoint_picker() -> Active:
     with st.expander("Upload a checkpoint (.pt) or the book's weights (.params)",
                      expanded=state.get(state.PENDING_IMPORT) is not None):
         upload = st.file_uploader("Checkpoint file", type=UPLOAD_TYPES, key=state.UPLOADER,
-                                  label_visibility="collapsed")
+                                  label_visibility="collapsed", max_upload_size=server.upload_limit_mb())
         if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
             state.put(state.LAST_UPLOAD, upload.file_id)
             _take_upload(upload.name, upload.getvalue())

@@ -25,6 +25,8 @@ import torch
 from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
 from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
 from ..train import TrainingRun
+from ..model import count_parameters
+from .limits import Limits
 from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats
 
 CHECKPOINT_EVERY_SECONDS = 5.0    # a worker sends the weights this often (and at the end)
@@ -115,6 +117,13 @@ def threads_per_job() -> int:
     with _running_lock:
         jobs = max(len(_running), 1)
     return max(1, (usable_cores() - 1) // jobs)
+
+
+def check_limits(run: TrainingRun, limits: Limits) -> None:
+    """LimitExceeded, naming the limit, for a run that asks for more than this server allows:
+    the epochs it would train now, its parameters, its training pairs."""
+    epochs = run.train_config.num_epochs - len(run.trainer.history.epoch_loss)
+    limits.check_run(epochs=epochs, parameters=count_parameters(run.trainer.net), train_pairs=len(run.data.train))
 
 
 class BackgroundJob:
@@ -263,6 +272,7 @@ class TrainingJob(BackgroundJob):
     runner: Runner = IN_THREAD
     max_seconds: float | None = None  # the server's wall-clock limit per run (SEQ2SEQ_MAX_MINUTES)
     owner: str = ""                  # which tab, for the operator page
+    checkpoint_every: float = CHECKPOINT_EVERY_SECONDS
     status: str = "created"
     message: str = ""
     result: TrainResult | None = None
@@ -318,7 +328,7 @@ class TrainingJob(BackgroundJob):
 
     def _work(self) -> None:
         try:
-            self.result, final = self.runner.run(TrainWork(self.run, self.sample_every), self._on_message,
+            self.result, final = self.runner.run(TrainWork(self.run, self.sample_every, self.checkpoint_every), self._on_message,
                                                  self._stop, self.stats)
             self.saved_to = str(self._save(final))
             self.status, self.message = self.result.status, self.message or self.result.message

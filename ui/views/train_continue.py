@@ -19,7 +19,7 @@ from core.config import MAX_EPOCHS
 from core.sources import needs_data_file
 from core.train import TrainingRun, continue_run
 
-from .. import models, state
+from .. import models, server, state
 from ..state import kept
 from ..widgets import Active, checkpoint_line, md_code, md_escape
 from .train_form import local_paths_allowed, overwrite_choice
@@ -68,7 +68,8 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
         st.caption(f"Its pairs: {md_code(path)}.")
         return True, None
     upload = st.file_uploader(f"This run trained on {md_code(Path(path).name)}: upload that file again",
-                              type=["txt", "tsv", "zip"], key="train.more_upload")
+                              type=["txt", "tsv", "zip"], key="train.more_upload",
+                              max_upload_size=server.upload_limit_mb())
     return (True, upload.getvalue()) if upload is not None else (False, None)
 
 

@@ -17,7 +17,7 @@ from core.data import DataError, NMTData
 from core.device import describe_devices
 from core.sources import download_fra_eng
 
-from .. import charts, models, state
+from .. import charts, models, server, state
 from ..state import kept
 from ..widgets import guarded, md_code, show_error
 
@@ -101,7 +101,8 @@ def _data_section() -> tuple[DataConfig | None, bytes | None, int]:
 def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
     """(path or upload name, uploaded bytes) for the file-based sources."""
     if how == "upload":
-        upload = st.file_uploader("Pairs file", type=["txt", "tsv", "zip"], key=f"train.upload.{choice}")
+        upload = st.file_uploader("Pairs file", type=["txt", "tsv", "zip"], key=f"train.upload.{choice}",
+                                  max_upload_size=server.upload_limit_mb())
         return (upload.name, upload.getvalue()) if upload is not None else (None, None)
     if how == "path":
         path = st.text_input("Path on the server", **kept(state.TRAIN_PATH + choice, "")).strip()
@@ -154,6 +155,29 @@ def overwrite_choice(name: str, form: str = "setup") -> bool:
     if path.stem not in (name.strip(), name.strip().removesuffix(".pt")):
         st.caption(f"Will be saved as {md_code(path.name)} (letters, digits, `_ . -` only, at most 64).")
     return True
+
+
+def clamp_kept(name: str, most: float) -> None:
+    """A kept value above a server limit (a URL's, or one set since) comes down to it: a
+    number_input refuses a value past its max_value."""
+    value = state.get_kept(name)
+    if isinstance(value, (int, float)) and value > most:
+        state.set_kept(name, most)
+
+
+def server_caption() -> None:
+    """Where runs train on this server, and its limits, under the Start button."""
+    setup = server.serving()
+    limits = setup.limits
+    said = [f"{name} {value:,g}" if isinstance(value, float) else f"{name} {value:,}" for name, value in (
+        ("epochs", limits.max_epochs), ("parameters", limits.max_parameters),
+        ("training pairs", limits.max_train_pairs), ("minutes", limits.max_minutes)) if value is not None]
+    queue = setup.queue
+    busy = f"; now {len(queue.running())} training, {len(queue.waiting())} waiting" if queue.running() else ""
+    st.caption(f"🧑‍🏫 Runs train in {setup.where}{busy}. "
+               + (f"This server allows at most: {', '.join(said)} per run." if said else ""))
+    if setup.problem:
+        st.error(setup.problem, icon="🛑")
 
 
 def _preview(data: NMTData, config: DataConfig) -> None:
@@ -209,7 +233,10 @@ def _model_section() -> ModelConfig:
 def _train_section(seed: int) -> tuple[TrainConfig, str, int, bool]:
     c = st.columns(5)
     lr = c[0].number_input("Learning rate", 0.0001, 10.0, step=0.001, format="%.4f", **kept(state.TRAIN_LR, T.lr))
-    epochs = c[1].number_input("Epochs", 1, MAX_EPOCHS, **kept(state.TRAIN_EPOCHS, T.num_epochs))
+    most_epochs = server.limits().max_epochs or MAX_EPOCHS     # the operator's limit is the widget's bound
+    epochs_kwargs = kept(state.TRAIN_EPOCHS, min(T.num_epochs, most_epochs))
+    clamp_kept(state.TRAIN_EPOCHS, most_epochs)
+    epochs = c[1].number_input("Epochs", 1, most_epochs, **epochs_kwargs)
     clip = c[2].number_input("Clip θ (gradient norm)", 0.01, 1e6, **kept(state.TRAIN_CLIP, T.clip_theta))
     accumulation = c[3].number_input("Accumulation steps", 1, MAX_BATCH,
                                      **kept(state.TRAIN_ACCUM, T.accumulation_steps),

@@ -1,0 +1,61 @@
+"""The Train view on a shared server: the operator's limits as bounds and refusals, the queue."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_state
+
+from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
+
+START = "▶️ Start training"
+
+
+def texts(elements) -> list[str]:
+    """What each element says, without the markdown escapes (SEQ2SEQ\\_MAX...)."""
+    return [e.value.replace("\\", "") for e in elements]
+
+
+def start(at):
+    return no_exception(next(b for b in at.button if b.label == START).click().run())
+
+
+def test_the_epochs_widget_is_bounded_by_the_servers_limit_and_shows_the_limits(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_MAX_EPOCHS", "20")
+    monkeypatch.setenv("SEQ2SEQ_MAX_PARAMETERS", "5000")
+    at = no_exception(open_page(TRAIN, **tiny_run_state()))
+    epochs = by_label(at.number_input, "Epochs")
+    assert epochs.max == 20 and epochs.value == 20          # the book's 300 came down to the limit
+    assert any("at most: epochs 20, parameters 5,000 per run" in c.value for c in at.caption)
+
+
+def test_a_run_past_a_limit_is_refused_before_it_runs_naming_the_limit(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_MAX_PARAMETERS", "500")
+    at = start(open_page(TRAIN, **tiny_run_state(name="too-big", epochs=2)))
+    assert any("SEQ2SEQ_MAX_PARAMETERS" in e and "at most 500" in e for e in texts(at.error))
+    assert not (app_dir / "too-big.pt").exists() and not any("running" in p.text for p in at.get("progress"))
+
+
+def test_a_bad_limit_stops_every_page_with_a_message_naming_it(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_MAX_EPOCHS", "lots")
+    at = open_page(TRAIN)
+    assert not at.exception
+    assert any("SEQ2SEQ_MAX_EPOCHS" in e and "settings are invalid" in e for e in texts(at.error))
+
+
+@pytest.mark.slow
+def test_a_second_tab_waits_in_the_queue_shows_its_place_and_stop_takes_it_out(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_MAX_JOBS", "1")
+    first = start(open_page(TRAIN, **tiny_run_state(name="long", epochs=100_000)))
+    second = start(open_page(TRAIN, **tiny_run_state(name="waits", epochs=2)))
+    waiting = [i.value for i in second.info if "training queue" in i.value]
+    assert waiting and "number 1 in line" in waiting[0] and "1 run train at once" in waiting[0]
+    second = no_exception(second.button(key="train.stop").click().run())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not second.warning:
+        time.sleep(0.2)
+        second = no_exception(second.run())
+    assert any("taken out of the queue" in w.value for w in second.warning)
+    assert not (app_dir / "waits.pt").exists()
+    first = no_exception(first.button(key="train.stop").click().run())

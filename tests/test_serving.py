@@ -1,0 +1,256 @@
+"""A class on one server: the queue, the operator's limits, and runs in worker processes."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from core.checkpoint import load_checkpoint
+from core.config import DataConfig, ModelConfig, TrainConfig
+from core.service import limits as lim
+from core.service.jobs import TrainingJob
+from core.service.limits import LimitError, LimitExceeded, Limits, QueueFull
+from core.service.queue import CANCELLED, DROPPED, JobQueue
+from core.service.serving import serve
+from core.service.workers import IN_THREAD, InProcess, WorkerFailed, WorkerStats
+from core.train import start_run
+
+
+class FakeJob:
+    """What the queue sees of a job, with a clock the test turns."""
+
+    def __init__(self, name: str, epochs: int = 10, per_epoch: float | None = None, clock=None):
+        self.name, self.planned_epochs, self._per_epoch = name, epochs, per_epoch
+        self.status, self.message, self.queue, self.last_seen = "created", "", None, 0.0
+        self.started_at: float | None = None
+        self.clock = clock or (lambda: 0.0)
+
+    def start(self):
+        self.status, self.started_at = "running", self.clock()
+        return self
+
+    def finish(self):
+        self.status = "finished"
+        self.queue.ended(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.status in ("queued", "running")
+
+    @property
+    def seconds_per_epoch(self):
+        return self._per_epoch
+
+    @property
+    def eta_seconds(self):
+        return None if self._per_epoch is None else self._per_epoch * self.planned_epochs
+
+    def orphaned(self, now: float) -> bool:
+        return now - self.last_seen > 60
+
+    def withdraw(self, message: str) -> None:
+        self.status, self.message = "stopped", message
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- the queue -------------------------------------------------------------------------------
+def test_the_queue_starts_at_most_its_capacity_and_the_rest_in_the_order_they_came():
+    queue, started = JobQueue(lambda: 2, clock=Clock()), []
+    jobs = [FakeJob(f"j{i}") for i in range(5)]
+    for j in jobs:
+        j.start = (lambda j=j: (started.append(j.name), FakeJob.start(j)))
+    places = [queue.submit(j) for j in jobs]
+    assert places == [0, 0, 1, 2, 3] and started == ["j0", "j1"]
+    assert [j.status for j in jobs] == ["running", "running", "queued", "queued", "queued"]
+    assert [queue.place(j) for j in jobs] == [None, None, 1, 2, 3]
+    for finished in (jobs[1], jobs[0], jobs[2]):
+        finished.finish()
+        assert len(queue.running()) == 2
+    assert started == ["j0", "j1", "j2", "j3", "j4"] and queue.waiting() == []
+
+
+def test_stop_takes_a_waiting_run_out_of_the_queue_and_the_others_move_up():
+    queue = JobQueue(lambda: 1, clock=Clock())
+    first, second, third = FakeJob("a"), FakeJob("b"), FakeJob("c")
+    for j in (first, second, third):
+        queue.submit(j)
+    assert queue.cancel(second) and second.status == "stopped" and second.message == CANCELLED
+    assert queue.place(third) == 1 and not queue.cancel(second) and not queue.cancel(first)
+    first.finish()
+    assert third.status == "running" and second.status == "stopped"
+
+
+def test_a_closed_tabs_waiting_run_is_dropped_and_never_starts():
+    clock = Clock()
+    queue = JobQueue(lambda: 1, clock=clock)
+    running, gone, kept = FakeJob("running"), FakeJob("gone"), FakeJob("kept")
+    for j in (running, gone, kept):
+        queue.submit(j)
+    clock.now = 100.0
+    kept.last_seen = 95.0                     # this tab still sends heartbeats; the other closed
+    queue.dispatch()
+    assert gone.status == "stopped" and gone.message == DROPPED and queue.place(kept) == 1
+    running.finish()
+    assert kept.status == "running" and gone.started_at is None
+
+
+def test_a_full_queue_refuses_a_run_naming_its_limit():
+    queue = JobQueue(lambda: 1, max_waiting=2, clock=Clock())
+    for name in "abc":
+        queue.submit(FakeJob(name))
+    with pytest.raises(QueueFull, match="SEQ2SEQ_MAX_QUEUE") as refused:
+        queue.submit(FakeJob("d"))
+    assert refused.value.variable == lim.MAX_QUEUE and len(queue.waiting()) == 2
+
+
+def test_the_expected_wait_adds_the_running_etas_and_the_runs_ahead():
+    queue = JobQueue(lambda: 2, clock=Clock())
+    a, b = FakeJob("a", epochs=10, per_epoch=3.0), FakeJob("b", epochs=10, per_epoch=1.0)   # 30 s, 10 s left
+    c, d, e = FakeJob("c", epochs=5), FakeJob("d", epochs=20), FakeJob("e")
+    for j in (a, b, c, d, e):
+        queue.submit(j)
+    # 2 s per epoch measured here: c starts at 10 s (when b ends) and takes 10 s; d at 20 s, after c
+    assert queue.expected_wait(c) == pytest.approx(10.0)
+    assert queue.expected_wait(d) == pytest.approx(20.0)
+    assert queue.expected_wait(e) == pytest.approx(30.0)           # a ends at 30 s, before d
+    assert queue.expected_wait(a) is None                            # running, not waiting
+
+
+def test_the_expected_wait_is_unknown_until_some_run_has_timed_an_epoch():
+    queue = JobQueue(lambda: 1, clock=Clock())
+    queue.submit(FakeJob("a"))
+    waiting = FakeJob("b")
+    queue.submit(waiting)
+    assert queue.expected_wait(waiting) is None
+
+
+def test_a_slot_that_appears_starts_a_waiting_run_on_the_next_tick():
+    slots = {"n": 1}
+    queue = JobQueue(lambda: slots["n"], clock=Clock())
+    queue.submit(FakeJob("a"))
+    waiting = FakeJob("b")
+    queue.submit(waiting)
+    slots["n"] = 2                             # a machine joined the cluster
+    queue.dispatch()
+    assert waiting.status == "running"
+
+
+# -- the operator's limits ---------------------------------------------------------------------
+def test_limits_come_from_the_environment_before_the_secrets_file():
+    env = {"SEQ2SEQ_MAX_EPOCHS": "50", "SEQ2SEQ_MAX_MINUTES": "2.5"}
+    secrets = {"SEQ2SEQ_MAX_EPOCHS": 10, "SEQ2SEQ_MAX_PARAMETERS": 100_000, "SEQ2SEQ_MAX_UPLOAD_MB": 8}
+    limits = Limits.read(env, secrets, cores=8)
+    assert limits.max_epochs == 50 and limits.max_parameters == 100_000 and limits.max_minutes == 2.5
+    assert limits.max_upload_mb == 8 and limits.max_seconds == 150.0
+    assert limits.max_jobs == 7 and limits.max_queue is None and limits.max_train_pairs is None
+
+
+def test_the_default_number_of_runs_at_once_keeps_one_core_for_the_pages():
+    assert Limits.read({}, cores=2).max_jobs == 1
+    assert Limits.read({}, cores=1).max_jobs == 1
+    assert Limits.read({"SEQ2SEQ_MAX_JOBS": "3"}, cores=2).max_jobs == 3
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-3", "1.5", "nan", "inf", "1e400"])
+def test_a_bad_limit_is_refused_naming_its_variable(value):
+    with pytest.raises(LimitError, match="SEQ2SEQ_MAX_EPOCHS"):
+        Limits.read({"SEQ2SEQ_MAX_EPOCHS": value})
+
+
+def test_a_run_past_a_limit_is_refused_with_the_limit_named():
+    limits = Limits(max_jobs=1, max_epochs=50, max_parameters=10_000, max_train_pairs=500)
+    limits.check_run(epochs=50, parameters=10_000, train_pairs=500)
+    for asked, variable in [(dict(epochs=51), "SEQ2SEQ_MAX_EPOCHS"), (dict(parameters=10_001), "SEQ2SEQ_MAX_PARAMETERS"),
+                            (dict(train_pairs=501), "SEQ2SEQ_MAX_TRAIN_PAIRS")]:
+        with pytest.raises(LimitExceeded, match=variable) as refused:
+            limits.check_run(**{**dict(epochs=1, parameters=1, train_pairs=1), **asked})
+        assert refused.value.variable == variable and "at most" in str(refused.value)
+    with pytest.raises(LimitExceeded, match="SEQ2SEQ_MAX_UPLOAD_MB"):
+        Limits(max_jobs=1, max_upload_mb=1).check_upload(2 * 2**20)
+
+
+def test_a_bad_worker_kind_is_refused():
+    with pytest.raises(LimitError, match="SEQ2SEQ_WORKERS"):
+        serve({"SEQ2SEQ_WORKERS": "gpu"})
+
+
+# -- runs in worker processes --------------------------------------------------------------------
+def tiny_job(name: str, epochs: int, **kwargs) -> TrainingJob:
+    data = DataConfig(source="reverse", num_examples=128, num_test=16, batch_size=16, num_steps=6)
+    run = start_run(data, ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=epochs))
+    return TrainingJob(run, name, sample_every=1, **{"runner": InProcess(), **kwargs})
+
+
+@pytest.mark.slow
+def test_a_run_in_a_worker_process_reports_events_samples_and_its_checkpoint(checkpoint_dir):
+    job = tiny_job("in-worker", epochs=3).start()
+    assert job.join(120) and job.status == "finished", job.message
+    snap = job.snapshot()
+    assert len(snap.epoch_loss) == 3 and len(snap.step_loss) == 24 and len(snap.samples) == 12
+    assert job.stats.pid != os.getpid() and job.stats.cpu_seconds > 0
+    assert load_checkpoint(snap.checkpoint).history.step_loss == snap.step_loss
+
+
+@pytest.mark.slow
+def test_stop_reaches_a_worker_process_within_a_second(checkpoint_dir):
+    job = tiny_job("stop-worker", epochs=100_000).start()
+    deadline = time.monotonic() + 60
+    while not job.snapshot().step_loss and time.monotonic() < deadline:
+        time.sleep(0.02)
+    asked = time.monotonic()
+    job.stop()
+    assert job.join(10) and time.monotonic() - asked < 1.0
+    assert job.status == "stopped" and len(load_checkpoint(job.saved_to).history.step_loss) == len(job.snapshot().step_loss)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_ends_its_run_with_a_message_and_the_last_checkpoint_is_kept(checkpoint_dir):
+    job = tiny_job("killed", epochs=100_000, checkpoint_every=0.0).start()
+    deadline = time.monotonic() + 60
+    while job.saved_to is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(job.stats.pid, signal.SIGKILL)
+    assert job.join(10) and job.status == "failed"
+    assert "killed (SIGKILL)" in job.message and "killed.pt" in job.message
+    assert load_checkpoint(checkpoint_dir / "killed.pt").history.epoch_loss    # the last one it sent
+
+
+class Raises:
+    def __call__(self, emit, stop):
+        emit("before")
+        raise MemoryError("simulated")
+
+
+@pytest.mark.slow
+def test_an_exception_in_the_worker_comes_back_as_its_message():
+    seen = []
+    with pytest.raises(WorkerFailed, match="MemoryError: simulated"):
+        InProcess().run(Raises(), seen.append, threading.Event(), WorkerStats())
+    assert seen == ["before"]
+
+
+def test_a_training_job_waits_its_turn_shows_its_place_and_leaves_the_queue_on_stop(checkpoint_dir):
+    queue = JobQueue(lambda: 1)
+    first, second = tiny_job("first", epochs=100_000, runner=IN_THREAD), tiny_job("second", epochs=2, runner=IN_THREAD)
+    third = tiny_job("third", epochs=2, orphan_timeout=0.2, runner=IN_THREAD)
+    assert queue.submit(first) == 0 and queue.submit(second) == 1 and queue.submit(third) == 2
+    snap = second.snapshot()
+    assert second.alive and snap.waiting and snap.place == 1 and snap.progress == 0.0
+    second.stop()
+    assert second.join(1) and second.status == "stopped" and second.message == CANCELLED
+    assert second.saved_to is None and not (checkpoint_dir / "second.pt").exists()
+    time.sleep(0.3)                                       # third's tab sends no heartbeats
+    queue.dispatch()
+    assert third.status == "stopped" and third.message == DROPPED
+    first.stop()
+    assert first.join(10) and first.status == "stopped" and queue.running() == []
