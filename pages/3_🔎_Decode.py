@@ -18,13 +18,15 @@ if active.ckpt is None:
     st.stop()
 ckpt = active.ckpt
 default_source, default_reference = view.prefill_from(ckpt, active.key)
+references = known_references(ckpt.data_config, ckpt.test_pairs)
+view.follow_link(default_source, default_reference, references)
 c = st.columns([3, 3, 1])
 sentence = long_text_input(c[0], "Source sentence", state.DECODE_SENTENCE, default_source,
-                           on_change=view.source_changed,
-                           args=(known_references(ckpt.data_config, ckpt.test_pairs),))
+                           on_change=view.source_changed, args=(references,))
 reference = long_text_input(c[1], "Reference translation (optional)", state.DECODE_REFERENCE, default_reference,
                             help="Belongs to the sentence: a new sentence clears it (or fills in its held-out reference).")
 top_k = c[2].number_input("top-k", 2, 20, **kept(state.DECODE_TOP_K, 5))
+view.keep_link(sentence, reference, default_source, default_reference)   # the address bar follows the inputs
 if not sentence.strip():
     st.info("Type a sentence to translate" + (f", e.g. *{md_escape(default_source)}*" if default_source else "") + ".",
             icon="⌨️")
@@ -36,3 +38,4 @@ view.show_translation(result, reference, num_steps)
 view.step_explorer(result, ckpt, top_k)
 view.what_if(result, ckpt, sentence, reference, top_k)
 beam_section(ckpt, reference, result)
+view.share_link()

@@ -19,6 +19,7 @@ if not pred.strip() or not ref.strip():
     st.info("Type a prediction and a reference (tokens separated by spaces) to score them.", icon="✏️")
 else:
     view.show_breakdown(bleu_breakdown(pred, ref, k), k)
+view.share_link()
 st.divider()
 
 st.header("Corpus BLEU of the checkpoint in use")

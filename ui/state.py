@@ -21,6 +21,9 @@ UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
 LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
 UPLOAD_ERROR = "_upload_error"           # why that upload was not taken into use (None: it was)
 PENDING_IMPORT = "_pending_import"       # (name, bytes, about) of an uploaded book state_dict to import
+LINK_APPLIED = "link.applied."           # + view: the URL values last applied (or written) there
+LINK_PARAMS = "link.params."             # + view: the parameters its link carries now
+LINK_PROBLEMS = "link.problems."         # + view: why a link's values were refused
 TAB_ID = "tab_id"                        # this session's short name on the operator page
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)

@@ -7,8 +7,9 @@ import streamlit as st
 
 from core.evaluate import EvalReport
 from core.metrics import BleuBreakdown, OrderBreakdown
+from core.setups import BLEU_FIELDS
 
-from .. import charts, state
+from .. import charts, links, state
 from ..state import kept, prefill_bleu, set_kept
 from ..widgets import Chip, chip_row, long_text_input
 
@@ -17,15 +18,28 @@ LEGEND = [Chip("matched", "match"), Chip("in the reference, but its count is use
 
 
 # -- one prediction ----------------------------------------------------------------------------
+LINK_KEYS = {"pred": state.BLEU_PRED, "ref": state.BLEU_REF, "k": state.BLEU_K}
+LINK_DEFAULTS = {"pred": "suis suis chez moi", "ref": "je suis chez moi .", "k": 2}
+
+
 def sentence_inputs() -> tuple[str, str, int]:
     """(prediction, reference, k), kept across pages (Decode and the table below fill them)."""
     st.button("📒 The notes' example: label A B C D E F, prediction A B B C D (p1 = 4/5, p2 = 3/4)",
               key="bleu.notes", on_click=state.prefill_bleu, args=("A B B C D", "A B C D E F"))
+    links.follow_url("bleu", BLEU_FIELDS, LINK_KEYS, LINK_DEFAULTS)
+    links.show_problems("bleu")
     c = st.columns([3, 3, 1])
-    pred = long_text_input(c[0], "Prediction", state.BLEU_PRED, "suis suis chez moi")
-    ref = long_text_input(c[1], "Reference", state.BLEU_REF, "je suis chez moi .")
-    k = c[2].number_input("k (n-gram orders)", 1, 6, **kept(state.BLEU_K, 2), help="The book uses k = 2.")
+    pred = long_text_input(c[0], "Prediction", state.BLEU_PRED, LINK_DEFAULTS["pred"])
+    ref = long_text_input(c[1], "Reference", state.BLEU_REF, LINK_DEFAULTS["ref"])
+    k = c[2].number_input("k (n-gram orders)", 1, 6, **kept(state.BLEU_K, LINK_DEFAULTS["k"]),
+                          help="The book uses k = 2.")
+    state.put(state.LINK_PARAMS + "bleu",
+              links.keep_in_url("bleu", BLEU_FIELDS, {"pred": pred, "ref": ref, "k": k}, LINK_DEFAULTS))
     return pred, ref, k
+
+
+def share_link() -> None:
+    links.share_box("Copy link to this pair", state.get(state.LINK_PARAMS + "bleu", {}))
 
 
 def factor_tex(order: OrderBreakdown) -> str:

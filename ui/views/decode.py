@@ -10,7 +10,9 @@ from core.decode import GreedyResult, SourceEncoding, entropy_bits, greedy_decod
 from core.metrics import bleu
 from core.sources import example_pair
 
-from .. import charts, state
+from core.setups import DECODE_FIELDS
+
+from .. import charts, links, state
 from ..state import prefill_bleu
 from ..widgets import PAGES, Chip, chip_row
 from . import attention
@@ -21,6 +23,28 @@ def prefill_from(ckpt: Checkpoint, key: str) -> tuple[str, str]:
     source, reference = example_pair(ckpt.data_config, ckpt.test_pairs)
     state.propose("decode", key, {state.DECODE_SENTENCE: source, state.DECODE_REFERENCE: reference})
     return source, reference
+
+
+LINK_KEYS = {"src": state.DECODE_SENTENCE, "ref": state.DECODE_REFERENCE}
+
+
+def follow_link(default_source: str, default_reference: str, references: dict[str, str]) -> None:
+    """A link's sentence (and reference); a sentence without one gets its own reference, as typing it would."""
+    links.follow_url("decode", DECODE_FIELDS, LINK_KEYS, {"src": default_source, "ref": default_reference})
+    links.show_problems("decode")
+    if "src" in st.query_params and "ref" not in st.query_params:
+        state.set_kept(state.DECODE_REFERENCE, references.get(state.get_kept(state.DECODE_SENTENCE).strip(), ""))
+
+
+def keep_link(sentence: str, reference: str, default_source: str, default_reference: str) -> None:
+    params = links.keep_in_url("decode", DECODE_FIELDS, {"src": sentence, "ref": reference},
+                               {"src": default_source, "ref": default_reference})
+    state.put(state.LINK_PARAMS + "decode", params)
+
+
+def share_link() -> None:
+    """At the foot of the page: the link to this sentence, to copy."""
+    links.share_box("Copy link to this sentence", state.get(state.LINK_PARAMS + "decode", {}))
 
 
 def source_changed(references: dict[str, str]) -> None:

@@ -15,9 +15,10 @@ from core.config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOC
                          REDUCTIONS, DataConfig, ModelConfig, TrainConfig)
 from core.data import DataError, NMTData
 from core.device import describe_devices
+from core.setups import LINK_SOURCES, TRAIN_FIELDS
 from core.sources import download_fra_eng
 
-from .. import charts, models, server, state
+from .. import charts, links, models, server, state
 from ..state import kept
 from ..widgets import guarded, md_code, show_error
 
@@ -53,14 +54,42 @@ def local_paths_allowed() -> bool:
     return os.environ.get("SEQ2SEQ_ALLOW_LOCAL_PATHS") == "1"
 
 
+LINK_KEYS = {   # URL parameter (core.setups.TRAIN_FIELDS) -> the kept widget value it sets
+    "source": state.TRAIN_SOURCE, "examples": state.TRAIN_EXAMPLES, "held_out": state.TRAIN_HELD_OUT,
+    "num_steps": state.TRAIN_NUM_STEPS, "batch": state.TRAIN_BATCH, "min_freq": state.TRAIN_MIN_FREQ,
+    "seed": state.TRAIN_SEED, "cell": state.TRAIN_CELL, "embed_size": state.TRAIN_EMBED, "hiddens": state.TRAIN_HIDDENS,
+    "layers": state.TRAIN_LAYERS, "dropout": state.TRAIN_DROPOUT, "bridge": state.TRAIN_BRIDGE,
+    "dec_hiddens": state.TRAIN_DEC_HIDDENS, "dec_layers": state.TRAIN_DEC_LAYERS, "context": state.TRAIN_CONTEXT,
+    "decoder": state.TRAIN_DECODER, "lr": state.TRAIN_LR, "epochs": state.TRAIN_EPOCHS, "clip": state.TRAIN_CLIP,
+    "accum": state.TRAIN_ACCUM, "tf": state.TRAIN_TEACHER_FORCING, "masked": state.TRAIN_MASKED,
+    "reduction": state.TRAIN_REDUCTION, "device": state.TRAIN_DEVICE, "sample_every": state.TRAIN_SAMPLE_EVERY,
+}
+
+
+def link_defaults() -> dict[str, object]:
+    """Each URL parameter's default: what the widget shows before anyone changes it."""
+    return {"source": "corpus", "examples": D.num_examples, "held_out": D.num_test, "num_steps": D.num_steps,
+            "batch": D.batch_size, "min_freq": D.min_freq, "seed": D.seed, "cell": M.cell, "embed_size": M.embed_size,
+            "hiddens": M.num_hiddens, "layers": M.num_layers, "dropout": M.dropout, "bridge": False,
+            "dec_hiddens": M.num_hiddens, "dec_layers": M.num_layers, "context": APP_CONTEXT, "decoder": M.decoder,
+            "lr": T.lr, "epochs": min(T.num_epochs, server.limits().max_epochs or MAX_EPOCHS), "clip": T.clip_theta,
+            "accum": T.accumulation_steps, "tf": T.teacher_forcing_ratio, "masked": T.masked,
+            "reduction": T.reduction, "device": T.device, "sample_every": DEFAULT_SAMPLE_EVERY}
+
+
 def setup_form() -> Setup | None:
-    """All setup widgets; None while the data is not usable yet (missing upload, bad file)."""
+    """All setup widgets, filled from a shared link first; None while the data is not usable
+    yet (missing upload, bad file)."""
+    highs = {"epochs": server.limits().max_epochs} if server.limits().max_epochs else None
+    links.follow_url("train", TRAIN_FIELDS, LINK_KEYS, link_defaults(), highs)
+    links.show_problems("train")
     st.subheader("1 · Data")
     data, raw, seed = _data_section()
     st.subheader("2 · Model")
     model = _model_section()
     st.subheader("3 · Training")
     train, name, sample_every, may_save = _train_section(seed)
+    _link_section()
     if data is None:
         return None
     return Setup(data=data, model=model, train=train, raw=raw, name=name, sample_every=sample_every,
@@ -131,6 +160,17 @@ def _book_file() -> str | None:
                        hint="Upload `fra-eng.zip` or `fra.txt` with *Tatoeba file: upload* instead, "
                             "or set `FRA_ENG_PATH` to a local copy.")
     return None
+
+
+def _link_section() -> None:
+    """The address bar follows the form; the link is offered to copy."""
+    values = {name: state.get_kept(key) for name, key in LINK_KEYS.items()}
+    carried = values["source"] in LINK_SOURCES
+    if not carried:
+        del values["source"]
+    params = links.keep_in_url("train", TRAIN_FIELDS, values, link_defaults())
+    links.share_box("Copy link to this setup", params,
+                    "" if carried else "A link cannot carry an uploaded file or a server path: the source is left out.")
 
 
 def new_run_name() -> str:
