@@ -18,7 +18,7 @@ from .config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, 
                      REDUCTIONS)
 
 MAX_VALUE_CHARS = 32            # a number or a choice is never longer
-MAX_TEXT_CHARS = 1000           # a sentence (Decode, BLEU): ui.widgets.MAX_TEXT_CHARS
+MAX_TEXT_CHARS = 2000           # a sentence (Decode, BLEU), as the text boxes take it
 LINK_SOURCES = ("corpus", "reverse", "copy", "sort", "tatoeba-book")   # no upload or server path in a link
 _INT = re.compile(r"[+-]?\d{1,12}")
 _FLOAT = re.compile(r"[+-]?(\d{1,12}(\.\d{0,12})?|\.\d{1,12})([eE][+-]?\d{1,3})?")

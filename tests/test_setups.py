@@ -59,7 +59,7 @@ def test_the_servers_epoch_limit_bounds_a_links_epochs():
 def test_sentences_in_a_link_are_text_but_never_control_characters_or_a_flood():
     assert read_setup({"src": "<b>go</b> ."}, DECODE_FIELDS) == ({"src": "<b>go</b> ."}, [])
     assert read_setup({"src": "go\x00 ."}, DECODE_FIELDS)[1] == ["src: contains control characters"]
-    assert "at most 1,000" in read_setup({"ref": "a " * 600}, DECODE_FIELDS)[1][0]
+    assert "at most 2,000" in read_setup({"ref": "a " * 1100}, DECODE_FIELDS)[1][0]
     assert read_setup({"pred": "a b", "ref": "a b c", "k": "7"}, BLEU_FIELDS)[0] == {"pred": "a b", "ref": "a b c"}
 
 

@@ -24,6 +24,7 @@ PENDING_IMPORT = "_pending_import"       # (name, bytes, about) of an uploaded b
 LINK_APPLIED = "link.applied."           # + view: the URL values last applied (or written) there
 LINK_PARAMS = "link.params."             # + view: the parameters its link carries now
 LINK_PROBLEMS = "link.problems."         # + view: why a link's values were refused
+OPERATOR_TOKEN = "operator.token"         # the operator token this session gave (never in the URL)
 TAB_ID = "tab_id"                        # this session's short name on the operator page
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)

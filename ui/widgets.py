@@ -6,6 +6,7 @@ User text is never interpreted: chips escape it with `html.escape`, error messag
 from __future__ import annotations
 
 import html
+import os
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from core.checkpoint import Checkpoint, checkpoint_dir
 from core.config import CONTEXTS
 from core.device import one_thread_per_job
 from core.model import count_parameters
+from core.service.operator import operator_token
+from core.setups import MAX_TEXT_CHARS     # per text field; longer text is cut, with a message
 
 from . import book_import, jobs, models, server, state
 from .models import CheckpointRef
@@ -34,6 +37,7 @@ PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Maski
     "bleu": "pages/4_📏_BLEU.py",
     "exercises": "pages/5_🧪_Exercises.py",
     "accumulation": "pages/6_➕_Accumulation.py",
+    "operator": "pages/7_🛠️_Operator.py",
 }
 NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (config.toml hides
            # Streamlit's own list, which names the home page after its file, "app")
@@ -46,7 +50,6 @@ NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (confi
     ("exercises", "Exercises", "🧪"),
     ("accumulation", "Accumulation", "➕"),
 ]
-MAX_TEXT_CHARS = 2000     # per text field; longer text is cut, with a message
 UPLOAD_TYPES = ["pt", "pth", "params"]   # .params is what the book's notebooks save; the file is checked
 BADGE_SECONDS = 2.0       # the sidebar badge's polling interval while this tab's job trains
 
@@ -123,9 +126,12 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     return active
 
 
+OPERATOR_LINK = ("operator", "Operator", "🛠️")   # only where the operator set a token
+
+
 def _navigation() -> None:
     with st.container(key="nav"):
-        for page, label, icon in NAV:
+        for page, label, icon in NAV + ([OPERATOR_LINK] if operator_token(os.environ) else []):
             st.page_link(PAGES[page], label=label, icon=icon)
     st.divider()
 

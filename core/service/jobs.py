@@ -13,6 +13,7 @@ import functools
 import io
 import math
 import os
+import secrets
 import threading
 import time
 import traceback
@@ -145,6 +146,7 @@ class BackgroundJob:
     def _init_job(self) -> None:
         self._ended, self._last_seen = threading.Event(), time.monotonic()
         self.stats = WorkerStats()
+        self.job_id = secrets.token_hex(4)     # names it on the operator page
 
     def _thread_name(self) -> str:
         return type(self).__name__
@@ -188,6 +190,13 @@ class BackgroundJob:
             return
         self._stop.set()
 
+    def cancel(self, message: str) -> None:
+        """Stop (or leave the queue) with `message` as the reason the tab is shown."""
+        if self.status == "queued" and self.queue is not None and self.queue.cancel(self, message):
+            return
+        self.message = message
+        self._stop.set()
+
     def withdraw(self, message: str) -> None:
         """Leave the queue without having started (the queue calls it)."""
         self.status, self.message = "stopped", message
@@ -217,6 +226,11 @@ class BackgroundJob:
     @property
     def epochs_done(self) -> int:
         raise NotImplementedError
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds it has trained (0 while it waits)."""
+        return self._elapsed
 
     @property
     def seconds_per_epoch(self) -> float | None:

@@ -1,0 +1,14 @@
+"""Operator: the server's jobs and load, for whoever serves the playground to a class."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.views import operator as view
+from ui.widgets import start_page
+
+start_page("Operator", "🛠️", job_badge=False)
+st.title("🛠️ Operator")
+if view.unlocked():
+    st.caption("Every run on this server, whichever tab started it. Refreshed when you press a button or reload.")
+    view.load_panel()
+    view.jobs_panel()
