@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from .jobs import usable_cores
 from .limits import LimitError, Limits
 from .queue import JobQueue
-from .ray_runner import OnRay, RayUnavailable
+from .ray_runner import CALL_SECONDS, OnRay, RayUnavailable
 from .workers import IN_THREAD, InProcess, Runner
 
 RAY_ADDRESS = "SEQ2SEQ_RAY_ADDRESS"
 RAY_FALLBACK = "SEQ2SEQ_RAY_FALLBACK"
 RAY_CPUS_PER_RUN = "SEQ2SEQ_RAY_CPUS_PER_RUN"
+RAY_TIMEOUT = "SEQ2SEQ_RAY_TIMEOUT"   # seconds: connecting, and any one call to the cluster
 WORKERS = "SEQ2SEQ_WORKERS"     # "process" (the default) or "thread": runs in the app's process
 
 
@@ -51,17 +52,32 @@ def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -
         kind = "worker processes" if local.name == "process" else "threads of the app's process"
         return _local(limits, local, f"{kind} on this server, {limits.max_jobs} at once")
     fallback = env.get(RAY_FALLBACK) == "1"
-    ray = OnRay(address, cpus_per_run=float(env.get(RAY_CPUS_PER_RUN) or 1),
-                fallback=local if fallback else None)
+    timeout = _seconds(env, RAY_TIMEOUT, CALL_SECONDS)
+    ray = OnRay(address, cpus_per_run=_seconds(env, RAY_CPUS_PER_RUN, 1.0), fallback=local if fallback else None,
+                call_timeout=timeout)
     try:
-        ray.connect()
+        ray.connect(timeout)
     except RayUnavailable as err:
         if fallback:
             return _local(limits, local, f"worker processes on this server ({err}; {RAY_FALLBACK}=1)")
         return Serving(limits, ray, JobQueue(lambda: 0, limits.max_queue), f"the Ray cluster at {address}",
-                       problem=f"{err}. Runs cannot train until it is back (or the operator sets {RAY_FALLBACK}=1).")
+                       problem=f"{err}: runs cannot train. The operator can start the cluster and restart the app, "
+                               f"or set {RAY_FALLBACK}=1 to train on this server instead.")
     queue = JobQueue(ray.capacity, limits.max_queue).start_ticking()
     return Serving(limits, ray, queue, f"the Ray cluster at {address}, {ray.capacity()} runs at once")
+
+
+def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
+    raw = (env.get(variable) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise LimitError(f"{variable} must be a positive number, got {raw!r}")
+    return value
 
 
 def _local(limits: Limits, runner: Runner, where: str) -> Serving:

@@ -1,0 +1,105 @@
+"""Past one server: runs on a real local Ray cluster, started by the test (`ray start --head`).
+
+Two runs train at once through the app's job API (`core.service.serving`: the queue and the Ray
+runner the app uses when SEQ2SEQ_RAY_ADDRESS is set); their events and checkpoints come back;
+one stops within a second; the other's worker is killed: the run ends with a message and
+the last checkpoint the app received is kept. A cluster that cannot be reached is reported,
+and the local fallback is used only where it is allowed. Marked slow (the cluster takes ~10 s).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.checkpoint import load_checkpoint
+from core.config import DataConfig, ModelConfig, TrainConfig
+from core.service.jobs import TrainingJob
+from core.service.serving import serve
+from core.service.workers import InProcess
+from core.train import start_run
+
+ray = pytest.importorskip("ray", reason="Ray is a test dependency (requirements-dev.txt)")
+pytestmark = pytest.mark.slow
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A one-machine Ray cluster with 2 CPUs, stopped (with every worker) at the end."""
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([RAY, "start", "--head", "--num-cpus", "2", "--port", str(port), "--include-dashboard=false",
+                    "--disable-usage-stats", "--object-store-memory", str(100 * 2**20),
+                    "--temp-dir", str(tmp_path_factory.mktemp("ray"))],
+                   check=True, env=env, capture_output=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def tiny_job(name: str, runner, epochs: int = 100_000) -> TrainingJob:
+    data = DataConfig(source="reverse", num_examples=128, num_test=16, batch_size=16, num_steps=6)
+    run = start_run(data, ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=epochs))
+    return TrainingJob(run, name, sample_every=1, runner=runner, checkpoint_every=0.0)
+
+
+def wait(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_two_runs_train_at_once_on_the_cluster_one_stops_and_a_killed_worker_keeps_its_checkpoint(
+        cluster, checkpoint_dir):
+    setup = serve({"SEQ2SEQ_RAY_ADDRESS": cluster})
+    assert not setup.problem and setup.runner.name == "ray" and setup.queue.capacity() == 2
+    first, second = tiny_job("ray-first", setup.runner), tiny_job("ray-second", setup.runner)
+    assert setup.queue.submit(first) == 0 and setup.queue.submit(second) == 0      # both start: 2 slots
+    wait(lambda: first.saved_to and second.saved_to and first.snapshot().samples and second.snapshot().samples)
+    assert first.status == second.status == "running"
+    for job in (first, second):
+        assert job.stats.pid != os.getpid() and "Ray actor" in job.stats.where
+        snap = job.snapshot()
+        assert snap.step_loss and snap.epoch_loss and {"src", "pred", "ref", "bleu"} <= set(snap.samples[0])
+        assert load_checkpoint(job.saved_to).history.epoch_loss        # a checkpoint came back to the folder
+
+    asked = time.monotonic()
+    first.stop()
+    assert first.join(5) and time.monotonic() - asked < 1.0 and first.status == "stopped"
+    kept = load_checkpoint(checkpoint_dir / "ray-first.pt")
+    assert len(kept.history.step_loss) == len(first.snapshot().step_loss)
+
+    os.kill(second.stats.pid, signal.SIGKILL)
+    assert second.join(60) and second.status == "failed"
+    assert "Ray worker training this run died" in second.message and "ray-second.pt" in second.message
+    assert load_checkpoint(checkpoint_dir / "ray-second.pt").history.epoch_loss
+    wait(lambda: setup.queue.running() == [])
+
+
+def test_a_cluster_that_cannot_be_reached_is_reported_and_the_fallback_is_used_only_when_allowed():
+    lost = {"SEQ2SEQ_RAY_ADDRESS": f"127.0.0.1:{free_port()}", "SEQ2SEQ_RAY_TIMEOUT": "3"}
+    if ray.is_initialized():
+        ray.shutdown()
+    started = time.monotonic()
+    refused = serve(lost)
+    assert time.monotonic() - started < 20, "the app hung on a lost cluster"
+    assert "cannot be reached" in refused.problem and refused.queue.capacity() == 0
+    allowed = serve({**lost, "SEQ2SEQ_RAY_FALLBACK": "1"})
+    assert not allowed.problem and isinstance(allowed.runner, InProcess) and "worker processes" in allowed.where
