@@ -254,3 +254,45 @@ def test_a_training_job_waits_its_turn_shows_its_place_and_leaves_the_queue_on_s
     assert third.status == "stopped" and third.message == DROPPED
     first.stop()
     assert first.join(10) and first.status == "stopped" and queue.running() == []
+
+
+@pytest.mark.slow
+def test_a_worker_whose_app_was_killed_exits_by_itself(tmp_path):
+    """The app dies without stopping its run (kill -9): the worker must not train on for nobody."""
+    import subprocess
+    import sys
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        f"sys.path.insert(0, {str(__import__('pathlib').Path(__file__).resolve().parents[1])!r})\n"
+        "from core.service.workers import InProcess, WorkerStats\n"
+        "from tests.test_serving import Forever\n"
+        "if __name__ == '__main__':\n"
+        "    stats = WorkerStats()\n"
+        "    threading.Thread(target=InProcess().run, args=(Forever(), print, threading.Event(), stats),\n"
+        "                     daemon=True).start()\n"
+        "    while stats.pid is None: time.sleep(0.05)\n"
+        "    print(stats.pid, flush=True)\n"
+        "    time.sleep(600)\n")
+    app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(app.stdout.readline())
+    app.kill()
+    app.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and alive(worker):
+        time.sleep(0.1)
+    assert not alive(worker)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split()[2] == "Z"    # a zombie has exited
+
+
+class Forever:
+    def __call__(self, emit, stop):
+        while not stop.is_set():
+            time.sleep(0.05)

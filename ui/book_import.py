@@ -16,7 +16,7 @@ from core.book_weights import (API, API_10, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, N
                                read_state_dict, read_vocab_file)
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, sanitize_name, save_checkpoint
 from core.config import MAX_NUM_STEPS
-from core.sources import read_tatoeba_bytes, read_tatoeba_file
+from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file
 
 from . import models, server, state
 
@@ -80,7 +80,7 @@ def _rebuild_inputs(api: str) -> dict | None:
         text, path = read_tatoeba_file(files[0]), files[0]
     else:
         upload = st.file_uploader("The notebook's fra-eng.zip or fra.txt", type=["zip", "txt"], key="import.data",
-                                  max_upload_size=server.upload_limit_mb())
+                                  max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
         if upload is None:
             return None
         text, path = read_tatoeba_bytes(upload.getvalue(), upload.name), upload.name

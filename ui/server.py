@@ -45,5 +45,7 @@ def check_settings() -> None:
         st.stop()
 
 
-def upload_limit_mb() -> int:
-    return limits().max_upload_mb
+def upload_limit_mb(most: int | None = None) -> int:
+    """The largest upload a widget takes: the operator's SEQ2SEQ_MAX_UPLOAD_MB, or less where
+    the engine takes less anyway (`most`: a data file's 64 MiB), so the browser refuses it first."""
+    return min(limits().max_upload_mb, most) if most else limits().max_upload_mb

@@ -102,7 +102,7 @@ class InProcess:
         payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
         messages, halt = ctx.Queue(), ctx.Event()
         proc = ctx.Process(target=worker_main,
-                           args=(payload, messages, halt, self.threads, self.niceness, own_settings()),
+                           args=(payload, messages, halt, self.threads, self.niceness, own_settings(), os.getpid()),
                            name="seq2seq-worker", daemon=True)
         proc.start()
         stats.where, stats.pid = f"worker process {proc.pid}", proc.pid
@@ -157,9 +157,30 @@ def own_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:           # it exists, owned by someone else
+        return True
+    return True
+
+
+def _exit_with(app_pid: int, every: float = 1.0) -> None:
+    """A worker whose app is gone (killed, not stopped) has nobody to train for: it exits."""
+    def watch() -> None:
+        while _alive(app_pid):
+            time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, name="app-watch", daemon=True).start()
+
+
 def worker_main(payload: bytes, messages, halt, threads: int, niceness: int,
-                settings: dict[str, str] | None = None) -> None:
+                settings: dict[str, str] | None = None, app_pid: int | None = None) -> None:
     """In the worker: run the work, sending (kind, body, cpu seconds) tuples to the parent."""
+    if app_pid is not None:
+        _exit_with(app_pid)
     if settings is not None:
         for key in [k for k in os.environ if k.startswith(SETTINGS_PREFIX)]:
             del os.environ[key]

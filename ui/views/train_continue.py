@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.checkpoint import Checkpoint
 from core.config import MAX_EPOCHS
-from core.sources import needs_data_file
+from core.sources import MAX_FILE_BYTES, needs_data_file
 from core.train import TrainingRun, continue_run
 
 from .. import models, server, state
@@ -69,7 +69,7 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
         return True, None
     upload = st.file_uploader(f"This run trained on {md_code(Path(path).name)}: upload that file again",
                               type=["txt", "tsv", "zip"], key="train.more_upload",
-                              max_upload_size=server.upload_limit_mb())
+                              max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
     return (True, upload.getvalue()) if upload is not None else (False, None)
 
 

@@ -16,7 +16,7 @@ from core.config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOC
 from core.data import DataError, NMTData
 from core.device import describe_devices
 from core.setups import LINK_SOURCES, TRAIN_FIELDS
-from core.sources import download_fra_eng
+from core.sources import MAX_FILE_BYTES, download_fra_eng
 
 from .. import charts, links, models, server, state
 from ..state import kept
@@ -131,7 +131,7 @@ def _data_file(choice: str, how: str | None) -> tuple[str | None, bytes | None]:
     """(path or upload name, uploaded bytes) for the file-based sources."""
     if how == "upload":
         upload = st.file_uploader("Pairs file", type=["txt", "tsv", "zip"], key=f"train.upload.{choice}",
-                                  max_upload_size=server.upload_limit_mb())
+                                  max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
         return (upload.name, upload.getvalue()) if upload is not None else (None, None)
     if how == "path":
         path = st.text_input("Path on the server", **kept(state.TRAIN_PATH + choice, "")).strip()
