@@ -180,7 +180,7 @@ def beam_search(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int, b
 
 
 def beam_decode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int, beam_size: int,
-                length_penalty: float = 0.0, book: bool = True) -> BeamResult:
-    """Encode `sentence` (see `encode_source`) and run `beam_search` on it."""
-    return beam_search(net, encode_source(sentence, src_vocab, num_steps, book), tgt_vocab, num_steps,
-                       beam_size, length_penalty)
+                length_penalty: float = 0.0, book: bool = True, tokenizer: str = "space") -> BeamResult:
+    """Encode `sentence` (see `encode_source`; `tokenizer` is the model's) and run `beam_search` on it."""
+    return beam_search(net, encode_source(sentence, src_vocab, num_steps, book, tokenizer), tgt_vocab,
+                       num_steps, beam_size, length_penalty)

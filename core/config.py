@@ -18,6 +18,7 @@ DECODERS = ("plain", "attention")
 REDUCTIONS = ("sum", "mean")
 DEVICES = ("auto", "cpu", "cuda", "mps")          # "cuda:N" is accepted too
 OUTPUT_LAYERS = ("dense", "tied", "adaptive")   # notes 7.9.6; "dense" is the book's
+TOKENIZERS = ("space", "char")   # "space" is the book's; "char": one token per CJK character (core/data.py)
 MAX_SIZE = 4096          # embed / hidden sizes above this are a typo, not an experiment
 MAX_LAYERS = 8
 MAX_NUM_STEPS = 200
@@ -73,9 +74,12 @@ class DataConfig(_Config):
     batch_size: int = 64
     min_freq: int = 2
     seed: int = 0                   # split and synthetic tasks
+    tokenizer: str = "space"        # one of TOKENIZERS; checkpoints saved before it load as "space"
 
     def validate(self) -> None:
         _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
+        _check(self.tokenizer in TOKENIZERS,
+               f"tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
         _check(self.source not in FILE_SOURCES or bool(self.path),
                f"source {self.source!r} needs a file path")
         _check_int("num_examples", self.num_examples, 1, 1_000_000)
@@ -84,6 +88,15 @@ class DataConfig(_Config):
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         _check_int("min_freq", self.min_freq, 0, 1_000_000)
         _check_int("seed", self.seed, 0, 2**32 - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Without `tokenizer` when it is the book's "space": such a run saves the same dict as
+        before the field existed, so its checkpoints and the exercises' result hashes stay as
+        they were (and `from_dict` fills the default back in)."""
+        values = super().to_dict()
+        if values["tokenizer"] == "space":
+            del values["tokenizer"]
+        return values
 
 
 @dataclass

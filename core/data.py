@@ -4,6 +4,13 @@ The functions named after the book (`preprocess_nmt`, `tokenize_nmt`, `Vocab`,
 `truncate_pad`, `build_array_nmt`) give exactly the book's output on the same text;
 `preprocess_nmt` does it with one regular expression instead of a Python loop per character.
 Where the pairs come from lives in `core.sources`.
+
+The book splits a sentence on spaces, so a Chinese sentence would be a single token. `tokenize`
+offers a choice (`DataConfig.tokenizer`): `space` is the book's split; `char` also makes every
+CJK character (the ranges in `CJK_RANGES`) a token of its own, as a character-level model of
+Chinese or Japanese needs, and keeps runs of other characters (Latin words, digits,
+`<unk>`) together. Tokens are always joined back with spaces, so a `char` translation reads
+"我 喜 欢 茶 。" and round-trips through the book's `split(" ")` (and its BLEU).
 """
 from __future__ import annotations
 
@@ -15,9 +22,37 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .config import TOKENIZERS
+
 RESERVED_TOKENS = ["<pad>", "<bos>", "<eos>"]
 # A , . ! or ? right after a character that is not a space gets a space before it.
 _NO_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^ ])([,.!?])")
+# What the `char` tokenizer makes one token per character: (first, last) code points, inclusive.
+# Fullwidth letters and digits are not in it (they stay words, like their ASCII forms), nor
+# U+3000 IDEOGRAPHIC SPACE (a separator, like a space).
+CJK_RANGES = (
+    ("\u2e80", "\u2fdf"),          # CJK Radicals Supplement, Kangxi Radicals
+    ("\u3001", "\u303f"),          # CJK Symbols and Punctuation: 、。「」『』【】〈〉 ...
+    ("\u3040", "\u30ff"),          # Hiragana, Katakana
+    ("\u3100", "\u31ff"),          # Bopomofo, Hangul Compatibility Jamo, Kanbun, CJK Strokes, ...
+    ("\u3200", "\u33ff"),          # Enclosed CJK Letters and Months, CJK Compatibility
+    ("\u3400", "\u4dbf"),          # CJK Unified Ideographs Extension A
+    ("\u4e00", "\u9fff"),          # CJK Unified Ideographs
+    ("\uac00", "\ud7af"),          # Hangul Syllables
+    ("\uf900", "\ufaff"),          # CJK Compatibility Ideographs
+    ("\ufe10", "\ufe1f"),          # Vertical Forms
+    ("\ufe30", "\ufe4f"),          # CJK Compatibility Forms
+    ("\uff01", "\uff0f"),          # fullwidth ！＂＃＄％＆＇（）＊＋，－．／
+    ("\uff1a", "\uff20"),          # fullwidth ：；＜＝＞？＠
+    ("\uff3b", "\uff40"),          # fullwidth ［＼］＾＿｀
+    ("\uff5b", "\uff65"),          # fullwidth ｛｜｝～｟｠, halfwidth ｡｢｣､･
+    ("\uff66", "\uff9f"),          # Halfwidth Katakana
+    ("\uffe0", "\uffee"),          # fullwidth and halfwidth signs: ￠￡￥￦ ...
+    ("\U00020000", "\U0003ffff"),  # planes 2 and 3: CJK Extensions B-I, Compatibility Supplement
+)
+_CJK_CLASS = "".join(f"{first}-{last}" for first, last in CJK_RANGES)
+# One CJK character, or a run of characters that are neither CJK nor whitespace.
+_CHAR_TOKEN = re.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}\\s]+")
 
 
 class DataError(ValueError):
@@ -30,8 +65,29 @@ def preprocess_nmt(text: str) -> str:
     return _NO_SPACE_BEFORE_PUNCT.sub(r" \1", text)
 
 
-def tokenize_nmt(text: str, num_examples: int | None = None) -> tuple[list[list[str]], list[list[str]]]:
-    """Split `src<TAB>tgt` lines into token lists, exactly like the book.
+def tokenize(text: str, tokenizer: str = "space") -> list[str]:
+    """One preprocessed sentence (see `preprocess_nmt`) -> its tokens.
+
+    `space`: the book's `text.split(" ")` (two spaces make an empty token, as in the book).
+    `char`: split on any whitespace, then every CJK character is a token of its own; runs
+    of other characters stay one token: "他是tom的朋友 ." -> 他 是 tom 的 朋 友 .
+    """
+    if tokenizer == "space":
+        return text.split(" ")
+    if tokenizer == "char":
+        return _CHAR_TOKEN.findall(text)
+    raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
+
+
+def split_words(text: str, tokenizer: str = "space") -> list[str]:
+    """`tokenize`, except that `space` splits on runs of whitespace (no empty tokens), as the
+    tolerant file reader and typed sentences always have; `char` already does."""
+    return text.split() if tokenizer == "space" else tokenize(text, tokenizer)
+
+
+def tokenize_nmt(text: str, num_examples: int | None = None,
+                 tokenizer: str = "space") -> tuple[list[list[str]], list[list[str]]]:
+    """Split `src<TAB>tgt` lines into token lists, exactly like the book (`tokenizer="space"`).
 
     Like the book, `num_examples` counts lines (malformed ones too) and keeps lines
     0..num_examples, so 600 gives up to 601 pairs: that is what the book trains on.
@@ -42,8 +98,8 @@ def tokenize_nmt(text: str, num_examples: int | None = None) -> tuple[list[list[
             break
         parts = line.split("\t")
         if len(parts) == 2:
-            source.append(parts[0].split(" "))
-            target.append(parts[1].split(" "))
+            source.append(tokenize(parts[0], tokenizer))
+            target.append(tokenize(parts[1], tokenizer))
     return source, target
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .data import Vocab, preprocess_nmt, truncate_pad
+from .data import Vocab, preprocess_nmt, split_words, truncate_pad
 
 MAX_INPUT_CHARS = 10_000     # longer text is cut before tokenizing: only num_steps tokens are used
 
@@ -28,11 +28,23 @@ class SourceEncoding:
     truncated: bool
 
 
-def encode_source(sentence: str, src_vocab: Vocab, num_steps: int, book: bool = True) -> SourceEncoding:
+def source_tokens(sentence: str, book: bool = True, tokenizer: str = "space") -> list[str]:
     """`book=True`: the book's `sentence.lower().split(' ')`; else the full preprocessing
-    (`preprocess_nmt`, then whitespace split), which is what the Decode view shows."""
-    sentence = sentence[:MAX_INPUT_CHARS]
-    tokens = sentence.lower().split(" ") if book else preprocess_nmt(sentence).split()
+    (`preprocess_nmt`, then whitespace split), which is what the Decode view shows.
+
+    `tokenizer="char"` (a model trained on `DataConfig(tokenizer="char")`) always preprocesses
+    and splits as its training data was: the book has no such split for `book` to mean. It
+    gives a space-joined sentence of its own tokens back unchanged, so stored pairs decode
+    the same either way."""
+    if tokenizer == "space":
+        return sentence.lower().split(" ") if book else preprocess_nmt(sentence).split()
+    return split_words(preprocess_nmt(sentence), tokenizer)
+
+
+def encode_source(sentence: str, src_vocab: Vocab, num_steps: int, book: bool = True,
+                  tokenizer: str = "space") -> SourceEncoding:
+    """A sentence -> its tokens (see `source_tokens`), ids + `<eos>`, padded to `num_steps`."""
+    tokens = source_tokens(sentence[:MAX_INPUT_CHARS], book, tokenizer)
     ids = src_vocab[tokens] + [src_vocab["<eos>"]]
     padded = truncate_pad(ids, num_steps, src_vocab["<pad>"])
     unknown = [i == src_vocab.unk for i in ids[:-1]]
@@ -65,6 +77,8 @@ class DecodeStep:
 
 @dataclass
 class GreedyResult:
+    """`translation` joins the tokens with spaces, whatever the tokenizer: "我 喜 欢 茶 。"
+    for a `char` model, so the book's BLEU (which splits on spaces) reads its tokens back."""
     source: SourceEncoding
     steps: list[DecodeStep]
     stop_reason: str             # "eos" or "num_steps"
@@ -122,9 +136,11 @@ def _step_attention(decoder) -> list[float] | None:
 
 
 def greedy_decode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
-                  book: bool = True, forced: dict[int, int] | None = None) -> GreedyResult:
-    """Every step of the greedy translation of one sentence, and why it stopped."""
-    source = encode_source(sentence, src_vocab, num_steps, book)
+                  book: bool = True, forced: dict[int, int] | None = None,
+                  tokenizer: str = "space") -> GreedyResult:
+    """Every step of the greedy translation of one sentence, and why it stopped.
+    Pass the model's `data_config.tokenizer` as `tokenizer`."""
+    source = encode_source(sentence, src_vocab, num_steps, book, tokenizer)
     steps = list(greedy_steps(net, source, tgt_vocab, num_steps, forced))
     stop = "eos" if steps and steps[-1].chosen_token == "<eos>" else "num_steps"
     return GreedyResult(source, steps, stop)
@@ -147,12 +163,13 @@ def predict_seq2seq(net, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, 
 
 @torch.no_grad()
 def translate(net, sentences: list[str], src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
-              batch_size: int = 512, book: bool = True) -> list[str]:
+              batch_size: int = 512, book: bool = True, tokenizer: str = "space") -> list[str]:
     """Greedy translations of many sentences, a batch at a time; equal to one-by-one decoding."""
     net.eval()
     out: list[str] = []
     for start in range(0, len(sentences), batch_size):
-        chunk = [encode_source(s, src_vocab, num_steps, book) for s in sentences[start:start + batch_size]]
+        chunk = [encode_source(s, src_vocab, num_steps, book, tokenizer)
+                 for s in sentences[start:start + batch_size]]
         out.extend(_translate_batch(net, chunk, tgt_vocab, num_steps))
     return out
 

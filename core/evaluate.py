@@ -28,11 +28,12 @@ class EvalReport:
 
 
 def evaluate_pairs(net, pairs: list[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab,
-                   num_steps: int, k: int = 2) -> EvalReport:
-    """Translate every source of `pairs` and score it against its reference."""
-    preds = translate(net, [s for s, _ in pairs], src_vocab, tgt_vocab, num_steps)
+                   num_steps: int, k: int = 2, tokenizer: str = "space") -> EvalReport:
+    """Translate every source of `pairs` and score it against its reference; `tokenizer` is
+    the model's `data_config.tokenizer` (it splits the sources and picks corpus BLEU's tokenizer)."""
+    preds = translate(net, [s for s, _ in pairs], src_vocab, tgt_vocab, num_steps, tokenizer=tokenizer)
     rows = [{"src": s, "ref": r, "pred": p, "bleu": bleu(p, r, k)} for (s, r), p in zip(pairs, preds)]
-    return EvalReport(rows, corpus_scores(preds, [r for _, r in pairs]))
+    return EvalReport(rows, corpus_scores(preds, [r for _, r in pairs], tokenizer))
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
@@ -57,18 +58,20 @@ def main(argv: list[str] | None = None) -> int:
             pairs = load_split(config)[1].sentences()
     except (ValueError, DataError, CheckpointError) as err:
         return cli.fail(err)
-    num_steps = ckpt.data_config.num_steps
-    examples = evaluate_pairs(ckpt.model, BOOK_EXAMPLES, ckpt.src_vocab, ckpt.tgt_vocab, num_steps)
+    num_steps, tokenizer = ckpt.data_config.num_steps, ckpt.data_config.tokenizer
+    examples = evaluate_pairs(ckpt.model, BOOK_EXAMPLES, ckpt.src_vocab, ckpt.tgt_vocab, num_steps,
+                              tokenizer=tokenizer)
     for row in examples.rows:
         print(f"{row['src']} => {row['pred']}, bleu {row['bleu']:.3f}")
-    held_out = evaluate_pairs(ckpt.model, pairs, ckpt.src_vocab, ckpt.tgt_vocab, num_steps)
+    held_out = evaluate_pairs(ckpt.model, pairs, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, tokenizer=tokenizer)
     scores = held_out.corpus
     print(f"held-out corpus BLEU {scores.bleu.score:.2f}, chrF {scores.chrf.score:.2f} on {len(pairs)} pairs "
           f"(mean sentence BLEU k=2: {held_out.mean_sentence_bleu:.3f}); sacrebleu {scores.bleu.signature}")
     if args.json:
         cli.print_json({"examples": examples.rows, "corpus_bleu": scores.bleu.score, "chrf": scores.chrf.score,
                         "bleu_signature": scores.bleu.signature, "chrf_signature": scores.chrf.signature,
-                        "num_test": len(pairs), "mean_sentence_bleu": held_out.mean_sentence_bleu})
+                        "num_test": len(pairs), "mean_sentence_bleu": held_out.mean_sentence_bleu,
+                        "tokenizer": tokenizer})
     return 0
 
 

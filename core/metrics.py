@@ -8,6 +8,12 @@ value there and equals the book's everywhere else:
 - an order n longer than the prediction has no n-grams: it is skipped (factor 1),
   so the brevity penalty alone accounts for the short prediction;
 - an empty string is, as in the book, one empty token: "" against "a b" scores 0.0.
+
+Corpus BLEU takes the run's tokenizer (`DataConfig.tokenizer`): text of the `space` tokenizer
+is split on whitespace only (`tok:none`); text of the `char` tokenizer goes through sacrebleu's
+Chinese tokenizer (`tok:zh`), the standard one for Chinese BLEU, which splits CJK characters
+itself and treats other text as the 13a tokenizer does. Either way the space-joined tokens go
+in as they are. chrF reads characters and ignores spaces: it needs no tokenizer.
 """
 from __future__ import annotations
 
@@ -93,6 +99,10 @@ def bleu(pred_seq: str, label_seq: str, k: int) -> float:
     return bleu_breakdown(pred_seq, label_seq, k).score
 
 
+# sacrebleu's `tokenize` for each of our tokenizers (core.config.TOKENIZERS)
+SACREBLEU_TOKENIZE = {"space": "none", "char": "zh"}
+
+
 @dataclass
 class CorpusBleu:
     score: float                 # 0..100, as sacrebleu reports it
@@ -115,11 +125,13 @@ class CorpusScores:
     chrf: CorpusChrf
 
 
-def _bleu_metric() -> BLEU:
+def _bleu_metric(tokenizer: str = "space") -> BLEU:
     """A fresh metric per call (sessions score on many threads). The text is already tokenized
-    (preprocess_nmt puts spaces around punctuation), so it is split on whitespace only, and
-    sacrebleu's warning about tokenized input does not apply (force)."""
-    return BLEU(tokenize="none", force=True)
+    (preprocess_nmt puts spaces around punctuation), so with `space` it is split on whitespace
+    only, and sacrebleu's warning about tokenized input does not apply (force)."""
+    if tokenizer not in SACREBLEU_TOKENIZE:
+        raise ValueError(f"tokenizer must be one of {tuple(SACREBLEU_TOKENIZE)}, got {tokenizer!r}")
+    return BLEU(tokenize=SACREBLEU_TOKENIZE[tokenizer], force=True)
 
 
 def _signature(metric) -> str:
@@ -134,11 +146,12 @@ def _check_lengths(predictions: list[str], references: list[str]) -> None:
         raise ValueError("predictions and references must have the same length")
 
 
-def corpus_bleu(predictions: list[str], references: list[str]) -> CorpusBleu:
+def corpus_bleu(predictions: list[str], references: list[str], tokenizer: str = "space") -> CorpusBleu:
     """Standard corpus BLEU, computed by sacrebleu (uniform weights over 1-4-grams, clipped
-    counts summed over the corpus, 'exp' smoothing), on whitespace-tokenized text."""
+    counts summed over the corpus, 'exp' smoothing), on whitespace-tokenized text (`space`)
+    or with sacrebleu's Chinese tokenizer (`char`)."""
     _check_lengths(predictions, references)
-    metric = _bleu_metric()
+    metric = _bleu_metric(tokenizer)
     if not predictions:         # sacrebleu needs at least one sentence
         return CorpusBleu(0.0, [0.0] * 4, 0.0, 0, 0, _signature(metric))
     result = metric.corpus_score(predictions, [references])
@@ -154,5 +167,6 @@ def corpus_chrf(predictions: list[str], references: list[str]) -> CorpusChrf:
     return CorpusChrf(score, _signature(metric))
 
 
-def corpus_scores(predictions: list[str], references: list[str]) -> CorpusScores:
-    return CorpusScores(corpus_bleu(predictions, references), corpus_chrf(predictions, references))
+def corpus_scores(predictions: list[str], references: list[str], tokenizer: str = "space") -> CorpusScores:
+    """Corpus BLEU (tokenized for the run's `tokenizer`) and chrF."""
+    return CorpusScores(corpus_bleu(predictions, references, tokenizer), corpus_chrf(predictions, references))

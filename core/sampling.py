@@ -22,9 +22,11 @@ class SampleTranslations:
     """An `on_event` callable that adds `SampleEvent`s to the events it passes on to `forward`."""
 
     def __init__(self, net: nn.Module, pairs: list[tuple[str, str, bool]], src_vocab: Vocab, tgt_vocab: Vocab,
-                 num_steps: int, every: int, history: History, forward: Callable | None = None):
+                 num_steps: int, every: int, history: History, forward: Callable | None = None,
+                 tokenizer: str = "space"):
         self.net, self.pairs, self.every, self.history = net, pairs, every, history
         self.src_vocab, self.tgt_vocab, self.num_steps = src_vocab, tgt_vocab, num_steps
+        self.tokenizer = tokenizer          # the run's: its sentences split as its training data
         self.forward = forward or (lambda event: None)
 
     def __call__(self, event) -> None:
@@ -39,7 +41,8 @@ class SampleTranslations:
     def sample(self, epoch: int) -> SampleEvent:
         """Translations of the fixed sentences with their BLEU (k=2), so a user watches it learn."""
         was_training = self.net.training
-        preds = translate(self.net, [s for s, _, _ in self.pairs], self.src_vocab, self.tgt_vocab, self.num_steps)
+        preds = translate(self.net, [s for s, _, _ in self.pairs], self.src_vocab, self.tgt_vocab, self.num_steps,
+                          tokenizer=self.tokenizer)
         self.net.train(was_training)
         rows = [{"epoch": epoch, "src": s, "pred": p, "ref": r, "bleu": bleu(p, r, k=2), "seen": seen}
                 for (s, r, seen), p in zip(self.pairs, preds)]

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from .config import FILE_SOURCES, SYNTHETIC_TASKS, DataConfig
-from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, tokenize_nmt
+from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, split_words, tokenize_nmt
 
 CORPUS_PATH = Path(__file__).parent / "corpus" / "en-fr.tsv"
 FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
@@ -154,14 +154,17 @@ def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tupl
     return [(s, t, (s, t) in seen) for s, t in familiar + unseen]
 
 
-def pairs_from_lines(lines: list[str], description: str, limit: int | None = None) -> PairSet:
-    """Preprocessed `src<TAB>tgt[<TAB>...]` lines -> pairs; extra columns ignored, bad lines counted."""
+def pairs_from_lines(lines: list[str], description: str, limit: int | None = None,
+                     tokenizer: str = "space") -> PairSet:
+    """Preprocessed `src<TAB>tgt[<TAB>...]` lines -> pairs; extra columns ignored, bad lines counted.
+    Both sides are split with `split_words(..., tokenizer)`."""
     source, target, skipped = [], [], 0
     for line in lines:
         if limit is not None and len(source) >= limit:
             break
         parts = line.rstrip("\r").split("\t")
-        src, tgt = (parts[0].split(), parts[1].split()) if len(parts) >= 2 else ([], [])
+        src, tgt = ((split_words(parts[0], tokenizer), split_words(parts[1], tokenizer))
+                    if len(parts) >= 2 else ([], []))
         if not src or not tgt:
             skipped += bool(line.rstrip("\r"))   # empty lines are not an error
             continue
@@ -177,13 +180,16 @@ def tatoeba_split(text: str, config: DataConfig, description: str) -> tuple[Pair
     """
     head, _, rest = _split_lines(text, config.num_examples + 1)
     train_text = preprocess_nmt(head)
+    tokenizer = config.tokenizer
     if head.count("\t") == head.count("\n") + 1 and "\r" not in head:
-        source, target = tokenize_nmt(train_text, config.num_examples)   # the book's exact path
+        # the book's exact path (with the "space" tokenizer)
+        source, target = tokenize_nmt(train_text, config.num_examples, tokenizer=tokenizer)
         train = PairSet(source, target, 0, description)
     else:   # extra columns or odd lines: the tolerant reader
-        train = pairs_from_lines(train_text.split("\n"), description)
+        train = pairs_from_lines(train_text.split("\n"), description, tokenizer=tokenizer)
     test_lines, _, _ = _split_lines(rest, config.num_test * 2 + 10)
-    test = pairs_from_lines(preprocess_nmt(test_lines).split("\n"), description, config.num_test)
+    test = pairs_from_lines(preprocess_nmt(test_lines).split("\n"), description, config.num_test,
+                            tokenizer=tokenizer)
     return train, test
 
 
@@ -240,7 +246,8 @@ def _sentence_pair(pairs: PairSet, i: int) -> tuple[str, str]:
 
 def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, PairSet]:
     """Train and held-out pairs for `config`; `raw` is an uploaded file's bytes, if any
-    (then `config.path` is only its name, for messages)."""
+    (then `config.path` is only its name, for messages). `config.tokenizer` splits file
+    sources; the corpus and the synthetic tasks come tokenized already."""
     config.validate()
     source = config.source
     if source in SYNTHETIC_TASKS:
@@ -255,7 +262,8 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
     if source == "tsv":
         name = config.path or "upload"
         text = decode_text(raw if raw is not None else _read_bytes(config.path), name)
-        pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), f"TSV {Path(name).name}")
+        pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), f"TSV {Path(name).name}",
+                                 tokenizer=config.tokenizer)
     else:
         pairs = pairs_from_lines(CORPUS_PATH.read_text("utf-8").split("\n"), "the playground corpus")
         keep = BOOK_EXAMPLES                # the book trains on them: watching them shows memorisation

@@ -19,7 +19,8 @@ from torch import nn
 
 from . import cli, fast
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
-from .config import CELLS, CONTEXTS, DECODERS, OUTPUT_LAYERS, REDUCTIONS, DataConfig, ModelConfig, TrainConfig
+from .config import (CELLS, CONTEXTS, DECODERS, OUTPUT_LAYERS, REDUCTIONS, TOKENIZERS, DataConfig, ModelConfig,
+                     TrainConfig)
 from .data import BatchIterator, DataError, NMTData, Vocab
 from .device import pick_device
 from .history import History, TrainResult
@@ -47,7 +48,8 @@ class TrainingRun:
         if sample_every:
             on_event = SampleTranslations(self.trainer.net, sample_pairs(self.data_config, self.data),
                                           self.data.src_vocab, self.data.tgt_vocab, self.data_config.num_steps,
-                                          sample_every, self.trainer.history, on_event)
+                                          sample_every, self.trainer.history, on_event,
+                                          tokenizer=self.data_config.tokenizer)
         self.result = self.trainer.run(on_event, stop)
         return self.result
 
@@ -66,6 +68,8 @@ def start_run(data_config: DataConfig, model_config: ModelConfig, train_config: 
     device = pick_device(train_config.device)
     torch.manual_seed(train_config.seed)
     if resume is not None:
+        # its vocabularies hold its tokenizer's tokens: a resumed run keeps that tokenizer
+        data_config = replace(data_config, tokenizer=resume.data_config.tokenizer)
         data = _resumed_data(resume, data_config, raw)
         net, history, opt_state = resume.model, resume.history, resume.optimizer_state
     else:
@@ -119,6 +123,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="corpus", help="corpus | copy | reverse | sort | fra-eng | PATH")
     p.add_argument("--num-examples", type=int, default=d.num_examples)
     p.add_argument("--num-test", type=int, default=d.num_test)
+    p.add_argument("--tokenizer", choices=TOKENIZERS, default=d.tokenizer,
+                   help="space = the book's split on spaces; char = one token per CJK character")
     p.add_argument("--embed-size", type=int, default=m.embed_size)
     p.add_argument("--num-hiddens", type=int, default=m.num_hiddens)
     p.add_argument("--num-layers", type=int, default=m.num_layers)
@@ -154,7 +160,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig
     source, path = data_source(args.data)
     data = DataConfig(source=source, path=path, num_examples=args.num_examples, num_test=args.num_test,
                       num_steps=args.num_steps, batch_size=args.batch_size, min_freq=args.min_freq,
-                      seed=args.seed)
+                      seed=args.seed, tokenizer=args.tokenizer)
     model = ModelConfig(cell=args.cell, embed_size=args.embed_size, num_hiddens=args.num_hiddens,
                         num_layers=args.num_layers, dropout=args.dropout, dec_num_hiddens=args.dec_num_hiddens,
                         dec_num_layers=args.dec_num_layers, context=args.context, decoder=args.decoder,
