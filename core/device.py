@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from . import fast
+from .i18n import translator
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -21,13 +22,14 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def describe_devices() -> str:
-    """One line for the UI: what was found."""
+def describe_devices(lang: str = "en") -> str:
+    """One line for the UI: what was found (in the reader's language)."""
+    _ = translator(lang)
     if torch.cuda.is_available():
-        return f"CUDA GPU found: {torch.cuda.get_device_name(0)}"
+        return _("CUDA GPU found: {name}").format(name=torch.cuda.get_device_name(0))
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "Apple MPS found"
-    return f"no GPU found: training runs on the CPU ({fast.status()})"
+        return _("Apple MPS found")
+    return _("no GPU found: training runs on the CPU ({kernel})").format(kernel=fast.status(lang))
 
 
 def one_thread_per_job() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE,
-                     REDUCTIONS)
+                     REDUCTIONS, TOKENIZERS)
 
 MAX_VALUE_CHARS = 32            # a number or a choice is never longer
 MAX_TEXT_CHARS = 2000           # a sentence (Decode, BLEU), as the text boxes take it
@@ -91,6 +91,7 @@ TRAIN_FIELDS = (
     Field("source", "choice", choices=LINK_SOURCES),
     _int("examples", 1, 1_000_000), _int("held_out", 0, 100_000), _int("num_steps", 2, MAX_NUM_STEPS),
     _int("batch", 1, MAX_BATCH), _int("min_freq", 0, 1_000_000), _int("seed", 0, 2**32 - 1),
+    Field("tokenizer", "choice", choices=TOKENIZERS),
     Field("cell", "choice", choices=CELLS), _int("embed_size", 1, MAX_SIZE), _int("hiddens", 1, MAX_SIZE),
     _int("layers", 1, MAX_LAYERS), _float("dropout", 0.0, 0.9), Field("bridge", "bool"),
     _int("dec_hiddens", 1, MAX_SIZE), _int("dec_layers", 1, MAX_LAYERS), Field("context", "choice", choices=CONTEXTS),

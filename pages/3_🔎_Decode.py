@@ -6,33 +6,36 @@ import streamlit as st
 from core.decode import greedy_decode
 from core.sources import known_references
 from ui import state
+from ui.i18n import _
 from ui.state import kept
 from ui.views import decode as view
 from ui.views.beam import beam_section
 from ui.widgets import long_text_input, md_escape, no_checkpoint, start_page
 
 active = start_page("Decode", "🔎")
-st.title("🔎 Decode")
+st.title(_("🔎 Decode"))
 if active.ckpt is None:
-    no_checkpoint("Decoding")
+    no_checkpoint(_("Decoding"))
     st.stop()
 ckpt = active.ckpt
 default_source, default_reference = view.prefill_from(ckpt, active.key)
 references = known_references(ckpt.data_config, ckpt.test_pairs)
 view.follow_link(default_source, default_reference, references)
 c = st.columns([3, 3, 1])
-sentence = long_text_input(c[0], "Source sentence", state.DECODE_SENTENCE, default_source,
+sentence = long_text_input(c[0], _("Source sentence"), state.DECODE_SENTENCE, default_source,
                            on_change=view.source_changed, args=(references,))
-reference = long_text_input(c[1], "Reference translation (optional)", state.DECODE_REFERENCE, default_reference,
-                            help="Belongs to the sentence: a new sentence clears it (or fills in its held-out reference).")
-top_k = c[2].number_input("top-k", 2, 20, **kept(state.DECODE_TOP_K, 5))
+reference = long_text_input(c[1], _("Reference translation (optional)"), state.DECODE_REFERENCE, default_reference,
+                            help=_("Belongs to the sentence: a new sentence clears it "
+                                   "(or fills in its held-out reference)."))
+top_k = c[2].number_input(_("top-k"), 2, 20, **kept(state.DECODE_TOP_K, 5))
 view.keep_link(sentence, reference, default_source, default_reference)   # the address bar follows the inputs
 if not sentence.strip():
-    st.info("Type a sentence to translate" + (f", e.g. *{md_escape(default_source)}*" if default_source else "") + ".",
-            icon="⌨️")
+    st.info(_("Type a sentence to translate, e.g. *{example}*.").format(example=md_escape(default_source))
+            if default_source else _("Type a sentence to translate."), icon="⌨️")
     st.stop()
 num_steps = ckpt.data_config.num_steps
-result = greedy_decode(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, book=False)
+result = greedy_decode(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, book=False,
+                       tokenizer=ckpt.data_config.tokenizer)
 view.show_source(result.source, ckpt, num_steps)
 view.show_translation(result, reference, num_steps)
 view.step_explorer(result, ckpt, top_k)

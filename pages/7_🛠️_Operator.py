@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import _
 from ui.views import operator as view
 from ui.widgets import start_page
 
 start_page("Operator", "🛠️", job_badge=False)
-st.title("🛠️ Operator")
+st.title(_("🛠️ Operator"))
 if view.unlocked():
-    st.caption("Every run on this server, whichever tab started it. Refreshed when you press a button or reload.")
+    st.caption(_("Every run on this server, whichever tab started it. Refreshed when you press a button or reload."))
     view.load_panel()
     view.jobs_panel()

@@ -50,7 +50,7 @@ def test_a_second_tab_waits_in_the_queue_shows_its_place_and_stop_takes_it_out(a
     first = start(open_page(TRAIN, **tiny_run_state(name="long", epochs=100_000)))
     second = start(open_page(TRAIN, **tiny_run_state(name="waits", epochs=2)))
     waiting = [i.value for i in second.info if "training queue" in i.value]
-    assert waiting and "number 1 in line" in waiting[0] and "1 run train at once" in waiting[0]
+    assert waiting and "number 1 in line" in waiting[0] and "1 run trains at once" in waiting[0]
     second = no_exception(second.button(key="train.stop").click().run())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not second.warning:

@@ -19,10 +19,11 @@ from core.config import MAX_NUM_STEPS
 from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file
 
 from . import models, server, state
+from .i18n import N_, _
 
-REBUILD, FILES = "rebuilt from the book's data", "from vocabulary files"
-API_LABELS = {API: f"d2l {API}: load_data_nmt, train_seq2seq (the Chinese edition's)",
-              API_10: f"d2l {API_10}: MTFraEng, Seq2Seq, Trainer"}
+REBUILD, FILES = N_("rebuilt from the book's data"), N_("from vocabulary files")  # the radio's values, shown translated
+API_LABELS = {API: N_("d2l {api}: load_data_nmt, train_seq2seq (the Chinese edition's)"),
+              API_10: "d2l {api}: MTFraEng, Seq2Seq, Trainer"}      # nothing but the book's names: no translation
 
 
 def book_state_dict(raw: bytes, name: str) -> tuple[str, str] | None:
@@ -34,8 +35,9 @@ def book_state_dict(raw: bytes, name: str) -> tuple[str, str] | None:
         sizes = infer_sizes(from_api_keys(state_dict, api, name), name)
     except CheckpointError:
         return None
-    return api, (f"{sizes.cell.upper()} {sizes.num_layers}×{sizes.num_hiddens}, embed {sizes.embed_size}, "
-                 f"vocabularies {sizes.src_vocab} / {sizes.tgt_vocab}, d2l {api}'s keys")
+    return api, _("{cell} {layers}×{hiddens}, embed {embed}, vocabularies {src} / {tgt}, d2l {api}'s keys").format(
+        cell=sizes.cell.upper(), layers=sizes.num_layers, hiddens=sizes.num_hiddens, embed=sizes.embed_size,
+        src=sizes.src_vocab, tgt=sizes.tgt_vocab, api=api)
 
 
 def offer(name: str, raw: bytes, found: tuple[str, str]) -> None:
@@ -50,25 +52,28 @@ def import_form() -> None:
     if pending is None:
         return
     name, raw, about = pending
-    st.info(f"**{name}** holds weights trained with the book's code ({about}) but not what they were "
-            "trained on: say it, and import them as a checkpoint.", icon="📥")
-    api = st.radio("Trained with", list(API_LABELS), format_func=API_LABELS.get, key=state.IMPORT_API,
-                   help="Set from the file's keys (d2l 1.0's GRU wraps nn.GRU as rnn.rnn).")
-    how = st.radio("Vocabularies", [REBUILD, FILES], key=state.IMPORT_HOW,
-                   help="Rebuilt exactly as load_data_nmt builds them, from the same file and settings; "
-                        "or exported from the notebook: json.dump(vocab.idx_to_token, f).")
+    st.info(_("**{file}** holds weights trained with the book's code ({about}) but not what they were "
+              "trained on: say it, and import them as a checkpoint.").format(file=name, about=about), icon="📥")
+    # the options' labels translated now: AppTest calls a format_func outside the run, where the language is unknown
+    apis = {api: _(label).format(api=api) for api, label in API_LABELS.items()}
+    hows = {how: _(how) for how in (REBUILD, FILES)}
+    api = st.radio(_("Trained with"), list(apis), format_func=apis.get, key=state.IMPORT_API,
+                   help=_("Set from the file's keys (d2l 1.0's GRU wraps nn.GRU as rnn.rnn)."))
+    how = st.radio(_("Vocabularies"), list(hows), format_func=hows.get, key=state.IMPORT_HOW,
+                   help=_("Rebuilt exactly as load_data_nmt builds them, from the same file and settings; "
+                          "or exported from the notebook: json.dump(vocab.idx_to_token, f)."))
     args = _rebuild_inputs(api) if how == REBUILD else _vocab_inputs(api)
-    if st.button("📥 Import", key="import.go", disabled=args is None, type="primary") and args is not None:
+    if st.button(_("📥 Import"), key="import.go", disabled=args is None, type="primary") and args is not None:
         try:
             ckpt = import_state_dict(raw, name, api=api, **args)
         except (CheckpointError, ValueError) as err:
-            st.error(f"Not imported: {err}", icon="⚠️")
+            st.error(_("Not imported: {error}").format(error=err), icon="⚠️")
             return
         path = save_checkpoint(ckpt, _free_path(name))
         state.put(state.PENDING_IMPORT, None)
         state.put(state.ACTIVE_CHECKPOINT, models.file_ref(path).key)
         st.rerun()
-    if st.button("Cancel", key="import.cancel"):
+    if st.button(_("Cancel"), key="import.cancel"):
         state.put(state.PENDING_IMPORT, None)
         st.rerun()
 
@@ -76,10 +81,10 @@ def import_form() -> None:
 def _rebuild_inputs(api: str) -> dict | None:
     files = models.book_files()
     if files:
-        st.caption(f"Data: the book's file the app reads, `{files[0]}`.")
+        st.caption(_("Data: the book's file the app reads, `{path}`.").format(path=files[0]))
         text, path = read_tatoeba_file(files[0]), files[0]
     else:
-        upload = st.file_uploader("The notebook's fra-eng.zip or fra.txt", type=["zip", "txt"], key="import.data",
+        upload = st.file_uploader(_("The notebook's fra-eng.zip or fra.txt"), type=["zip", "txt"], key="import.data",
                                   max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
         if upload is None:
             return None
@@ -102,9 +107,9 @@ def _num_steps(api: str) -> int:
 
 
 def _vocab_inputs(api: str) -> dict | None:
-    src = st.file_uploader("Source vocabulary (.json or .txt)", type=["json", "txt"], key="import.src",
+    src = st.file_uploader(_("Source vocabulary (.json or .txt)"), type=["json", "txt"], key="import.src",
                            max_upload_size=server.upload_limit_mb())
-    tgt = st.file_uploader("Target vocabulary (.json or .txt)", type=["json", "txt"], key="import.tgt",
+    tgt = st.file_uploader(_("Target vocabulary (.json or .txt)"), type=["json", "txt"], key="import.tgt",
                            max_upload_size=server.upload_limit_mb())
     num_steps = _num_steps(api)
     if src is None or tgt is None:
@@ -128,17 +133,18 @@ def export_button(ckpt: Checkpoint, label: str) -> None:
     """A zip for the notebook: the weights with the book's keys and both vocabularies as text."""
     reason = exportable(ckpt)
     if reason is not None:
-        st.caption(f"Not exportable to the book's classes: {reason}.")
+        st.caption(_("Not exportable to the book's classes: {reason}.").format(reason=reason))
         return
     params, src, tgt = export_state_dict(ckpt, api=API)
-    params_10, _, _ = export_state_dict(ckpt, api=API_10)
-    stem = label.split(" ")[0].rsplit(".", 1)[0] or "seq2seq"
+    params_10 = export_state_dict(ckpt, api=API_10)[0]
+    # the file's name: the label before its note, " (uploaded)" or, in Chinese, "（已上传）"
+    stem = label.split(" ")[0].split("（")[0].rsplit(".", 1)[0] or "seq2seq"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{stem}.params", params)                      # d2l 0.17.6's keys
         z.writestr(f"{stem}-d2l-1.0.params", params_10)           # d2l 1.0's (encoder.rnn.rnn.…)
         z.writestr("src_vocab.txt", src + "\n")
         z.writestr("tgt_vocab.txt", tgt + "\n")
-    st.download_button("⬇️ For the book's code: weights + vocabularies (.zip)", buffer.getvalue(),
+    st.download_button(_("⬇️ For the book's code: weights + vocabularies (.zip)"), buffer.getvalue(),
                        file_name=f"{stem}-for-d2l.zip", mime="application/zip", key="home.export",
-                       help="net.load_state_dict(torch.load('….params')) in the notebook; see the README.")
+                       help=_("net.load_state_dict(torch.load('….params')) in the notebook; see the README."))

@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from .i18n import _
+
 ACCENT, MUTED, GOOD, WARN = "#e4572e", "#9aa5b1", "#2a9d8f", "#f4a261"
 _CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -66,19 +68,19 @@ def histogram(series: dict[str, Sequence[float]], title: str, x_title: str,
                                    xbins=dict(size=bin_size) if bin_size else None))
     fig.update_layout(barmode="overlay")
     # the legend above the plot: the tallest bars are where an inside legend would sit
-    return legend_above(layout(fig, title, height, x_title, "count"), top_margin=60)
+    return legend_above(layout(fig, title, height, x_title, _("count")), top_margin=60)
 
 
 def probability_bars(top: list[tuple[str, float]], chosen: str, title: str, height: int | None = None) -> go.Figure:
     """Horizontal bars of the top-k tokens, most likely on top, the chosen one highlighted;
     tall enough that every token keeps its label."""
-    tokens, probs = [t for t, _ in top][::-1], [p for _, p in top][::-1]
+    tokens, probs = [t for t, p in top][::-1], [p for t, p in top][::-1]
     colors = [ACCENT if t == chosen else MUTED for t in tokens]
     fig = go.Figure(go.Bar(x=probs, y=[label(t) for t in tokens], orientation="h", marker_color=colors,
                            text=[f"{p:.3f}" for p in probs], textposition="auto"))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(dtick=1)
-    return layout(fig, title, height or max(260, 90 + 24 * len(tokens)), "probability")
+    return layout(fig, title, height or max(260, 90 + 24 * len(tokens)), _("probability"))
 
 
 def heatmap(matrix: Sequence[Sequence[float]], x_labels: Sequence[str], y_labels: Sequence[str],
@@ -96,7 +98,7 @@ def grid(values: Sequence[Sequence], rows: Sequence[str] | None = None,
          columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A 2-D tensor or nested list as a labelled table."""
     frame = pd.DataFrame([list(r) for r in values])
-    frame.index = list(rows) if rows is not None else [f"row {i}" for i in range(len(frame))]
+    frame.index = list(rows) if rows is not None else [_("row {i}").format(i=i) for i in range(len(frame))]
     frame.columns = list(columns) if columns is not None else [f"t={j}" for j in range(frame.shape[1])]
     return frame
 

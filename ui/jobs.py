@@ -19,6 +19,7 @@ import streamlit as st
 from core.service.jobs import BackgroundJob, JobSnapshot, TrainingJob
 
 from . import server, state
+from .i18n import _
 
 ORPHAN_TIMEOUT = 60.0     # no heartbeat for this long: the tab is gone, stop
 EXPERIMENT_ORPHAN_TIMEOUT = 3600.0
@@ -132,18 +133,22 @@ def describe_wait(job: BackgroundJob) -> str:
     queue = job.queue
     place = queue.place(job) if queue is not None else None
     if place is None:
-        return "starting…"
+        return _("starting…")
     wait = queue.expected_wait(job)
-    when = f"expected to start in about {_duration(wait)}" if wait is not None else \
-        "the expected wait shows once the running runs have finished an epoch"
+    when = _("expected to start in about {duration}").format(duration=_duration(wait)) if wait is not None else \
+        _("the expected wait shows once the running runs have finished an epoch")
     slots = queue.capacity()
-    return (f"waiting in the server's training queue, number {place} in line; {when} "
-            f"({slots} run{'s' if slots != 1 else ''} train at once on this server). "
-            "It starts by itself; Stop takes it out of the queue.")
+    # one whole sentence per count (not a plural ending glued on): each language words its own
+    said = (_("waiting in the server's training queue, number {place} in line; {when} ({slots} run trains at once "
+              "on this server). It starts by itself; Stop takes it out of the queue.") if slots == 1 else
+            _("waiting in the server's training queue, number {place} in line; {when} ({slots} runs train at once "
+              "on this server). It starts by itself; Stop takes it out of the queue."))
+    return said.format(place=place, when=when, slots=slots)
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    return (_("{seconds:.0f} s").format(seconds=seconds) if seconds < 90 else
+            _("{minutes:.0f} min").format(minutes=seconds / 60))
 
 
 def start(job: TrainingJob) -> TrainingJob:
@@ -151,7 +156,7 @@ def start(job: TrainingJob) -> TrainingJob:
     another one still trains or waits, or when the server refuses it."""
     previous = state.get(state.TRAIN_JOB)
     if previous is not None and previous.alive:
-        raise ValueError("a run is already training or waiting in this tab: stop it first")
+        raise ValueError(_("a run is already training or waiting in this tab: stop it first"))
     submit(job)
     state.put(state.TRAIN_JOB, job)
     state.put(state.TRAIN_TOKEN, _register(job))

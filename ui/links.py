@@ -17,6 +17,7 @@ import streamlit as st
 from core.setups import Field, read_setup, write_setup
 
 from . import state
+from .i18n import _
 from .widgets import md_escape
 
 
@@ -41,8 +42,8 @@ def follow_url(view: str, fields: tuple[Field, ...], keys: Mapping[str, str], de
 def show_problems(view: str) -> None:
     problems = state.get(state.LINK_PROBLEMS + view)
     if problems:
-        st.warning("This link had values this page cannot use; they were set to their defaults: "
-                   + "; ".join(md_escape(p) for p in problems) + ".", icon="🔗")
+        st.warning(_("This link had values this page cannot use; they were set to their defaults: {problems}.").format(
+            problems="; ".join(md_escape(p) for p in problems)), icon="🔗")
 
 
 def keep_in_url(view: str, fields: tuple[Field, ...], values: Mapping[str, Any],
@@ -69,6 +70,6 @@ def share_box(label: str, params: Mapping[str, str], note: str = "") -> None:
     """The link in a box to select and copy (the address bar holds the same link)."""
     with st.expander(f"🔗 {label}"):
         st.text_area(label, link_to(params), height=68, label_visibility="collapsed",
-                     help="Select and copy it; the address bar shows the same link.")
-        st.caption("Anyone who opens this link gets these settings filled in (their own copy: nothing is "
-                   "shared but the settings)." + (f" {note}" if note else ""))
+                     help=_("Select and copy it; the address bar shows the same link."))
+        st.caption(_("Anyone who opens this link gets these settings filled in (their own copy: nothing is "
+                     "shared but the settings).") + (f" {note}" if note else ""))

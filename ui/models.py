@@ -23,6 +23,7 @@ from core.exercises.context import ContextMap, build_context_map
 from core.sources import load_split, prepare_data
 
 from . import state
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,14 @@ class CheckpointRef:
 def file_ref(path: str | Path) -> CheckpointRef:
     path = Path(path).resolve()
     default = path == checkpoint_path("default")
-    return CheckpointRef(f"file:{path}", f"{path.name}{' (shipped default)' if default else ''}")
+    return CheckpointRef(f"file:{path}", _("{file} (shipped default)").format(file=path.name) if default else path.name)
 
 
 def available() -> list[CheckpointRef]:
     """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
     files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
     files.sort(key=lambda ref: ref.path != checkpoint_path("default"))   # stable: newest order kept
-    uploads = [CheckpointRef(key, f"{name} (uploaded)") for key, (name, _) in state.get(state.UPLOADS, {}).items()]
+    uploads = [_upload_ref(key, name) for key, (name, _raw) in state.get(state.UPLOADS, {}).items()]
     return files + uploads
 
 
@@ -56,7 +57,11 @@ def add_upload(name: str, raw: bytes) -> CheckpointRef:
     uploads = state.get(state.UPLOADS, {})
     uploads[key] = (name, raw)
     state.put(state.UPLOADS, uploads)
-    return CheckpointRef(key, f"{name} (uploaded)")
+    return _upload_ref(key, name)
+
+
+def _upload_ref(key: str, name: str) -> CheckpointRef:
+    return CheckpointRef(key, _("{file} (uploaded)").format(file=name))
 
 
 def book_files() -> list[str]:
@@ -80,7 +85,8 @@ def _switched(key: str, _ckpt: Checkpoint, rule: str) -> Checkpoint:
 
 def try_upload(name: str, raw: bytes) -> Checkpoint:
     """Load an uploaded file as a checkpoint (cached), or CheckpointError saying what it is."""
-    return _load_upload(_upload_key(raw), name, raw)
+    with st.spinner(_("Loading the uploaded checkpoint…")):
+        return _load_upload(_upload_key(raw), name, raw)
 
 
 def _upload_key(raw: bytes) -> str:
@@ -99,11 +105,13 @@ def load(ref: CheckpointRef) -> Checkpoint:
     """The checkpoint behind `ref`, from the cache when unchanged; CheckpointError otherwise."""
     if ref.path is not None:
         if not ref.path.is_file():
-            raise CheckpointError(f"{ref.path.name}: the file is gone; pick another checkpoint")
+            raise CheckpointError(_("{file}: the file is gone; pick another checkpoint").format(file=ref.path.name))
         stat = ref.path.stat()
-        return _load_file(str(ref.path), stat.st_mtime_ns, stat.st_size)
+        with st.spinner(_("Loading the checkpoint…")):
+            return _load_file(str(ref.path), stat.st_mtime_ns, stat.st_size)
     name, raw = state.get(state.UPLOADS, {})[ref.key]
-    return _load_upload(ref.key, name, raw)
+    with st.spinner(_("Loading the uploaded checkpoint…")):
+        return _load_upload(ref.key, name, raw)
 
 
 def load_private_copy(ref: CheckpointRef) -> Checkpoint:
@@ -112,30 +120,43 @@ def load_private_copy(ref: CheckpointRef) -> Checkpoint:
     return copy.deepcopy(load(ref))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
+# The cached loaders show no spinner of their own: a decorator's text is fixed at import, before
+# the reader's language is known. Their callers open one in it (shown only after half a second,
+# so a cache hit shows nothing).
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _load_file(path: str, mtime_ns: int, size: int) -> Checkpoint:
     return load_checkpoint(path, name=Path(path).name)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the uploaded checkpoint…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _load_upload(key: str, name: str, _raw: bytes) -> Checkpoint:
     return load_checkpoint(_raw, name=name)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Translating the held-out pairs…")
-def evaluation(key: str, _ckpt: Checkpoint) -> EvalReport:
+def evaluation(key: str, ckpt: Checkpoint) -> EvalReport:
     """Held-out evaluation of a checkpoint, computed once per checkpoint version (`key`)."""
+    with st.spinner(_("Translating the held-out pairs…")):
+        return _evaluation(key, ckpt)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _evaluation(key: str, _ckpt: Checkpoint) -> EvalReport:
     return evaluate_pairs(_ckpt.model, _ckpt.test_pairs, _ckpt.src_vocab, _ckpt.tgt_vocab,
-                          _ckpt.data_config.num_steps)
+                          _ckpt.data_config.num_steps, tokenizer=_ckpt.data_config.tokenizer)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Encoding the held-out sentences…")
-def context_map(key: str, _ckpt: Checkpoint, _sentences: list[str]) -> ContextMap:
+def context_map(key: str, ckpt: Checkpoint, sentences: list[str]) -> ContextMap:
     """These sentences' context vectors, their 2-D PCA and translations, once per checkpoint."""
+    with st.spinner(_("Encoding the held-out sentences…")):
+        return _context_map(key, ckpt, sentences)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _context_map(key: str, _ckpt: Checkpoint, _sentences: list[str]) -> ContextMap:
     return build_context_map(_ckpt.model, _sentences, _ckpt.src_vocab, _ckpt.tgt_vocab, _ckpt.data_config.num_steps)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Preparing the data…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _prepared(config_json: str, digest: str | None, _raw: bytes | None) -> NMTData:
     return prepare_data(DataConfig(**json.loads(config_json)), _raw)
 
@@ -143,11 +164,12 @@ def _prepared(config_json: str, digest: str | None, _raw: bytes | None) -> NMTDa
 def prepared_data(config: DataConfig, raw: bytes | None) -> NMTData:
     """`core.sources.prepare_data`, cached by the config and the upload's hash."""
     digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
-    return _prepared(json.dumps(config.to_dict(), sort_keys=True), digest, raw)
+    with st.spinner(_("Preparing the data…")):
+        return _prepared(json.dumps(config.to_dict(), sort_keys=True), digest, raw)
 
 
 @st.cache_data(show_spinner=False)
 def corpus_size() -> tuple[int, int]:
     """(pairs, malformed lines) of the shipped corpus: the whole file as one training split."""
-    pairs, _ = load_split(DataConfig(source="corpus", num_examples=1_000_000, num_test=0))
+    pairs, _test = load_split(DataConfig(source="corpus", num_examples=1_000_000, num_test=0))
     return len(pairs), pairs.skipped

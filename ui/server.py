@@ -13,6 +13,8 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core.service.limits import LimitError, Limits
 from core.service.serving import Serving, serve
 
+from .i18n import _
+
 
 def _secrets() -> dict:
     try:
@@ -23,10 +25,12 @@ def _secrets() -> dict:
 
 def serving() -> Serving:
     """The server's one setup (a changed SEQ2SEQ_* environment, as in tests, makes a new one)."""
-    return _serving(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEQ2SEQ_"))))
+    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEQ2SEQ_")))
+    with st.spinner(_("Connecting to the training cluster…")):   # shown after half a second: not on a cache hit
+        return _serving(settings)
 
 
-@st.cache_resource(show_spinner="Connecting to the training cluster…")
+@st.cache_resource(show_spinner=False)     # a decorator's text is fixed at import: serving() shows it translated
 def _serving(settings: tuple[tuple[str, str], ...]) -> Serving:
     return serve(dict(settings), _secrets())
 
@@ -40,8 +44,9 @@ def check_settings() -> None:
     try:
         serving()
     except LimitError as err:
-        st.error(f"This server's settings are invalid: {err}. The operator sets them in the "
-                 "environment or in `.streamlit/secrets.toml` (README, “Serving a class”).", icon="🛑")
+        st.error(_("This server's settings are invalid: {error}. The operator sets them in the "
+                   "environment or in `.streamlit/secrets.toml` (README, “Serving a class”).").format(error=err),
+                 icon="🛑")
         st.stop()
 
 

@@ -25,6 +25,8 @@ LINK_APPLIED = "link.applied."           # + view: the URL values last applied (
 LINK_PARAMS = "link.params."             # + view: the parameters its link carries now
 LINK_PROBLEMS = "link.problems."         # + view: why a link's values were refused
 OPERATOR_TOKEN = "operator.token"         # the operator token this session gave (never in the URL)
+LANGUAGE = "lang"                        # the reader's language, "en" or "zh" (ui.i18n)
+LANGUAGE_PICKER = "lang.picker"          # the sidebar's language widget
 TAB_ID = "tab_id"                        # this session's short name on the operator page
 TRAIN_JOB = "train_job"                  # this tab's core.service.jobs.TrainingJob
 TRAIN_TOKEN = "train_token"              # its token in ui.jobs' registry and the URL (?run=)
@@ -77,6 +79,7 @@ TRAIN_ACCUM = "train.accum"
 TRAIN_TEACHER_FORCING = "train.tf"
 TRAIN_MASKED = "train.masked"
 TRAIN_REDUCTION = "train.reduction"
+TRAIN_TOKENIZER = "train.tokenizer"
 TRAIN_DEVICE = "train.device"
 TRAIN_SAMPLE_EVERY = "train.sample_every"
 TRAIN_NAME = "train.name"

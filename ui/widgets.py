@@ -23,7 +23,8 @@ from core.model import count_parameters
 from core.service.operator import operator_token
 from core.setups import MAX_TEXT_CHARS     # per text field; longer text is cut, with a message
 
-from . import book_import, jobs, models, server, state
+from . import book_import, i18n, jobs, models, server, state
+from .i18n import N_, _
 from .models import CheckpointRef
 from .polling import poll
 
@@ -41,14 +42,14 @@ PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Maski
 }
 NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (config.toml hides
            # Streamlit's own list, which names the home page after its file, "app")
-    ("home", "Home", "🔁"),
-    ("model", "Model", "🔬"),
-    ("train", "Train", "🏋️"),
-    ("masking", "Masking", "🎭"),
-    ("decode", "Decode", "🔎"),
-    ("bleu", "BLEU", "📏"),
-    ("exercises", "Exercises", "🧪"),
-    ("accumulation", "Accumulation", "➕"),
+    ("home", N_("Home"), "🔁"),
+    ("model", N_("Model"), "🔬"),
+    ("train", N_("Train"), "🏋️"),
+    ("masking", N_("Masking"), "🎭"),
+    ("decode", N_("Decode"), "🔎"),
+    ("bleu", N_("BLEU"), "📏"),
+    ("exercises", N_("Exercises"), "🧪"),
+    ("accumulation", N_("Accumulation"), "➕"),
 ]
 UPLOAD_TYPES = ["pt", "pth", "params"]   # .params is what the book's notebooks save; the file is checked
 BADGE_SECONDS = 2.0       # the sidebar badge's polling interval while this tab's job trains
@@ -73,7 +74,8 @@ def long_text_input(where, label: str, name: str, default: str, **kwargs) -> str
     saying so (a widget's own max_chars silently drops a longer paste)."""
     text = where.text_input(label, **state.kept(name, default), **kwargs)
     if len(text) > MAX_TEXT_CHARS:
-        st.warning(f"{label}: {len(text):,} characters; the first {MAX_TEXT_CHARS:,} are used.", icon="✂️")
+        st.warning(_("{field}: {count:,} characters; the first {most:,} are used.").format(
+            field=label, count=len(text), most=MAX_TEXT_CHARS), icon="✂️")
         return text[:MAX_TEXT_CHARS]
     return text
 
@@ -114,11 +116,12 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
 
     `job_badge=False`: no training-job badge in the sidebar (the Train view shows the job
     itself; a second polling fragment there would take time from the training thread)."""
-    st.set_page_config(page_title=f"{title} · seq2seq playground", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{_(title)} · seq2seq playground", page_icon=icon, layout="wide")
     server.check_settings()
     one_thread_per_job()
     fast.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
+        i18n.picker()
         _navigation()
         active = _checkpoint_picker()
         if job_badge:
@@ -126,13 +129,14 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     return active
 
 
-OPERATOR_LINK = ("operator", "Operator", "🛠️")   # only where the operator set a token
+OPERATOR_LINK = ("operator", N_("Operator"), "🛠️")   # only where the operator set a token
 
 
 def _navigation() -> None:
+    """The links to every view, carrying the reader's language."""
     with st.container(key="nav"):
         for page, label, icon in NAV + ([OPERATOR_LINK] if operator_token(os.environ) else []):
-            st.page_link(PAGES[page], label=label, icon=icon)
+            st.page_link(PAGES[page], label=_(label), icon=icon, query_params=i18n.link_params())
     st.divider()
 
 
@@ -164,7 +168,8 @@ def _take_upload(name: str, raw: bytes) -> None:
         return
     error = guarded_message(models.try_upload, name, raw)
     state.put(state.UPLOAD_ERROR, None if error is None else
-              f"**Could not load {md_escape(name)}**, so the checkpoint in use is unchanged: {md_escape(error)}")
+              _("**Could not load {file}**, so the checkpoint in use is unchanged: {error}").format(
+                  file=md_escape(name), error=md_escape(error)))
     if error is None:
         state.put(state.ACTIVE_CHECKPOINT, models.add_upload(name, raw).key)
 
@@ -179,11 +184,11 @@ def guarded_message(fn: Callable[..., object], *args) -> str | None:
 
 
 def _checkpoint_picker() -> Active:
-    st.subheader("🧠 Checkpoint")
+    st.subheader(_("🧠 Checkpoint"))
     slot = st.container()             # the picker goes above the uploader, but needs its result
-    with st.expander("Upload a checkpoint (.pt) or the book's weights (.params)",
+    with st.expander(_("Upload a checkpoint (.pt) or the book's weights (.params)"),
                      expanded=state.get(state.PENDING_IMPORT) is not None):
-        upload = st.file_uploader("Checkpoint file", type=UPLOAD_TYPES, key=state.UPLOADER,
+        upload = st.file_uploader(_("Checkpoint file"), type=UPLOAD_TYPES, key=state.UPLOADER,
                                   label_visibility="collapsed", max_upload_size=server.upload_limit_mb())
         if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
             state.put(state.LAST_UPLOAD, upload.file_id)
@@ -194,17 +199,17 @@ def _checkpoint_picker() -> Active:
     refs = {ref.key: ref for ref in models.available()}
     with slot:
         if not refs:
-            st.warning(f"No checkpoint in {md_code(str(checkpoint_dir()))} yet: "
-                       "train one on the Train page or upload one below.", icon="🧭")
+            st.warning(_("No checkpoint in {folder} yet: train one on the Train page or upload one below.").format(
+                folder=md_code(str(checkpoint_dir()))), icon="🧭")
             return Active(None, None)
         if state.get(state.ACTIVE_CHECKPOINT) not in refs:
             state.put(state.ACTIVE_CHECKPOINT, next(iter(refs)))
         keys, active = list(refs), state.get(state.ACTIVE_CHECKPOINT)
         picker = _picker_key(keys, active)
-        key = st.selectbox("In use on every page", keys, index=keys.index(active), format_func=lambda k: refs[k].label,
-                           key=picker, on_change=_remember_pick, args=(picker,))
-        ckpt = guarded(f"Could not load {refs[key].label}", models.load, refs[key],
-                       hint="Pick another checkpoint, or train a new one.")
+        key = st.selectbox(_("In use on every page"), keys, index=keys.index(active),
+                           format_func=lambda k: refs[k].label, key=picker, on_change=_remember_pick, args=(picker,))
+        ckpt = guarded(_("Could not load {checkpoint}").format(checkpoint=refs[key].label), models.load, refs[key],
+                       hint=_("Pick another checkpoint, or train a new one."))
         if ckpt is not None:
             st.caption(checkpoint_line(ckpt))
             ckpt = _context_rule(refs[key], ckpt)
@@ -216,22 +221,44 @@ def _context_rule(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
     rule by default, the other one click away (training is the same either way)."""
     if ckpt.model_config.decoder != "plain":
         return ckpt
-    rule = st.radio("Decoder context at inference", CONTEXTS, index=CONTEXTS.index(ckpt.model_config.context),
-                    horizontal=True, key=state.CONTEXT_RULE + ref.key,
-                    help="encoder: the encoder's final state at every step, as the chapter's figure draws it "
-                         "and d2l 1.0 does. book: d2l 0.17.6's state[-1], which while decoding is the previous "
-                         "decoder state, a context training never showed the model.")
+    rule = st.radio(_("Decoder context at inference"), CONTEXTS, index=CONTEXTS.index(ckpt.model_config.context),
+                    format_func=shown_as(CONTEXT_LABELS), horizontal=True, key=state.CONTEXT_RULE + ref.key,
+                    help=_("encoder: the encoder's final state at every step, as the chapter's figure draws it "
+                           "and d2l 1.0 does. book: d2l 0.17.6's state[-1], which while decoding is the previous "
+                           "decoder state, a context training never showed the model."))
     if rule != ckpt.model_config.context:
-        st.caption(f"Decoding with the {rule} rule; this checkpoint was saved with the "
-                   f"{ckpt.model_config.context} rule. Its weights are the same.")
+        st.caption(_("Decoding with the {rule} rule; this checkpoint was saved with the {saved} rule. "
+                     "Its weights are the same.").format(rule=context_label(rule),
+                                                          saved=context_label(ckpt.model_config.context)))
     return models.with_context(models.cache_key(ref), ckpt, rule)
+
+
+CONTEXT_LABELS = {"encoder": N_("encoder"), "book": N_("book")}   # a context rule (a config value) as shown
+
+
+def context_label(rule: str) -> str:
+    return _(CONTEXT_LABELS[rule]) if rule in CONTEXT_LABELS else rule
+
+
+def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
+    """A format_func showing each option (a value the code compares) as its label in the reader's
+    language. Translated now, while the page runs: a format_func is also called outside the run
+    (AppTest does, to read a widget), where the reader's language is not known."""
+    shown = {value: _(label) for value, label in labels.items()}
+    return lambda value: shown.get(value, value)
 
 
 def checkpoint_line(ckpt: Checkpoint) -> str:
     m, h = ckpt.model_config, ckpt.history
-    loss = f", loss {h.epoch_loss[-1]:.3f}" if h.epoch_loss else ""
-    trained = ckpt.origin.split(",")[0] if ckpt.origin and not h.epoch_loss else f"{len(h.epoch_loss)} epochs{loss}"
-    return f"{m.cell.upper()} {m.num_layers}×{m.num_hiddens}, {ckpt.data_config.source} data, {trained}"
+    if ckpt.origin and not h.epoch_loss:
+        trained = ckpt.origin.split(",")[0]
+    elif h.epoch_loss:
+        trained = _("{epochs} epochs, loss {loss:.3f}").format(epochs=len(h.epoch_loss), loss=h.epoch_loss[-1])
+    else:
+        trained = _("{epochs} epochs").format(epochs=len(h.epoch_loss))
+    return _("{cell} {layers}×{hiddens}, {source} data, {trained}").format(
+        cell=m.cell.upper(), layers=m.num_layers, hiddens=m.num_hiddens, source=ckpt.data_config.source,
+        trained=trained)
 
 
 def _job_status() -> None:
@@ -248,39 +275,61 @@ def _job_badge() -> None:
     job = jobs.current()
     if job is not None:
         snap = job.snapshot()
-        where = f"number {snap.place} in the queue" if snap.waiting and snap.place else \
-            f"epoch {snap.epoch}/{snap.num_epochs}"
-        st.progress(snap.progress, text=f"🏋️ {md_escape(job.name)}: {snap.status}, {where}")
+        if snap.waiting and snap.place:
+            text = _("🏋️ {run}: {status}, number {place} in the queue").format(
+                run=md_escape(job.name), status=status_word(snap.status), place=snap.place)
+        else:
+            text = _("🏋️ {run}: {status}, epoch {epoch}/{total}").format(
+                run=md_escape(job.name), status=status_word(snap.status), epoch=snap.epoch, total=snap.num_epochs)
+        st.progress(snap.progress, text=text)
+
+
+STATUS_WORDS = {   # a job's status (core.service.jobs) as the reader's word for it; the status itself stays data
+    "created": N_("created"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+    "stopped": N_("stopped"), "failed": N_("failed"),
+}
+
+
+def status_word(status: str) -> str:
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 def no_checkpoint(what: str) -> None:
     """Say clearly why there is no model to use, and offer training."""
     if models.available():          # there are checkpoints: the one picked did not load
-        st.warning(f"{what} needs a model, and the checkpoint picked in the sidebar could not be loaded "
-                   "(the sidebar says why): pick another one there, or train a new one.", icon="🧭")
-    else:
-        st.warning(f"{what} needs a trained model and none is available: the shipped "
-                   "`checkpoints/default.pt` is missing and no other checkpoint was found. "
-                   "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.",
+        st.warning(_("{what} needs a model, and the checkpoint picked in the sidebar could not be loaded "
+                     "(the sidebar says why): pick another one there, or train a new one.").format(what=what),
                    icon="🧭")
-    st.page_link(PAGES["train"], label="Train a model", icon="🏋️")
+    else:
+        st.warning(_("{what} needs a trained model and none is available: the shipped "
+                     "`checkpoints/default.pt` is missing and no other checkpoint was found. "
+                     "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.").format(
+                         what=what), icon="🧭")
+    st.page_link(PAGES["train"], label=_("Train a model"), icon="🏋️", query_params=i18n.link_params())
 
 
 def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
     d, m, h = ckpt.data_config, ckpt.model_config, ckpt.history
-    bridge = f", decoder {m.decoder_layers}×{m.decoder_hiddens} via a bridge" if m.needs_bridge else ""
+    sizes = dict(cell=m.cell.upper(), embed=m.embed_size, layers=m.num_layers, hiddens=m.num_hiddens,
+                 decoder_layers=m.decoder_layers, decoder_hiddens=m.decoder_hiddens, dropout=m.dropout,
+                 parameters=count_parameters(ckpt.model))
+    model = (_("{cell}, embed {embed}, {layers}×{hiddens}, decoder {decoder_layers}×{decoder_hiddens} via a bridge, "
+               "dropout {dropout}, {parameters:,} parameters") if m.needs_bridge else
+             _("{cell}, embed {embed}, {layers}×{hiddens}, dropout {dropout}, {parameters:,} parameters"))
+    data = (_("{source} ({path}), num_steps {num_steps}") if d.path else _("{source}, num_steps {num_steps}"))
+    training = (_("{epochs} epochs, final loss {loss:.4f}") if h.epoch_loss else _("{epochs} epochs")).format(
+        epochs=len(h.epoch_loss), loss=h.epoch_loss[-1] if h.epoch_loss else 0.0)
     return {
-        "data": f"{d.source}{f' ({d.path})' if d.path else ''}, num_steps {d.num_steps}",
-        "model": f"{m.cell.upper()}, embed {m.embed_size}, {m.num_layers}×{m.num_hiddens}{bridge}, "
-                 f"dropout {m.dropout}, {count_parameters(ckpt.model):,} parameters",
-        "decoder context": "Bahdanau attention over the encoder outputs" if m.decoder == "attention"
-                           else "the encoder's state at every step" if m.context == "encoder"
-                           else "the book's state[-1] of the running decoder state",
-        "vocabularies": f"source {len(ckpt.src_vocab):,} tokens, target {len(ckpt.tgt_vocab):,} tokens",
-        **({"origin": ckpt.origin} if ckpt.origin else {}),
-        "training": f"{len(h.epoch_loss)} epochs"
-                    + (f", final loss {h.epoch_loss[-1]:.4f}" if h.epoch_loss else ""),
-        "held-out pairs": f"{len(ckpt.test_pairs):,}",
+        _("data"): data.format(source=d.source, path=d.path, num_steps=d.num_steps),
+        _("model"): model.format(**sizes),
+        _("decoder context"): _("Bahdanau attention over the encoder outputs") if m.decoder == "attention"
+                              else _("the encoder's state at every step") if m.context == "encoder"
+                              else _("the book's state[-1] of the running decoder state"),
+        _("vocabularies"): _("source {src:,} tokens, target {tgt:,} tokens").format(
+            src=len(ckpt.src_vocab), tgt=len(ckpt.tgt_vocab)),
+        **({_("origin"): ckpt.origin} if ckpt.origin else {}),
+        _("training"): training,
+        _("held-out pairs"): f"{len(ckpt.test_pairs):,}",
     }
 
 

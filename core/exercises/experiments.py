@@ -32,13 +32,14 @@ from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData, build_array_nmt
 from ..evaluate import evaluate_pairs
 from ..history import EpochEvent
+from ..i18n import N_
 from ..loss import MaskedSoftmaxCELoss
 from ..model import count_parameters
 from ..service.jobs import BackgroundJob
 from ..service.workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed
 from ..train import start_run
 from ..trainer import teacher_forced_logits
-from .readings import interpret  # noqa: F401  (part of this module's interface)
+from .readings import LABELS, interpret  # noqa: F401  (interpret: part of this module's interface)
 from .results import ExperimentResult, VariantResult
 
 RESULT_VERSION = 1        # bump when VariantResult changes: old cache files are then ignored
@@ -102,31 +103,37 @@ def catalogue(base: BaseSetup | None = None) -> list[Experiment]:
     def variant(label: str, value: Any, model: dict | None = None, train: dict | None = None) -> Variant:
         return Variant(label, value, b.data, replace(b.model, **(model or {})), replace(b.train, **(train or {})))
 
+    # Titles, questions and labels are English data (labels are part of the cache key); the
+    # marks put them in the catalogs, and the UI and the readings show them translated.
     return [
-        Experiment("hyperparameters", "7.9.1", "Hyperparameters: the hidden size",
-                   "Try to improve the translations by tuning the hyperparameters.",
-                   tuple(variant(f"hidden {h}", h, {"num_hiddens": h}) for h in sorted({max(1, H // 2), H, 2 * H}))),
-        Experiment("mask", "7.9.2", "No mask in the loss",
-                   "Rerun without masking the loss. What do you observe, and why?",
-                   (variant("masked (book)", True), variant("unmasked", False, train={"masked": False}))),
-        Experiment("bridge", "7.9.3", "Encoder and decoder of different sizes",
-                   "If the encoder and decoder differ in layers or hidden units, how can the decoder's "
-                   "hidden state be initialised?",
-                   (variant(f"equal ({L}×{H} → {L}×{H})", "equal"),
-                    variant(f"narrower encoder ({L}×{max(1, H // 2)} → {L}×{H})", "hiddens",
-                            {"num_hiddens": max(1, H // 2), "dec_num_hiddens": H}),
-                    variant(f"other decoder depth ({L}×{H} → {other_depth}×{H})", "layers",
+        Experiment("hyperparameters", "7.9.1", N_("Hyperparameters: the hidden size"),
+                   N_("Try to improve the translations by tuning the hyperparameters."),
+                   tuple(variant(LABELS["hidden"].format(size=h), h, {"num_hiddens": h})
+                         for h in sorted({max(1, H // 2), H, 2 * H}))),
+        Experiment("mask", "7.9.2", N_("No mask in the loss"),
+                   N_("Rerun without masking the loss. What do you observe, and why?"),
+                   (variant(N_("masked (book)"), True), variant(N_("unmasked"), False, train={"masked": False}))),
+        Experiment("bridge", "7.9.3", N_("Encoder and decoder of different sizes"),
+                   N_("If the encoder and decoder differ in layers or hidden units, how can the decoder's "
+                      "hidden state be initialised?"),
+                   (variant(LABELS["equal"].format(enc_size=f"{L}×{H}", dec_size=f"{L}×{H}"), "equal"),
+                    variant(LABELS["narrower"].format(enc_size=f"{L}×{max(1, H // 2)}", dec_size=f"{L}×{H}"),
+                            "hiddens", {"num_hiddens": max(1, H // 2), "dec_num_hiddens": H}),
+                    variant(LABELS["depth"].format(enc_size=f"{L}×{H}", dec_size=f"{other_depth}×{H}"), "layers",
                             {"dec_num_layers": other_depth}))),
-        Experiment("teacher_forcing", "7.9.4", "Teacher forcing vs the model's own predictions",
-                   "What happens if the decoder is fed its own previous prediction instead of the "
-                   "true token during training?",
-                   tuple(variant(f"ratio {r:g}", r, train={"teacher_forcing_ratio": r}) for r in (1.0, 0.75, 0.5, 0.0))),
-        Experiment("cell", "7.9.5", "LSTM instead of GRU", "Rerun the experiment with an LSTM instead of a GRU.",
-                   (variant("GRU (book)", "gru"), variant("LSTM", "lstm", {"cell": "lstm"}))),
-        Experiment("output_layer", "7.9.6", "Other output layers",
-                   "Is there another way to design the decoder's output layer?",
-                   (variant("dense (book)", "dense"), variant("tied to the embedding", "tied", {"output_layer": "tied"}),
-                    variant("adaptive softmax", "adaptive", {"output_layer": "adaptive"}))),
+        Experiment("teacher_forcing", "7.9.4", N_("Teacher forcing vs the model's own predictions"),
+                   N_("What happens if the decoder is fed its own previous prediction instead of the "
+                      "true token during training?"),
+                   tuple(variant(LABELS["ratio"].format(ratio=f"{r:g}"), r, train={"teacher_forcing_ratio": r})
+                         for r in (1.0, 0.75, 0.5, 0.0))),
+        Experiment("cell", "7.9.5", N_("LSTM instead of GRU"),
+                   N_("Rerun the experiment with an LSTM instead of a GRU."),
+                   (variant(N_("GRU (book)"), "gru"), variant("LSTM", "lstm", {"cell": "lstm"}))),
+        Experiment("output_layer", "7.9.6", N_("Other output layers"),
+                   N_("Is there another way to design the decoder's output layer?"),
+                   (variant(N_("dense (book)"), "dense"),
+                    variant(N_("tied to the embedding"), "tied", {"output_layer": "tied"}),
+                    variant(N_("adaptive softmax"), "adaptive", {"output_layer": "adaptive"}))),
     ]
 
 

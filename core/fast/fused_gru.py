@@ -27,6 +27,8 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.modules import module as _module_globals   # the global forward hooks
 
+from ..i18n import translator
+
 SOURCE = Path(__file__).with_name("csrc") / "fused_gru.cpp"
 ENV_SWITCH = "SEQ2SEQ_FUSED_GRU"
 _log = logging.getLogger(__name__)
@@ -142,16 +144,17 @@ def load(timeout: float | None = None) -> bool:
     return _state["loaded"]
 
 
-def status() -> str:
-    """What training on the CPU runs, in a few words for the UI."""
+def status(lang: str = "en") -> str:
+    """What training on the CPU runs, in a few words for the UI (in the reader's language)."""
+    _ = translator(lang)
     if not enabled():
-        return f"nn.GRU: the fused GRU kernel is off ({ENV_SWITCH}=0)"
+        return _("nn.GRU: the fused GRU kernel is off ({switch}=0)").format(switch=ENV_SWITCH)
     if _state["loaded"]:
-        return "fused GRU kernel"
+        return _("fused GRU kernel")
     if _state["error"]:
         reason = _state["error"].splitlines()[0][:160]
-        return f"nn.GRU: the fused GRU kernel is unavailable, {reason}"
-    return "nn.GRU while the fused GRU kernel builds"
+        return _("nn.GRU: the fused GRU kernel is unavailable, {reason}").format(reason=reason)
+    return _("nn.GRU while the fused GRU kernel builds")
 
 
 class _Recurrence(torch.autograd.Function):

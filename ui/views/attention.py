@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from core.decode import DecodeStep, GreedyResult, SourceEncoding
 
 from .. import charts
+from ..i18n import _
 
 
 def source_labels(source: SourceEncoding) -> list[str]:
@@ -36,7 +37,7 @@ def attention_bars(step: DecodeStep, source: SourceEncoding, title: str, height:
                            hovertemplate="%{y:.4f}<extra></extra>"))
     _source_axis(fig, labels)
     fig.update_yaxes(range=[0, 1])
-    return charts.layout(fig, title, height, "source position", "attention weight")
+    return charts.layout(fig, title, height, _("source position"), _("attention weight"))
 
 
 def attention_heatmap(result: GreedyResult, title: str) -> go.Figure:
@@ -46,21 +47,23 @@ def attention_heatmap(result: GreedyResult, title: str) -> go.Figure:
     matrix = [s.attention[:len(labels)] for s in result.steps]
     fig = go.Figure(go.Heatmap(z=matrix, x=list(range(len(labels))), y=list(range(len(rows))), zmin=0, zmax=1,
                                colorscale="Oranges", texttemplate="%{z:.2f}",
-                               hovertemplate="step %{y} → source %{x}: %{z:.4f}<extra></extra>"))
+                               hovertemplate=_("step {step} → source {source}: {weight}").format(
+                                   step="%{y}", source="%{x}", weight="%{z:.4f}") + "<extra></extra>"))
     _source_axis(fig, labels)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), autorange="reversed",
                      ticktext=[html.escape(r) for r in rows])
-    return charts.layout(fig, title, 140 + 28 * len(rows), "source (what the encoder read)", "target step")
+    return charts.layout(fig, title, 140 + 28 * len(rows), _("source (what the encoder read)"), _("target step"))
 
 
 def show_step(step: DecodeStep, source: SourceEncoding, n: int) -> None:
     """The bar chart for step n, if the model attends."""
     if step.attention is not None:
-        charts.show(attention_bars(step, source, f"Step {n}: attention over the source"), key="decode.attention")
+        charts.show(attention_bars(step, source, _("Step {n}: attention over the source").format(n=n)),
+                    key="decode.attention")
 
 
 def show_map(result: GreedyResult) -> None:
     """The source × target heatmap, if the model attends."""
     if result.steps and result.steps[0].attention is not None:
-        charts.show(attention_heatmap(result, "Attention weights: each target step over the source tokens"),
+        charts.show(attention_heatmap(result, _("Attention weights: each target step over the source tokens")),
                     key="decode.attention_map")

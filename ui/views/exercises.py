@@ -9,12 +9,28 @@ import pandas as pd
 import streamlit as st
 
 from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret, measured_here
+from core.exercises.readings import variant_label
 
-from .. import charts, jobs, state
+from .. import charts, i18n, jobs, state
+from ..i18n import N_, _
 from ..polling import follow
 from ..widgets import md_escape
 
 REFRESH_SECONDS = 1.0
+# What ExperimentJob says when it ends (core keeps them in English): translated where shown.
+JOB_MESSAGES = (N_("every variant trained and was scored"), N_("stopped by request: nothing was cached"),
+                N_("a variant diverged: nothing was cached, try a smaller lr"), N_("the browser session went away"))
+STATUSES = {"finished": N_("finished"), "stopped": N_("stopped"), "diverged": N_("diverged")}   # a variant's
+
+
+def experiment_name(experiment: Experiment) -> str:
+    """'7.9.2 · No mask in the loss', in the reader's language."""
+    return f"{experiment.section} · {_(experiment.title)}"
+
+
+def label(variant_or_result) -> str:
+    """A variant's label in the reader's language (results keep it in English)."""
+    return variant_label(variant_or_result.label, i18n.current())
 
 
 # -- the experiment job ------------------------------------------------------------------------
@@ -46,19 +62,22 @@ def last_result(experiment: Experiment) -> ExperimentResult | None:
 
 def pick_experiment(experiments: list[Experiment]) -> Experiment:
     by_key = {e.key: e for e in experiments}
-    key = st.selectbox("Exercise", list(by_key), format_func=lambda k: f"{by_key[k].section} · {by_key[k].title}",
+    key = st.selectbox(_("Exercise"), list(by_key), format_func=lambda k: experiment_name(by_key[k]),
                        **state.kept(state.EXERCISE_PICK, experiments[0].key))
     return by_key.get(key, experiments[0])
 
 
 def variant_table(variants: tuple[Variant, ...]) -> pd.DataFrame:
     """What each variant trains: the settings the exercises turn, one row per variant."""
+    def decoder(v: Variant) -> str:
+        size = f"{v.model.decoder_layers}×{v.model.decoder_hiddens}"
+        return _("{size} (bridge)").format(size=size) if v.model.needs_bridge else size
+
     return pd.DataFrame([{
-        "variant": v.label, "cell": v.model.cell.upper(),
-        "encoder": f"{v.model.num_layers}×{v.model.num_hiddens}",
-        "decoder": f"{v.model.decoder_layers}×{v.model.decoder_hiddens}" + (" (bridge)" if v.model.needs_bridge else ""),
-        "output layer": v.output_layer, "loss": "masked" if v.train.masked else "unmasked",
-        "teacher forcing": v.train.teacher_forcing_ratio, "lr": v.train.lr, "epochs": v.train.num_epochs,
+        _("variant"): label(v), _("cell"): v.model.cell.upper(),
+        _("encoder"): f"{v.model.num_layers}×{v.model.num_hiddens}", _("decoder"): decoder(v),
+        _("output layer"): v.output_layer, _("loss"): _("masked") if v.train.masked else _("unmasked"),
+        _("teacher forcing"): v.train.teacher_forcing_ratio, _("lr"): v.train.lr, _("epochs"): v.train.num_epochs,
     } for v in variants])
 
 
@@ -67,23 +86,28 @@ def controls(experiment: Experiment, cached: ExperimentResult | None) -> None:
     job = current_job()
     busy = job is not None and job.alive
     c = st.columns([1, 1, 4], vertical_alignment="center")
-    c[0].button("🔁 Re-run" if cached else "▶️ Run", type="secondary" if cached else "primary", key="exercises.run",
-                disabled=busy, on_click=start_job, args=(experiment, cached is not None),
-                help="Another experiment is training in this tab." if busy else None)
+    c[0].button(_("🔁 Re-run") if cached else _("▶️ Run"), type="secondary" if cached else "primary",
+                key="exercises.run", disabled=busy, on_click=start_job, args=(experiment, cached is not None),
+                help=_("Another experiment is training in this tab.") if busy else None)
     if busy:
-        c[1].button("⏹️ Stop", key="exercises.stop", on_click=job.stop)
-    runs = len(experiment.variants)
-    c[2].caption(f"Trains {runs} variants × {experiment.variants[0].train.num_epochs} epochs from scratch; "
-                 "the result is cached, so it shows at once next time." if not cached else
-                 f"{'Measured on this server' if measured_here(experiment) else 'Shipped with the project'} "
-                 f"({cached.seconds:.0f} s of training). Re-run trains the variants again, here.")
+        c[1].button(_("⏹️ Stop"), key="exercises.stop", on_click=job.stop)
+    if not cached:
+        c[2].caption(_("Trains {runs} variants × {epochs} epochs from scratch; the result is cached, so it shows "
+                       "at once next time.").format(runs=len(experiment.variants),
+                                                    epochs=experiment.variants[0].train.num_epochs))
+    elif measured_here(experiment):
+        c[2].caption(_("Measured on this server ({seconds:.0f} s of training). Re-run trains the variants again, "
+                       "here.").format(seconds=cached.seconds))
+    else:
+        c[2].caption(_("Shipped with the project ({seconds:.0f} s of training). Re-run trains the variants again, "
+                       "here.").format(seconds=cached.seconds))
 
 
 def progress_panel() -> None:
     """Progress of this tab's job (polling while it trains), or how it ended."""
     refused = state.get(state.EXPERIMENT_REFUSED)
     if refused:
-        st.error(f"The experiment did not start: {md_escape(refused)}", icon="🚦")
+        st.error(_("The experiment did not start: {reason}").format(reason=md_escape(refused)), icon="🚦")
         state.forget(state.EXPERIMENT_REFUSED)
     job = current_job()
     if job is None:
@@ -94,42 +118,57 @@ def progress_panel() -> None:
 def _progress() -> ExperimentJob:
     job = current_job()
     snap = job.snapshot()
-    name = f"{job.experiment.section} · {job.experiment.title}"
+    name = md_escape(experiment_name(job.experiment))
     if job.status == "queued":
-        st.info(f"**{md_escape(name)}**: {jobs.describe_wait(job)}", icon="⏳")
+        st.info(f"**{name}**: {jobs.describe_wait(job)}", icon="⏳")
     elif job.alive:
-        st.progress(snap.fraction, text=f"**{md_escape(name)}**: variant {snap.variant + 1}/{snap.num_variants} "
-                                        f"({md_escape(snap.label)}), epoch {snap.epoch}/{snap.num_epochs}, "
-                                        f"{snap.elapsed:.0f} s")
+        st.progress(snap.fraction, text=_("**{name}**: variant {variant}/{variants} ({label}), epoch {epoch}/{epochs}, "
+                                          "{elapsed:.0f} s").format(
+            name=name, variant=snap.variant + 1, variants=snap.num_variants, label=md_escape(label(snap)),
+            epoch=snap.epoch, epochs=snap.num_epochs, elapsed=snap.elapsed))
     elif snap.status != "finished":
-        (st.warning if snap.status == "stopped" else st.error)(f"**{md_escape(name)}** {snap.status}: "
-                                                               f"{md_escape(snap.message)}")
+        (st.warning if snap.status == "stopped" else st.error)(
+            _ended(snap.status).format(name=name, status=snap.status, message=md_escape(_(snap.message))))
     return job                        # follow() reruns the page when it has ended: the cached result
+
+
+def _ended(status: str) -> str:
+    """The message of a job that ended without finishing, with {name} and {message} to fill in."""
+    if status == "stopped":
+        return _("**{name}** stopped: {message}")
+    if status == "diverged":
+        return _("**{name}** diverged: {message}")
+    if status == "failed":
+        return _("**{name}** failed: {message}")
+    return _("**{name}** {status}: {message}")
 
 
 # -- results -----------------------------------------------------------------------------------
 def result_table(result: ExperimentResult) -> pd.DataFrame:
     return pd.DataFrame([{
-        "variant": v.label, "final loss": v.final_loss, "held-out loss": v.heldout_loss,
-        "held-out BLEU (0–100)": v.bleu, "parameters": v.parameters, "train s": round(v.train_seconds, 1),
-        "status": v.status} for v in result.variants])
+        _("variant"): label(v), _("final loss"): v.final_loss, _("held-out loss"): v.heldout_loss,
+        _("held-out BLEU (0–100)"): v.bleu, _("parameters"): v.parameters, _("train s"): round(v.train_seconds, 1),
+        _("status"): _(STATUSES.get(v.status, v.status))} for v in result.variants])
 
 
 def show_result(result: ExperimentResult) -> None:
-    st.info(md_escape(interpret(result)), icon="🧪")
+    st.info(md_escape(interpret(result, i18n.current())), icon="🧪")
     best = max((v.bleu for v in result.variants), default=0.0)
     st.dataframe(result_table(result), hide_index=True, column_config={
-        "final loss": st.column_config.NumberColumn(format="%.4f", help="training pairs, the book's Σ loss / tokens"),
-        "held-out loss": st.column_config.NumberColumn(format="%.4f", help="masked loss, teacher forced, held-out pairs"),
-        "held-out BLEU (0–100)": st.column_config.ProgressColumn(format="%.1f", min_value=0.0, max_value=max(best, 1.0),
-                                                         help="corpus BLEU (0–100) of greedy translations"),
-        "parameters": st.column_config.NumberColumn(format="localized")})
-    charts.show(charts.curves({v.label: v.epoch_loss for v in result.variants},
-                              "Training loss each epoch (Σ loss / tokens)", "epoch", height=320),
+        _("final loss"): st.column_config.NumberColumn(format="%.4f",
+                                                       help=_("training pairs, the book's Σ loss / tokens")),
+        _("held-out loss"): st.column_config.NumberColumn(format="%.4f",
+                                                          help=_("masked loss, teacher forced, held-out pairs")),
+        _("held-out BLEU (0–100)"): st.column_config.ProgressColumn(
+            format="%.1f", min_value=0.0, max_value=max(best, 1.0),
+            help=_("corpus BLEU (0–100) of greedy translations")),
+        _("parameters"): st.column_config.NumberColumn(format="localized")})
+    charts.show(charts.curves({label(v): v.epoch_loss for v in result.variants},
+                              _("Training loss each epoch (Σ loss / tokens)"), _("epoch"), height=320),
                 key="exercises.curves")
-    st.markdown("**Held-out translations** (greedy decoding)")
+    st.markdown(_("**Held-out translations** (greedy decoding)"))
     samples = result.variants[0].samples
-    rows = [{"source": s["src"], "reference": s["ref"],
-             **{v.label: v.samples[i]["pred"] if i < len(v.samples) else "" for v in result.variants}}
+    rows = [{_("source"): s["src"], _("reference"): s["ref"],
+             **{label(v): v.samples[i]["pred"] if i < len(v.samples) else "" for v in result.variants}}
             for i, s in enumerate(samples)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -13,7 +13,18 @@ import streamlit as st
 from core.service.operator import TOKEN, find_job, job_rows, operator_token, server_load, token_matches
 
 from .. import server, state
-from ..widgets import md_escape
+from ..i18n import N_, _
+from ..widgets import md_escape, status_word
+
+
+# The tables' columns as the reader reads them (core names them in English; the rows stay data)
+COLUMNS = {"limit": N_("limit"), "variable": N_("variable"), "value": N_("value"), "job": N_("job"), "tab": N_("tab"),
+           "what": N_("what"), "settings": N_("settings"), "status": N_("status"), "place": N_("place"),
+           "epochs": N_("epochs"), "elapsed s": N_("elapsed s"), "CPU s": N_("CPU s"), "where": N_("where")}
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows).rename(columns=lambda c: _(COLUMNS[c]) if c in COLUMNS else c)
 
 
 def enabled() -> bool:
@@ -24,17 +35,17 @@ def unlocked() -> bool:
     """Ask for the token; True once this session gave the right one (says so when it is wrong)."""
     expected = operator_token(os.environ)
     if expected is None:
-        st.info(f"The operator page is off on this server: set `{TOKEN}` in the environment of "
-                "`streamlit run` to turn it on (README, “Serving a class”).", icon="🔒")
+        st.info(_("The operator page is off on this server: set `{variable}` in the environment of "
+                  "`streamlit run` to turn it on (README, “Serving a class”).").format(variable=TOKEN), icon="🔒")
         return False
     if token_matches(state.get(state.OPERATOR_TOKEN), expected):
         return True
-    given = st.text_input("Operator token", type="password", key="operator.token_input")
+    given = st.text_input(_("Operator token"), type="password", key="operator.token_input")
     if not given:
-        st.info("Enter the operator token to see this server's jobs.", icon="🔑")
+        st.info(_("Enter the operator token to see this server's jobs."), icon="🔑")
         return False
     if not token_matches(given, expected):
-        st.error("Wrong token: nothing of the operator page is shown.", icon="🚫")
+        st.error(_("Wrong token: nothing of the operator page is shown."), icon="🚫")
         return False
     state.put(state.OPERATOR_TOKEN, given)
     return True
@@ -42,36 +53,40 @@ def unlocked() -> bool:
 
 def load_panel() -> None:
     setup = server.serving()
-    st.subheader("🖥️ Server")
-    st.markdown(f"Runs train in {md_escape(setup.where)}; {setup.queue.free_slots()} free slot(s) now.")
+    st.subheader(_("🖥️ Server"))
+    st.markdown(_("Runs train in {where}; {free} free slot(s) now.").format(where=md_escape(setup.where),
+                                                                          free=setup.queue.free_slots()))
     load = server_load()
     c = st.columns(4)
-    c[0].metric("Load (1 min)", f"{load['load 1 min']:.2f}" if load["load 1 min"] is not None else "–")
-    c[1].metric("Memory available", f"{load['memory available MiB']:,.0f} MiB" if load["memory available MiB"] else "–")
-    c[2].metric("App process peak", f"{load['app process peak MiB']:,.0f} MiB")
-    c[3].metric("Workers' peak", f"{load['worker processes peak MiB']:,.0f} MiB")
-    st.dataframe(pd.DataFrame(setup.limits.as_rows()), hide_index=True)
+    c[0].metric(_("Load (1 min)"), f"{load['load 1 min']:.2f}" if load["load 1 min"] is not None else "–")
+    c[1].metric(_("Memory available"),
+                f"{load['memory available MiB']:,.0f} MiB" if load["memory available MiB"] else "–")
+    c[2].metric(_("App process peak"), f"{load['app process peak MiB']:,.0f} MiB")
+    c[3].metric(_("Workers' peak"), f"{load['worker processes peak MiB']:,.0f} MiB")
+    st.dataframe(_table(setup.limits.as_rows()), hide_index=True)
 
 
 def jobs_panel() -> None:
     queue = server.serving().queue
-    st.subheader("🏃 Jobs")
+    st.subheader(_("🏃 Jobs"))
     rows = job_rows(queue)
     if not rows:
-        st.info("No run is training or waiting.", icon="💤")
+        st.info(_("No run is training or waiting."), icon="💤")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="operator.jobs")
+    st.dataframe(_table(rows), hide_index=True, key="operator.jobs")
     c = st.columns([2, 1, 1], vertical_alignment="bottom")
     ids = [r["job"] for r in rows]
-    labels = {r["job"]: f"{r['job']} · tab {r['tab']} · {r['what']} ({r['status']})" for r in rows}
-    picked = c[0].selectbox("Job", ids, format_func=labels.get, key="operator.pick")
-    if c[1].button("⏹️ Cancel job", key="operator.cancel"):
+    labels = {r["job"]: _("{job} · tab {tab} · {what} ({status})").format(job=r["job"], tab=r["tab"], what=r["what"],
+                                                                        status=status_word(r["status"])) for r in rows}
+    picked = c[0].selectbox(_("Job"), ids, format_func=labels.get, key="operator.pick")
+    if c[1].button(_("⏹️ Cancel job"), key="operator.cancel"):
         job = find_job(queue, picked)
         if job is not None:
-            job.cancel("cancelled by this server's operator")
-            st.toast(f"Cancelled {job.job_id}: {job.name}")
+            job.cancel("cancelled by this server's operator")   # shown to the job's owner, in their tab: data
+            st.toast(_("Cancelled {job}: {name}").format(job=job.job_id, name=job.name))
             st.rerun()
     waiting = len(queue.waiting())
-    if c[2].button(f"🧹 Clear the queue ({waiting})", key="operator.clear", disabled=not waiting):
-        st.toast(f"Took {queue.clear()} waiting run(s) out of the queue")
+    if c[2].button(_("🧹 Clear the queue ({waiting})").format(waiting=waiting), key="operator.clear",
+                   disabled=not waiting):
+        st.toast(_("Took {cleared} waiting run(s) out of the queue").format(cleared=queue.clear()))
         st.rerun()

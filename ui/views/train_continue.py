@@ -20,6 +20,7 @@ from core.sources import MAX_FILE_BYTES, needs_data_file
 from core.train import TrainingRun, continue_run
 
 from .. import models, server, state
+from ..i18n import _
 from ..state import kept
 from ..widgets import Active, checkpoint_line, md_code, md_escape
 from .train_form import local_paths_allowed, overwrite_choice
@@ -35,23 +36,25 @@ class Continuation:
 def continue_form(active: Active, device: str) -> Continuation | None:
     """The widgets; a Continuation when the checkpoint in use can be trained further."""
     if active.ckpt is None or active.ref is None:
-        st.info("Pick a checkpoint in the sidebar to train it further.", icon="🧠")
+        st.info(_("Pick a checkpoint in the sidebar to train it further."), icon="🧠")
         return None
     ckpt, ref = active.ckpt, active.ref
     done = len(ckpt.history.epoch_loss)
-    st.markdown(f"**{md_escape(ref.label)}**: {md_escape(checkpoint_line(ckpt))}, "
-                f"lr {ckpt.train_config.lr:g}, batch {ckpt.data_config.batch_size}.")
+    st.markdown(_("**{name}**: {summary}, lr {lr:g}, batch {batch}.").format(
+        name=md_escape(ref.label), summary=md_escape(checkpoint_line(ckpt)), lr=ckpt.train_config.lr,
+        batch=ckpt.data_config.batch_size))
     c = st.columns([1, 2])
-    more = c[0].number_input("More epochs", 1, MAX_EPOCHS, **kept(state.TRAIN_MORE_EPOCHS, 10))
-    name = c[1].text_input("Run name for the continued model",
+    more = c[0].number_input(_("More epochs"), 1, MAX_EPOCHS, **kept(state.TRAIN_MORE_EPOCHS, 10))
+    name = c[1].text_input(_("Run name for the continued model"),
                            **kept(state.TRAIN_MORE_NAME + ref.key, f"{Path(ckpt.name or 'run').stem}-more"))
     may_save = overwrite_choice(name, form="continue")
     ready, raw = _data_file(ckpt)
     if not ready:
         return None
-    st.caption(f"Trains epochs {done + 1}–{done + more} on {ckpt.data_config.source} data with the "
-               "saved optimizer state; the Device choice in the setup applies. The checkpoint in use "
-               "is not changed: the continued model is saved under the run name above.")
+    st.caption(_("Trains epochs {first}–{last} on {source} data with the saved optimizer state; the Device "
+                 "choice in the setup applies. The checkpoint in use is not changed: the continued model is "
+                 "saved under the run name above.").format(first=done + 1, last=done + more,
+                                                          source=ckpt.data_config.source))
 
     def build() -> TrainingRun:
         return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)
@@ -65,9 +68,10 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
         return True, None
     path = config.path or ""
     if _readable(path):
-        st.caption(f"Its pairs: {md_code(path)}.")
+        st.caption(_("Its pairs: {path}.").format(path=md_code(path)))
         return True, None
-    upload = st.file_uploader(f"This run trained on {md_code(Path(path).name)}: upload that file again",
+    upload = st.file_uploader(_("This run trained on {file}: upload that file again")
+                              .format(file=md_code(Path(path).name)),
                               type=["txt", "tsv", "zip"], key="train.more_upload",
                               max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
     return (True, upload.getvalue()) if upload is not None else (False, None)

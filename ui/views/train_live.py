@@ -13,6 +13,7 @@ from core.service.jobs import JobSnapshot, TrainingJob
 from core.history import smooth, thin
 
 from .. import charts, jobs, state
+from ..i18n import N_, _
 from ..polling import follow
 from ..state import get_kept, kept, set_kept
 from ..widgets import make_active, md_code, md_escape
@@ -21,13 +22,21 @@ from ..widgets import make_active, md_code, md_escape
 # four charts: polling less often leaves the run more of its speed (bench/RESULTS.md, section 5).
 REFRESH_SECONDS = 3.0
 LIVE_POINTS = 200
+STATUS_LABELS = {   # a job's status (data the code compares) -> its shown word
+    "created": N_("created"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+    "stopped": N_("stopped"), "diverged": N_("diverged"), "failed": N_("failed"),
+}
+
+
+def shown_status(status: str) -> str:
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
 
 
 def live_panel() -> None:
     """Progress, curves and samples of this tab's job; polls only while it trains."""
     job = jobs.current()
     if job is None:
-        st.info("No run in this tab yet: set it up above and press **Start training**.", icon="🏋️")
+        st.info(_("No run in this tab yet: set it up above and press **Start training**."), icon="🏋️")
         return
     follow(_live, job.alive, REFRESH_SECONDS)
 
@@ -38,14 +47,16 @@ def _live() -> TrainingJob | None:
         return None
     snap = job.snapshot()
     if snap.waiting:
-        st.info(f"**{md_escape(job.name)}** is {jobs.describe_wait(job)}", icon="⏳")
-        st.button("⏹️ Stop", on_click=job.stop, key="train.stop", help="Takes the run out of the queue.")
+        st.info(_("**{name}** is {wait}").format(name=md_escape(job.name), wait=jobs.describe_wait(job)), icon="⏳")
+        st.button(_("⏹️ Stop"), on_click=job.stop, key="train.stop", help=_("Takes the run out of the queue."))
         return job
-    eta = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
-    st.progress(snap.progress, text=f"**{md_escape(job.name)}** — {snap.status}: epoch {snap.epoch}/"
-                                    f"{snap.num_epochs}, {snap.elapsed:.1f} s{eta}")
+    progress = dict(name=md_escape(job.name), status=shown_status(snap.status), epoch=snap.epoch,
+                    total=snap.num_epochs, elapsed=snap.elapsed, eta=snap.eta_seconds)
+    text = (_("**{name}** — {status}: epoch {epoch}/{total}, {elapsed:.1f} s") if snap.eta_seconds is None else
+            _("**{name}** — {status}: epoch {epoch}/{total}, {elapsed:.1f} s, about {eta:.0f} s left"))
+    st.progress(snap.progress, text=text.format(**progress))
     if job.alive:
-        st.button("⏹️ Stop", on_click=job.stop, key="train.stop", help="Stops after the current step.")
+        st.button(_("⏹️ Stop"), on_click=job.stop, key="train.stop", help=_("Stops after the current step."))
     _metrics(snap)
     _curves(snap)
     _samples(snap)
@@ -54,47 +65,56 @@ def _live() -> TrainingJob | None:
 
 def _metrics(snap: JobSnapshot) -> None:
     c = st.columns(5)
-    c[0].metric("Epoch", f"{snap.epoch}/{snap.num_epochs}")
-    c[1].metric("Optimizer steps", f"{snap.step:,}")
-    c[2].metric("Loss (last step)", f"{snap.step_loss[-1]:.4f}" if snap.step_loss else "–")
-    c[3].metric("Tokens/s", f"{snap.tokens_per_second[-1]:,.0f}" if snap.tokens_per_second else "–")
-    c[4].metric("Gradient norm (last step)", f"{snap.step_grad_norm[-1]:.3f}" if snap.step_grad_norm else "–")
+    c[0].metric(_("Epoch"), f"{snap.epoch}/{snap.num_epochs}")
+    c[1].metric(_("Optimizer steps"), f"{snap.step:,}")
+    c[2].metric(_("Loss (last step)"), f"{snap.step_loss[-1]:.4f}" if snap.step_loss else "–")
+    c[3].metric(_("Tokens/s"), f"{snap.tokens_per_second[-1]:,.0f}" if snap.tokens_per_second else "–")
+    c[4].metric(_("Gradient norm (last step)"), f"{snap.step_grad_norm[-1]:.3f}" if snap.step_grad_norm else "–")
 
 
 def _curves(snap: JobSnapshot) -> None:
     steps, loss = thin(snap.step_loss, LIVE_POINTS)      # a few hundred points, however long the run
-    _, smoothed = thin(smooth(snap.step_loss), LIVE_POINTS)
-    _, norms = thin(snap.step_grad_norm, LIVE_POINTS)
+    smoothed = thin(smooth(snap.step_loss), LIVE_POINTS)[1]      # not `_, …`: `_` translates
+    norms = thin(snap.step_grad_norm, LIVE_POINTS)[1]
     left, right = st.columns(2)
     with left:
-        charts.show(charts.curves({"per step": loss, "smoothed": smoothed}, "Loss each step (the book's metric: "
-                                  "Σ loss / tokens)", "step", x=steps), key="train.step_loss")
-        charts.show(charts.curves({"gradient norm": norms}, "Gradient norm before clipping", "step", x=steps,
-                                  hline=(snap.clip_theta, f"clip θ = {snap.clip_theta:g}")), key="train.grad_norm")
+        charts.show(charts.curves({_("per step"): loss, _("smoothed"): smoothed},
+                                  _("Loss each step (the book's metric: Σ loss / tokens)"), _("step"), x=steps),
+                    key="train.step_loss")
+        charts.show(charts.curves({_("gradient norm"): norms}, _("Gradient norm before clipping"), _("step"), x=steps,
+                                  hline=(snap.clip_theta, _("clip θ = {theta:g}").format(theta=snap.clip_theta))),
+                    key="train.grad_norm")
     with right:
-        charts.show(charts.curves({"per epoch": snap.epoch_loss}, "Loss each epoch (Σ loss / tokens)", "epoch"),
-                    key="train.epoch_loss")
-        charts.show(charts.curves({"tokens/s": snap.tokens_per_second}, "Training speed", "epoch",
-                                  "tokens per second"), key="train.speed")
+        charts.show(charts.curves({_("per epoch"): snap.epoch_loss}, _("Loss each epoch (Σ loss / tokens)"),
+                                  _("epoch")), key="train.epoch_loss")
+        charts.show(charts.curves({_("tokens/s"): snap.tokens_per_second}, _("Training speed"), _("epoch"),
+                                  _("tokens per second")), key="train.speed")
 
 
-SEEN = {True: "trained on", False: "not trained on"}
+SEEN = {True: N_("trained on"), False: N_("not trained on")}
+
+
+def _sample_columns(**labels: str) -> dict:
+    """The samples' shown column names (the data keeps its keys, which tests and code read)."""
+    labels = {"epoch": _("epoch"), "src": _("src"), "pred": _("pred"), "ref": _("ref"), **labels}
+    return {key: st.column_config.Column(label) for key, label in labels.items()}
 
 
 def _samples(snap: JobSnapshot) -> None:
     if not snap.samples:
-        st.caption("Sample translations with their BLEU appear every few epochs.")
+        st.caption(_("Sample translations with their BLEU appear every few epochs."))
         return
     last = snap.samples[-1]["epoch"]
-    st.markdown(f"**Sample translations after epoch {last}** (BLEU with k = 2)")
-    rows = [{**r, "seen": SEEN.get(r.get("seen"), "")} for r in snap.samples if r["epoch"] == last]
+    st.markdown(_("**Sample translations after epoch {epoch}** (BLEU with k = 2)").format(epoch=last))
+    rows = [{**r, "seen": _(SEEN[r.get("seen")]) if r.get("seen") in SEEN else ""}
+            for r in snap.samples if r["epoch"] == last]
     st.dataframe(pd.DataFrame(rows)[["seen", "src", "pred", "ref", "bleu"]], hide_index=True,
-                 column_config={"bleu": st.column_config.NumberColumn("BLEU", format="%.3f"),
-                                "seen": st.column_config.TextColumn("in training?")})
-    st.caption("Trained on: the model has seen this pair, so it shows memorisation. Not trained on: a held-out "
-               "pair (or a book example this run's data left out), so it shows how far the model generalises.")
-    with st.expander("All samples so far"):
-        st.dataframe(pd.DataFrame(snap.samples), hide_index=True)
+                 column_config={**_sample_columns(seen=_("in training?")),
+                                "bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
+    st.caption(_("Trained on: the model has seen this pair, so it shows memorisation. Not trained on: a held-out "
+                 "pair (or a book example this run's data left out), so it shows how far the model generalises."))
+    with st.expander(_("All samples so far")):
+        st.dataframe(pd.DataFrame(snap.samples), hide_index=True, column_config=_sample_columns(seen=_("seen")))
 
 
 def finished_panel() -> None:
@@ -105,16 +125,17 @@ def finished_panel() -> None:
     _outcome(job)
     if job.saved_to and Path(job.saved_to).is_file():
         c = st.columns([3, 1, 1], vertical_alignment="center")
-        c[0].markdown(f"💾 Saved to {md_code(job.saved_to)}")
-        c[1].download_button("⬇️ Download .pt", Path(job.saved_to).read_bytes(),
+        c[0].markdown(_("💾 Saved to {path}").format(path=md_code(job.saved_to)))
+        c[1].download_button(_("⬇️ Download .pt"), Path(job.saved_to).read_bytes(),
                              file_name=Path(job.saved_to).name, mime="application/octet-stream")
-        c[2].button("✅ Use on every page", on_click=make_active, args=(job.saved_to,), key="train.use")
+        c[2].button(_("✅ Use on every page"), on_click=make_active, args=(job.saved_to,), key="train.use")
 
 
 def _outcome(job: TrainingJob) -> None:
-    text = md_escape(job.message or job.status)
+    text = md_escape(job.message or shown_status(job.status))     # the message is the engine's words
     {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
-        f"Run **{md_escape(job.name)}** {job.status}: {text}")
+        _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=shown_status(job.status),
+                                                      message=text))
 
 
 def _overlay_choice(labels: list[str]) -> dict:
@@ -133,23 +154,39 @@ def _status(records: list, i: int) -> str:
     """A run's status, and whether a later run of this tab was saved over its file."""
     later = next((j for j in range(i + 1, len(records))
                   if records[i].saved_to and records[j].saved_to == records[i].saved_to), None)
-    return records[i].status + (f" (file overwritten by run {later + 1})" if later is not None else "")
+    status = shown_status(records[i].status)
+    if later is None:
+        return status
+    return _("{status} (file overwritten by run {run})").format(status=status, run=later + 1)
+
+
+def _run_label(i: int, record, tr=str) -> str:
+    """A run's name in the table, the overlay and its legend. The overlay's options (kept across
+    pages) are the English labels, `tr=str`, so a language switch keeps the choice; `tr=_` shows them."""
+    return tr(N_("{number}. {name} ({kind}, {reduction})")).format(
+        number=i + 1, name=record.name, kind=tr(N_("masked") if record.masked else N_("unmasked")),
+        reduction=record.reduction)
 
 
 def compare_panel() -> None:
     """Overlay the epoch-loss curves of this tab's finished runs (e.g. masked vs unmasked)."""
     records = jobs.runs()
     if not records:
-        st.caption("Finished runs of this tab appear here; overlay their loss curves to compare, "
-                   "e.g. the masked loss against the unmasked one.")
+        st.caption(_("Finished runs of this tab appear here; overlay their loss curves to compare, "
+                     "e.g. the masked loss against the unmasked one."))
         return
-    labels = [f"{i + 1}. {r.name} ({'masked' if r.masked else 'unmasked'}, {r.reduction})"
-              for i, r in enumerate(records)]
+    labels = [_run_label(i, r) for i, r in enumerate(records)]
+    shown = {label: _run_label(i, r, _) for i, (label, r) in enumerate(zip(labels, records))}
     st.dataframe(pd.DataFrame({
-        "run": labels, "status": [_status(records, i) for i in range(len(records))],
+        "run": list(shown.values()), "status": [_status(records, i) for i in range(len(records))],
         "epochs": [r.epochs for r in records],
         "final loss": [r.epoch_loss[-1] if r.epoch_loss else None for r in records],
-        "tokens/s (whole run)": [round(r.tokens_per_second) for r in records]}), hide_index=True)
-    chosen = st.multiselect("Runs to overlay", labels, **_overlay_choice(labels))
-    series = {label: r.epoch_loss for label, r in zip(labels, records) if label in chosen}
-    charts.show(charts.curves(series, "Loss each epoch (Σ loss / tokens)", "epoch", height=340), key="train.compare_chart")
+        "tokens/s (whole run)": [round(r.tokens_per_second) for r in records]}), hide_index=True,
+        column_config={"run": st.column_config.Column(_("run")), "status": st.column_config.Column(_("status")),
+                       "epochs": st.column_config.Column(_("epochs")),
+                       "final loss": st.column_config.Column(_("final loss")),
+                       "tokens/s (whole run)": st.column_config.Column(_("tokens/s (whole run)"))})
+    chosen = st.multiselect(_("Runs to overlay"), labels, format_func=shown.get, **_overlay_choice(labels))
+    series = {shown[label]: r.epoch_loss for label, r in zip(labels, records) if label in chosen}
+    charts.show(charts.curves(series, _("Loss each epoch (Σ loss / tokens)"), _("epoch"), height=340),
+                key="train.compare_chart")
