@@ -92,8 +92,8 @@ def test_a_link_fills_the_train_form_and_the_address_bar_follows_it(app_dir):
     assert by_label(at.toggle, "Masked loss (the book)").value is False
     assert not at.warning or not any("link" in w.value for w in at.warning)
     assert at.query_params["epochs"] == "77" and "run" not in at.query_params
-    shared = next(t for t in at.text_area if "epochs=77" in t.value)
-    assert "hiddens=40" in shared.value
+    shared = next(m.value for m in at.markdown if "epochs=77" in m.value)
+    assert "hiddens=40" in shared
 
 
 def test_the_train_forms_bounds_are_the_links_bounds(app_dir):

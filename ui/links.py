@@ -67,9 +67,10 @@ def link_to(params: Mapping[str, str]) -> str:
 
 
 def share_box(label: str, params: Mapping[str, str], note: str = "") -> None:
-    """The link in a box to select and copy (the address bar holds the same link)."""
+    """The link as text to select and copy (the address bar holds the same link). Not a text
+    field: it is not input, and the URL-encoded link holds no backtick to end the code span."""
     with st.expander(f"🔗 {label}"):
-        st.text_area(label, link_to(params), height=68, label_visibility="collapsed",
-                     help=_("Select and copy it; the address bar shows the same link."))
+        st.markdown(f"`{link_to(params)}`")
+        st.caption(_("Select and copy it; the address bar shows the same link."))
         st.caption(_("Anyone who opens this link gets these settings filled in (their own copy: nothing is "
                      "shared but the settings).") + (f" {note}" if note else ""))

@@ -40,7 +40,7 @@ def test_a_chinese_link_a_deep_link_and_the_sidebar_switch(shared_server, page, 
     assert sts.exceptions(page) == 0
     page.screenshot(path=str(screenshots / "train-zh.png"))
 
-    sts.rerun(page, lambda: page.locator('[data-testid="stSidebar"]').get_by_role("button", name="English").click())
+    sts.rerun(page, lambda: page.locator('[data-testid="stSidebar"]').get_by_role("radio", name="English").click())
     sts.title(page).filter(has_text="Train").wait_for(timeout=TIMEOUT)
     assert "lang=en" in page.url and not CJK.search(sts.main_title(page))
     assert "Train" in sts.sidebar_nav(page)
