@@ -286,7 +286,7 @@ def _job_badge() -> None:
 
 STATUS_WORDS = {   # a job's status (core.service.jobs) as the reader's word for it; the status itself stays data
     "created": N_("created"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-    "stopped": N_("stopped"), "failed": N_("failed"),
+    "stopped": N_("stopped"), "diverged": N_("diverged"), "failed": N_("failed"),
 }
 
 

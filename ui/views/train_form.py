@@ -21,7 +21,7 @@ from core.sources import MAX_FILE_BYTES, download_fra_eng
 from .. import charts, i18n, links, models, server, state
 from ..i18n import N_, _
 from ..state import kept
-from ..widgets import guarded, md_code, shown_as, show_error
+from ..widgets import CONTEXT_LABELS, guarded, md_code, shown_as, show_error
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
 DEFAULT_SAMPLE_EVERY = 10
@@ -40,7 +40,6 @@ SOURCE_CHOICES = {   # choice -> (label, translated where shown; DataConfig.sour
 }
 # The shown names of option values that are English words (the values stay: URLs, CLI, configs
 # compare them); gru/lstm, sum/mean and the device names are code names and show as they are.
-CONTEXT_LABELS = {"encoder": N_("encoder"), "book": N_("book")}
 DECODER_LABELS = {"plain": N_("plain"), "attention": N_("attention")}
 DEVICE_LABELS = {"auto": N_("auto")}
 TOKENIZER_LABELS = {"space": N_("space (the book's)"), "char": N_("char (one token per CJK character)")}

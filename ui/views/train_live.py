@@ -16,22 +16,12 @@ from .. import charts, jobs, state
 from ..i18n import N_, _
 from ..polling import follow
 from ..state import get_kept, kept, set_kept
-from ..widgets import make_active, md_code, md_escape
+from ..widgets import make_active, md_code, md_escape, status_word
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
 # four charts: polling less often leaves the run more of its speed (bench/RESULTS.md, section 5).
 REFRESH_SECONDS = 3.0
 LIVE_POINTS = 200
-STATUS_LABELS = {   # a job's status (data the code compares) -> its shown word
-    "created": N_("created"), "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-    "stopped": N_("stopped"), "diverged": N_("diverged"), "failed": N_("failed"),
-}
-
-
-def shown_status(status: str) -> str:
-    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
-
-
 def live_panel() -> None:
     """Progress, curves and samples of this tab's job; polls only while it trains."""
     job = jobs.current()
@@ -50,7 +40,7 @@ def _live() -> TrainingJob | None:
         st.info(_("**{name}** is {wait}").format(name=md_escape(job.name), wait=jobs.describe_wait(job)), icon="⏳")
         st.button(_("⏹️ Stop"), on_click=job.stop, key="train.stop", help=_("Takes the run out of the queue."))
         return job
-    progress = dict(name=md_escape(job.name), status=shown_status(snap.status), epoch=snap.epoch,
+    progress = dict(name=md_escape(job.name), status=status_word(snap.status), epoch=snap.epoch,
                     total=snap.num_epochs, elapsed=snap.elapsed, eta=snap.eta_seconds)
     text = (_("**{name}** — {status}: epoch {epoch}/{total}, {elapsed:.1f} s") if snap.eta_seconds is None else
             _("**{name}** — {status}: epoch {epoch}/{total}, {elapsed:.1f} s, about {eta:.0f} s left"))
@@ -132,9 +122,9 @@ def finished_panel() -> None:
 
 
 def _outcome(job: TrainingJob) -> None:
-    text = md_escape(job.message or shown_status(job.status))     # the message is the engine's words
+    text = md_escape(job.message or status_word(job.status))     # the message is the engine's words
     {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
-        _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=shown_status(job.status),
+        _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=status_word(job.status),
                                                       message=text))
 
 
@@ -154,7 +144,7 @@ def _status(records: list, i: int) -> str:
     """A run's status, and whether a later run of this tab was saved over its file."""
     later = next((j for j in range(i + 1, len(records))
                   if records[i].saved_to and records[j].saved_to == records[i].saved_to), None)
-    status = shown_status(records[i].status)
+    status = status_word(records[i].status)
     if later is None:
         return status
     return _("{status} (file overwritten by run {run})").format(status=status, run=later + 1)
