@@ -29,6 +29,7 @@ import torch
 
 from .data import Vocab
 from .decode import SourceEncoding, encode_source
+from .i18n import Text
 
 MAX_BEAM_SIZE = 100
 MAX_LENGTH_PENALTY = 5.0
@@ -120,11 +121,12 @@ def select_state(state, index: torch.Tensor):
 def check_beam(beam_size, length_penalty, num_steps) -> None:
     for name, value, low, high in (("beam_size", beam_size, 1, MAX_BEAM_SIZE), ("num_steps", num_steps, 1, 10_000)):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"{name} must be an integer between {low} and {high}, got {value!r}")
+            raise ValueError(Text("{name} must be an integer between {low} and {high}, got {value!r}",
+                                  name=name, low=low, high=high, value=value))
     if (not isinstance(length_penalty, (int, float)) or isinstance(length_penalty, bool)
             or not math.isfinite(length_penalty) or not 0 <= length_penalty <= MAX_LENGTH_PENALTY):
-        raise ValueError(f"length_penalty must be a number between 0 and {MAX_LENGTH_PENALTY}, "
-                         f"got {length_penalty!r}")
+        raise ValueError(Text("length_penalty must be a number between 0 and {high}, got {value!r}",
+                              high=MAX_LENGTH_PENALTY, value=length_penalty))
 
 
 @dataclass

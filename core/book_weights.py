@@ -29,6 +29,7 @@ from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, is_st
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab, build_vocabs, preprocess_nmt
 from .history import History
+from .i18n import Text, message_of
 from .model import build_model
 from .sources import fra_eng_path, read_tatoeba_file, tatoeba_split
 
@@ -58,29 +59,31 @@ class BookSizes:
 def read_state_dict(raw: bytes, label: str) -> dict[str, torch.Tensor]:
     """A bare state_dict, or the one state_dict inside a dict ({"state_dict": ...}, {"model": ...})."""
     if len(raw) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{label}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+        raise CheckpointError(Text("{label}: larger than {size} MiB", label=label, size=MAX_CHECKPOINT_BYTES // 2**20))
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{label}: PyTorch could not read it safely ({type(err).__name__}): save the "
-                              "weights with `torch.save(net.state_dict(), path)`; a pickled model or Vocab "
-                              "is never unpickled here, since that would run its code") from None
+        raise CheckpointError(Text("{label}: PyTorch could not read it safely ({error}): save the "
+                                   "weights with `torch.save(net.state_dict(), path)`; a pickled model or Vocab "
+                                   "is never unpickled here, since that would run its code",
+                                   label=label, error=type(err).__name__)) from None
     if isinstance(payload, dict) and payload.get("format") == "seq2seq-playground":
-        raise CheckpointError(f"{label}: this is a playground checkpoint already: open it as it is")
+        raise CheckpointError(Text("{label}: this is a playground checkpoint already: open it as it is", label=label))
     if is_state_dict(payload):
         return payload
     inner = [v for v in payload.values() if is_state_dict(v)] if isinstance(payload, dict) else []
     if len(inner) == 1:
         return inner[0]
-    raise CheckpointError(f"{label}: not a state_dict (a dict of tensors such as encoder.embedding.weight)")
+    raise CheckpointError(Text("{label}: not a state_dict (a dict of tensors such as encoder.embedding.weight)",
+                               label=label))
 
 
 def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
     """Vocabularies, embedding, hidden size, layers and cell, read off the tensors' shapes."""
     def tensor(key: str) -> torch.Tensor:
         if key not in state_dict:
-            raise CheckpointError(f"{label}: key {key!r} is missing: not the chapter's "
-                                  "EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)")
+            raise CheckpointError(Text("{label}: key {key!r} is missing: not the chapter's "
+                                       "EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)", label=label, key=key))
         return state_dict[key]
 
     src, tgt = tensor("encoder.embedding.weight"), tensor("decoder.embedding.weight")
@@ -88,8 +91,8 @@ def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
     hidden = w_hh.shape[1]
     gates = w_hh.shape[0] // hidden if hidden else 0
     if gates not in (3, 4) or w_hh.shape[0] != gates * hidden:
-        raise CheckpointError(f"{label}: encoder.rnn.weight_hh_l0 has shape {tuple(w_hh.shape)}: neither a GRU "
-                              "(3H × H) nor an LSTM (4H × H)")
+        raise CheckpointError(Text("{label}: encoder.rnn.weight_hh_l0 has shape {shape}: neither a GRU "
+                                   "(3H × H) nor an LSTM (4H × H)", label=label, shape=tuple(w_hh.shape)))
     layers = len({k for k in state_dict if re.fullmatch(r"encoder\.rnn\.weight_ih_l\d+", k)})
     decoder = "attention" if any(k.startswith("decoder.attention.") for k in state_dict) else "plain"
     return BookSizes("gru" if gates == 3 else "lstm", decoder, src.shape[0], tgt.shape[0], src.shape[1],
@@ -100,21 +103,22 @@ def read_vocab_file(raw: bytes, label: str) -> Vocab:
     """A vocabulary exported from the notebook: `idx_to_token` as a JSON list, or one token a line
     (`"\\n".join(vocab.idx_to_token)`). Never a pickle."""
     if len(raw) > MAX_VOCAB_FILE_BYTES:
-        raise CheckpointError(f"{label}: larger than {MAX_VOCAB_FILE_BYTES // 2**20} MiB")
+        raise CheckpointError(Text("{label}: larger than {size} MiB", label=label, size=MAX_VOCAB_FILE_BYTES // 2**20))
     if raw[:1] == b"\x80" or raw[:2] == b"PK":        # a pickle, or torch.save's zip of one
-        raise CheckpointError(f"{label}: a pickled object, never unpickled here (that would run its code): export "
-                              "the vocabulary with json.dump(vocab.idx_to_token, f) or one token a line")
+        raise CheckpointError(Text("{label}: a pickled object, never unpickled here (that would run its code): "
+                                   "export the vocabulary with json.dump(vocab.idx_to_token, f) or one token a line",
+                                   label=label))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CheckpointError(f"{label}: not UTF-8 text: export the vocabulary with "
-                              "json.dump(vocab.idx_to_token, f) or one token a line") from None
+        raise CheckpointError(Text("{label}: not UTF-8 text: export the vocabulary with "
+                                   "json.dump(vocab.idx_to_token, f) or one token a line", label=label)) from None
     stripped = text.strip()
     tokens = json.loads(stripped) if stripped.startswith("[") else text.rstrip("\n").split("\n")
     try:
         return Vocab.from_dict({"idx_to_token": tokens})
     except ValueError as err:
-        raise CheckpointError(f"{label}: {err}") from None
+        raise CheckpointError(Text("{label}: {reason}", label=label, reason=message_of(err))) from None
 
 
 def book_vocabs(text: str, num_examples: int, num_steps: int) -> tuple[Vocab, Vocab, list[tuple[str, str]]]:
@@ -162,19 +166,29 @@ def from_api_keys(state_dict: dict[str, torch.Tensor], api: str, label: str) -> 
     """The state_dict with the playground's (= 0.17.6's) keys; says when the keys are the other API's."""
     wrapped = api_of(state_dict) == API_10
     if api == API and wrapped:
-        raise CheckpointError(f"{label}: its keys (encoder.rnn.rnn.…) are d2l 1.0's class API: import it as API 1.0")
+        raise CheckpointError(Text("{label}: its keys (encoder.rnn.rnn.…) are d2l 1.0's class API: import it as "
+                                   "API 1.0", label=label))
     if api == API_10 and not wrapped:
-        raise CheckpointError(f"{label}: its keys (encoder.rnn.weight_…) are d2l 0.17.6's: import it as API 0.17.6")
+        raise CheckpointError(Text("{label}: its keys (encoder.rnn.weight_…) are d2l 0.17.6's: import it as "
+                                   "API 0.17.6", label=label))
     return {_WRAPPED_RNN.sub(r"\1.rnn.", k): v for k, v in state_dict.items()} if wrapped else state_dict
 
 
-def _check_vocab(vocab: Vocab, rows: int, side: str, settings: str, label: str) -> None:
-    if len(vocab) != rows:
-        raise CheckpointError(
-            f"{label}: the {side} vocabulary {settings} has {len(vocab)} tokens but the weights' "
-            f"{side} embedding has {rows} rows: the weights were trained with other data or settings "
+def _check_vocab(vocab: Vocab, rows: int, side: str, settings: Text, label: str) -> None:
+    if len(vocab) == rows:
+        return
+    values = {"label": label, "settings": settings, "count": len(vocab), "rows": rows}
+    if side == "source":
+        raise CheckpointError(Text(
+            "{label}: the source vocabulary {settings} has {count} tokens but the weights' "
+            "source embedding has {rows} rows: the weights were trained with other data or settings "
             "(most often another num_examples; also the data file, or min_freq). Give the ones the "
-            "notebook used, or its vocabulary files")
+            "notebook used, or its vocabulary files", **values))
+    raise CheckpointError(Text(
+        "{label}: the target vocabulary {settings} has {count} tokens but the weights' "
+        "target embedding has {rows} rows: the weights were trained with other data or settings "
+        "(most often another num_examples; also the data file, or min_freq). Give the ones the "
+        "notebook used, or its vocabulary files", **values))
 
 
 def _config_for(sizes: BookSizes) -> ModelConfig:
@@ -195,30 +209,34 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
     the notebook used: 0.17.6's `num_examples` / `num_steps` (load_data_nmt), 1.0's `num_train`
     / `num_val` / `num_steps` (MTFraEng)."""
     if api not in APIS:
-        raise CheckpointError(f"{label}: d2l {api!r} is not supported: import from d2l {API} (load_data_nmt, "
-                              f"Seq2SeqEncoder, Seq2SeqDecoder) or d2l {API_10} (MTFraEng, Seq2Seq)")
+        raise CheckpointError(Text("{label}: d2l {api!r} is not supported: import from d2l {api_book} (load_data_nmt, "
+                                   "Seq2SeqEncoder, Seq2SeqDecoder) or d2l {api_10} (MTFraEng, Seq2Seq)",
+                                   label=label, api=api, api_book=API, api_10=API_10))
     num_steps = num_steps or (BOOK_NUM_STEPS if api == API else NUM_STEPS_10)
     num_examples = num_examples or BOOK_NUM_EXAMPLES
     state_dict = from_api_keys(read_state_dict(raw, label), api, label)
     sizes = infer_sizes(state_dict, label)
     if cell is not None and cell != sizes.cell:
-        raise CheckpointError(f"{label}: the tensors are an {sizes.cell.upper()}'s, not an {cell.upper()}'s")
+        raise CheckpointError(Text("{label}: the tensors are an {found}'s, not an {asked}'s",
+                                   label=label, found=sizes.cell.upper(), asked=cell.upper()))
     trained = num_examples if api == API else num_train
     data = DataConfig(source="tatoeba", path=data_path or fra_eng_path(), num_examples=trained,
                       num_test=HELD_OUT if api == API else num_val, num_steps=num_steps)
     data.validate()
     if vocabs is not None:
         src_vocab, tgt_vocab, held_out = *vocabs, []
-        settings, what = "from the vocabulary files", "vocabulary files"
+        settings, what = Text("from the vocabulary files"), "vocabulary files"
     else:
         text = data_text if data_text is not None else read_tatoeba_file(data.path)
         name = Path(data.path).name
         if api == API:
             src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
-            settings, what = f"built from {name} with num_examples={num_examples}", f"{num_examples} examples of {name}"
+            settings = Text("built from {name} with num_examples={num_examples}", name=name, num_examples=num_examples)
+            what = f"{num_examples} examples of {name}"
         else:
             src_vocab, tgt_vocab, held_out = book10_vocabs(text, num_train, num_val, num_steps)
-            settings = f"built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}"
+            settings = Text("built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}",
+                            name=name, num_train=num_train, num_val=num_val, num_steps=num_steps)
             what = f"MTFraEng num_train {num_train}, num_val {num_val} of {name}"
     _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
@@ -231,15 +249,16 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
 
 
 # -- back to the book ---------------------------------------------------------------------------
-def exportable(ckpt: Checkpoint) -> str | None:
+def exportable(ckpt: Checkpoint) -> Text | None:
     """Why this checkpoint cannot go back to the book's classes, or None when it can."""
     m = ckpt.model_config
     if m.decoder != "plain":
-        return "its decoder uses attention; the chapter's Seq2SeqDecoder does not"
+        return Text("its decoder uses attention; the chapter's Seq2SeqDecoder does not")
     if m.needs_bridge:
-        return "its encoder and decoder have different sizes (a bridge), which the book's classes have no place for"
+        return Text("its encoder and decoder have different sizes (a bridge), which the book's classes have no "
+                    "place for")
     if m.output_layer != "dense":
-        return f"its output layer is {m.output_layer!r}; the book's decoder has a dense layer"
+        return Text("its output layer is {layer!r}; the book's decoder has a dense layer", layer=m.output_layer)
     return None
 
 
@@ -248,9 +267,11 @@ def export_state_dict(ckpt: Checkpoint, api: str = API) -> tuple[bytes, str, str
     that API's keys, loadable by `net.load_state_dict(torch.load(f))`, and one token a line."""
     reason = exportable(ckpt)
     if reason is not None:
-        raise CheckpointError(f"{ckpt.name or 'this checkpoint'} cannot be exported to the book's classes: {reason}")
+        raise CheckpointError(Text("{name} cannot be exported to the book's classes: {reason}",
+                                   name=ckpt.name or Text("this checkpoint"), reason=reason))
     if api not in APIS:
-        raise CheckpointError(f"export to d2l {api!r} is not supported: {API} or {API_10}")
+        raise CheckpointError(Text("export to d2l {api!r} is not supported: {api_book} or {api_10}",
+                                   api=api, api_book=API, api_10=API_10))
     rename = (lambda k: k) if api == API else (lambda k: re.sub(r"^(encoder|decoder)\.rnn\.", r"\1.rnn.rnn.", k))
     buffer = io.BytesIO()
     torch.save({rename(k): v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)

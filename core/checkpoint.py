@@ -18,6 +18,7 @@ import torch
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab
 from .history import History
+from .i18n import Text, message_of
 from .model import EncoderDecoder, build_model
 
 FORMAT = "seq2seq-playground"
@@ -56,21 +57,21 @@ def sanitize_name(name: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.strip()).strip("-.")[:64]
     stem = stem[:-3] if stem.endswith(".pt") else stem
     if not stem or not _NAME.match(stem):
-        raise ValueError(f"{name!r} is not a usable checkpoint name: use letters, digits, _ . -")
+        raise ValueError(Text("{name!r} is not a usable checkpoint name: use letters, digits, _ . -", name=name))
     return stem
 
 
 def checkpoint_path(name: str, directory: Path | None = None) -> Path:
     """The file for `name` inside the checkpoint folder; never a path outside it."""
     if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
-        raise ValueError(f"{name!r} is not a checkpoint name (no paths, no leading dot)")
+        raise ValueError(Text("{name!r} is not a checkpoint name (no paths, no leading dot)", name=name))
     stem = name[:-3] if name.endswith(".pt") else name
     if not _NAME.match(stem):
-        raise ValueError(f"{name!r} is not a checkpoint name: use letters, digits, _ . -")
+        raise ValueError(Text("{name!r} is not a checkpoint name: use letters, digits, _ . -", name=name))
     folder = (directory or checkpoint_dir()).resolve()
     path = (folder / f"{stem}.pt").resolve()
     if path.parent != folder:
-        raise ValueError(f"{name!r} points outside the checkpoint folder")
+        raise ValueError(Text("{name!r} points outside the checkpoint folder", name=name))
     return path
 
 
@@ -137,7 +138,8 @@ def load_checkpoint(source: str | os.PathLike | bytes, name: str | None = None,
         test_pairs = [(str(s), str(t)) for s, t in payload.get("test_pairs") or []]
         origin = str(payload.get("origin") or "")
     except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{label}: invalid contents ({err})") from None
+        raise CheckpointError(Text("{label}: invalid contents ({reason})", label=label,
+                                   reason=message_of(err))) from None
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
     load_weights(model, payload["state_dict"], label)
     return Checkpoint(model.to(device), model_config, data_config, train_config, src_vocab, tgt_vocab,
@@ -151,26 +153,30 @@ def _read_payload(source, label: str) -> dict:
         else:
             path = Path(source)
             if not path.is_file():
-                raise CheckpointError(f"{label}: no such file")
+                raise CheckpointError(Text("{label}: no such file", label=label))
             if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-                raise CheckpointError(f"{label}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+                raise CheckpointError(Text("{label}: larger than {size} MiB", label=label,
+                                           size=MAX_CHECKPOINT_BYTES // 2**20))
             raw = path.read_bytes()
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except Exception as err:   # truncated zip, foreign pickle, refused global: all "not ours"
         # torch's own text suggests weights_only=False, i.e. running the file's code: not shown
-        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint, or a damaged one "
-                              f"(PyTorch could not read it safely: {type(err).__name__}; a pickle of Python "
-                              "objects, such as a whole model saved with `torch.save(net, ...)` or a Vocab, is "
-                              "never unpickled here, since that would run its code). Use a .pt "
-                              "file saved by the Train page or `python -m core.train`.") from None
+        raise CheckpointError(Text("{label}: not a seq2seq-playground checkpoint, or a damaged one "
+                                   "(PyTorch could not read it safely: {error}; a pickle of Python "
+                                   "objects, such as a whole model saved with `torch.save(net, ...)` or a Vocab, is "
+                                   "never unpickled here, since that would run its code). Use a .pt "
+                                   "file saved by the Train page or `python -m core.train`.",
+                                   label=label, error=type(err).__name__)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{label}: not a seq2seq-playground checkpoint: {describe_foreign(payload)}")
+        raise CheckpointError(Text("{label}: not a seq2seq-playground checkpoint: {description}",
+                                   label=label, description=describe_foreign(payload)))
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"{label}: checkpoint version {payload.get('version')!r}, expected {VERSION}")
+        raise CheckpointError(Text("{label}: checkpoint version {version!r}, expected {expected}",
+                                   label=label, version=payload.get("version"), expected=VERSION))
     if not isinstance(payload.get("state_dict"), dict):
-        raise CheckpointError(f"{label}: no weights in this checkpoint")
+        raise CheckpointError(Text("{label}: no weights in this checkpoint", label=label))
     return payload
 
 
@@ -180,20 +186,22 @@ def is_state_dict(value) -> bool:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
-def describe_foreign(payload) -> str:
+def describe_foreign(payload) -> Text:
     """What a file PyTorch could read, but that is not a playground checkpoint, holds, and what to do."""
-    weights_only = ("the weights alone, as `torch.save(net.state_dict(), ...)` writes them. A playground "
-                    "checkpoint also holds the model's settings and both vocabularies, which the weights "
-                    "cannot tell; use a .pt file saved by the Train page or `python -m core.train`")
+    weights_only = Text("the weights alone, as `torch.save(net.state_dict(), ...)` writes them. A playground "
+                        "checkpoint also holds the model's settings and both vocabularies, which the weights "
+                        "cannot tell; use a .pt file saved by the Train page or `python -m core.train`")
     if is_state_dict(payload):
         keys = list(payload)
-        return f"it is a bare state_dict of {len(keys)} tensors ({keys[0]}, …): {weights_only}"
+        return Text("it is a bare state_dict of {count} tensors ({first}, …): {weights_only}",
+                    count=len(keys), first=keys[0], weights_only=weights_only)
     if isinstance(payload, dict):
         inner = next((k for k, v in payload.items() if is_state_dict(v)), None)
         if inner is not None:
-            return f"it is a dict holding a state_dict under {inner!r}: {weights_only}"
-        return f"it is a dict with the keys {sorted(map(str, payload))[:6]}"
-    return f"it holds a {type(payload).__name__}, not a dict"
+            return Text("it is a dict holding a state_dict under {key!r}: {weights_only}",
+                        key=inner, weights_only=weights_only)
+        return Text("it is a dict with the keys {keys}", keys=sorted(map(str, payload))[:6])
+    return Text("it holds a {type}, not a dict", type=type(payload).__name__)
 
 
 def load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:
@@ -202,13 +210,18 @@ def load_weights(model: EncoderDecoder, state_dict: dict, label: str) -> None:
     expected = model.state_dict()
     if set(state_dict) != set(expected):
         missing, unexpected = sorted(set(expected) - set(state_dict)), sorted(set(state_dict) - set(expected))
-        parts = ([f"missing {missing[:4]}"] if missing else []) + ([f"unexpected {unexpected[:4]}"] if unexpected else [])
-        raise CheckpointError(f"{label}: weights do not match the model its config describes: {'; '.join(parts)}")
+        parts = (([Text("missing {keys}", keys=missing[:4])] if missing else [])
+                 + ([Text("unexpected {keys}", keys=unexpected[:4])] if unexpected else []))
+        problems = parts[0] if len(parts) == 1 else Text("{first}; {second}", first=parts[0], second=parts[1])
+        raise CheckpointError(Text("{label}: weights do not match the model its config describes: {problems}",
+                                   label=label, problems=problems))
     for key, tensor in state_dict.items():
         if not isinstance(tensor, torch.Tensor) or tensor.shape != expected[key].shape:
             shape = getattr(tensor, "shape", None)
-            raise CheckpointError(f"{label}: {key} has shape {tuple(shape) if shape is not None else '?'}, "
-                                  f"expected {tuple(expected[key].shape)} (vocabulary or size mismatch)")
+            raise CheckpointError(Text("{label}: {key} has shape {shape}, expected {expected} "
+                                       "(vocabulary or size mismatch)", label=label, key=key,
+                                       shape=tuple(shape) if shape is not None else "?",
+                                       expected=tuple(expected[key].shape)))
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{label}: {key} holds NaN or infinite values")
+            raise CheckpointError(Text("{label}: {key} holds NaN or infinite values", label=label, key=key))
     model.load_state_dict(state_dict)

@@ -9,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .i18n import Text
+
 SYNTHETIC_TASKS = ("copy", "reverse", "sort")
 FILE_SOURCES = ("tatoeba", "tsv")            # pairs read from a file (a path or an upload)
 SOURCES = ("corpus", *SYNTHETIC_TASKS, *FILE_SOURCES)
@@ -26,25 +28,32 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 8192
 
 
-def _check(condition: bool, message: str) -> None:
+def _check(condition: bool, message: Text) -> None:
     if not condition:
         raise ValueError(message)
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool),
-           f"{name} must be an integer, got {value!r}")
-    _check(low <= value <= high, f"{name} must be between {low} and {high}, got {value}")
+           Text("{name} must be an integer, got {value!r}", name=name, value=value))
+    _check(low <= value <= high,
+           Text("{name} must be between {low} and {high}, got {value}", name=name, low=low, high=high, value=value))
 
 
 def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
     _check(isinstance(value, (int, float)) and not isinstance(value, bool),
-           f"{name} must be a number, got {value!r}")
-    _check(math.isfinite(value), f"{name} must be finite, got {value}")
-    too_low = value <= low if open_low else value < low
-    bound = "greater than" if open_low else "at least"
-    _check(not too_low, f"{name} must be {bound} {low}, got {value}")
-    _check(value <= high, f"{name} must be at most {high}, got {value}")
+           Text("{name} must be a number, got {value!r}", name=name, value=value))
+    _check(math.isfinite(value), Text("{name} must be finite, got {value}", name=name, value=value))
+    if open_low:
+        _check(value > low, Text("{name} must be greater than {low}, got {value}", name=name, low=low, value=value))
+    else:
+        _check(value >= low, Text("{name} must be at least {low}, got {value}", name=name, low=low, value=value))
+    _check(value <= high, Text("{name} must be at most {high}, got {value}", name=name, high=high, value=value))
+
+
+def _one_of(name: str, choices: tuple, value: Any) -> Text:
+    """The message of a setting outside its choices (a code name, its options, what was given)."""
+    return Text("{name} must be one of {choices}, got {value!r}", name=name, choices=choices, value=value)
 
 
 class _Config:
@@ -57,7 +66,7 @@ class _Config:
     def from_dict(cls, values: dict[str, Any]):
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = set(values) - known
-        _check(not unknown, f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        _check(not unknown, Text("unknown {config} fields: {fields}", config=cls.__name__, fields=sorted(unknown)))
         config = cls(**values)
         config.validate()
         return config
@@ -77,11 +86,10 @@ class DataConfig(_Config):
     tokenizer: str = "space"        # one of TOKENIZERS; checkpoints saved before it load as "space"
 
     def validate(self) -> None:
-        _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
-        _check(self.tokenizer in TOKENIZERS,
-               f"tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
+        _check(self.source in SOURCES, _one_of("source", SOURCES, self.source))
+        _check(self.tokenizer in TOKENIZERS, _one_of("tokenizer", TOKENIZERS, self.tokenizer))
         _check(self.source not in FILE_SOURCES or bool(self.path),
-               f"source {self.source!r} needs a file path")
+               Text("source {source!r} needs a file path", source=self.source))
         _check_int("num_examples", self.num_examples, 1, 1_000_000)
         _check_int("num_test", self.num_test, 0, 100_000)
         _check_int("num_steps", self.num_steps, 2, MAX_NUM_STEPS)
@@ -126,11 +134,10 @@ class ModelConfig(_Config):
         return (self.decoder_hiddens, self.decoder_layers) != (self.num_hiddens, self.num_layers)
 
     def validate(self) -> None:
-        _check(self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}")
-        _check(self.context in CONTEXTS, f"context must be one of {CONTEXTS}, got {self.context!r}")
-        _check(self.decoder in DECODERS, f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        _check(self.output_layer in OUTPUT_LAYERS,
-               f"output_layer must be one of {OUTPUT_LAYERS}, got {self.output_layer!r}")
+        _check(self.cell in CELLS, _one_of("cell", CELLS, self.cell))
+        _check(self.context in CONTEXTS, _one_of("context", CONTEXTS, self.context))
+        _check(self.decoder in DECODERS, _one_of("decoder", DECODERS, self.decoder))
+        _check(self.output_layer in OUTPUT_LAYERS, _one_of("output_layer", OUTPUT_LAYERS, self.output_layer))
         _check_int("embed_size", self.embed_size, 1, MAX_SIZE)
         _check_int("num_hiddens", self.num_hiddens, 1, MAX_SIZE)
         _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
@@ -142,8 +149,8 @@ class ModelConfig(_Config):
         # Attention reads the encoder outputs with the decoder's state as the query, and that
         # state starts as the encoder's: both need the encoder's sizes, so no bridge.
         _check(self.decoder == "plain" or not self.needs_bridge,
-               "the attention decoder needs the encoder's sizes: leave the decoder's own hidden size "
-               "and layer count unset (no bridge), or use the plain decoder")
+               Text("the attention decoder needs the encoder's sizes: leave the decoder's own hidden size "
+                    "and layer count unset (no bridge), or use the plain decoder"))
 
 
 @dataclass
@@ -165,13 +172,13 @@ class TrainConfig(_Config):
         _check_float("clip_theta", self.clip_theta, 0.0, 1e6, open_low=True)
         _check_float("teacher_forcing_ratio", self.teacher_forcing_ratio, 0.0, 1.0)
         _check_int("accumulation_steps", self.accumulation_steps, 1, MAX_BATCH)
-        _check(self.reduction in REDUCTIONS,
-               f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
-        _check(isinstance(self.masked, bool), "masked must be True or False")
+        _check(self.reduction in REDUCTIONS, _one_of("reduction", REDUCTIONS, self.reduction))
+        _check(isinstance(self.masked, bool), Text("masked must be True or False"))
         _check_int("seed", self.seed, 0, 2**32 - 1)
         _check(self.device in DEVICES or self.device.startswith("cuda:"),
-               f"device must be auto, cpu, cuda or mps, got {self.device!r}")
+               Text("device must be auto, cpu, cuda or mps, got {device!r}", device=self.device))
         if batch_size is not None:
             _check(self.accumulation_steps <= batch_size,
-                   f"accumulation_steps ({self.accumulation_steps}) cannot exceed "
-                   f"batch_size ({batch_size}): each micro-batch needs at least one pair")
+                   Text("accumulation_steps ({steps}) cannot exceed batch_size ({batch_size}): "
+                        "each micro-batch needs at least one pair",
+                        steps=self.accumulation_steps, batch_size=batch_size))

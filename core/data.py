@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import TOKENIZERS
+from .i18n import Text
 
 RESERVED_TOKENS = ["<pad>", "<bos>", "<eos>"]
 # A , . ! or ? right after a character that is not a space gets a space before it.
@@ -76,7 +77,8 @@ def tokenize(text: str, tokenizer: str = "space") -> list[str]:
         return text.split(" ")
     if tokenizer == "char":
         return _CHAR_TOKEN.findall(text)
-    raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
+    raise ValueError(Text("{name} must be one of {choices}, got {value!r}", name="tokenizer", choices=TOKENIZERS,
+                          value=tokenizer))
 
 
 def split_words(text: str, tokenizer: str = "space") -> list[str]:
@@ -163,7 +165,7 @@ class Vocab:
         tokens = values.get("idx_to_token")
         if (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
                 or "<unk>" not in tokens or len(set(tokens)) != len(tokens)):
-            raise ValueError("vocabulary must be a list of distinct strings holding <unk>")
+            raise ValueError(Text("vocabulary must be a list of distinct strings holding <unk>"))
         vocab = cls()
         vocab.idx_to_token = list(tokens)
         vocab.token_to_idx = {token: idx for idx, token in enumerate(tokens)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from . import fast
-from .i18n import translator
+from .i18n import Text, translator
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -16,9 +16,9 @@ def pick_device(preference: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if preference.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU was found; use 'auto' or 'cpu'")
+        raise ValueError(Text("device 'cuda' was asked for but no CUDA GPU was found; use 'auto' or 'cpu'"))
     if preference == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
+        raise ValueError(Text("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'"))
     return torch.device(preference)
 
 

@@ -3,8 +3,11 @@
 The playground speaks English (the source strings) and Simplified Chinese, in the words of
 the book's Chinese edition (zh.d2l.ai; `locales/glossary.tsv`). Catalogs are maintained with
 Babel (extract / update / compile: README, "Adding a language") and read with the standard
-`gettext` module. The engine's own user-facing texts (the Exercises' readings) are translated
-here too, so `core` stays free of Streamlit: a caller passes the language.
+`gettext` module. The engine's own user-facing texts are translated here too, so `core` stays
+free of Streamlit: the Exercises' readings take the language as a parameter, and everything
+the engine *says* (error messages, a job's status line, trace labels) is a `Text`: English
+wherever it is used as a string (logs, the CLI, tests), and `text_in(message, lang)` in the
+reader's language wherever the interface shows it.
 """
 from __future__ import annotations
 
@@ -38,6 +41,55 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def translator(lang: str) -> Callable[[str], str]:
     return translations(lang).gettext
+
+
+class Text(str):
+    """A message of the engine: its English text, which remembers its catalog entry and values.
+
+    `Text("{name}: no such file", name=path)` is the string "data.tsv: no such file" to every
+    caller that treats it as one; `text_in(it, "zh")` formats the Chinese entry of the same
+    template with the same values. Values that are `Text`s themselves are translated too;
+    other values (names, numbers, the user's own text) are shown as they are. Babel extracts
+    the template like any `_("…")` (babel.cfg / scripts/i18n.py: the keyword `Text`).
+    """
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, /, **values: object) -> "Text":
+        text = super().__new__(cls, template.format(**values))
+        text.template, text.values = template, values
+        return text
+
+    def __reduce__(self):
+        # a Text crosses to and from worker processes (and Ray) as what it is, not a bare str
+        return _rebuilt, (self.template, self.values)
+
+    def told_in(self, lang: str) -> str:
+        values = {key: text_in(value, lang) if isinstance(value, Text) else value
+                  for key, value in self.values.items()}
+        return translator(lang)(self.template).format(**values)
+
+
+def _rebuilt(template: str, values: dict[str, object]) -> Text:
+    return Text(template, **values)
+
+
+def message_of(err: BaseException) -> str:
+    """What an exception says, as a value of another message: the `Text` it was raised with
+    (translated with it), else `str(err)` (a KeyError's quoted key, a library's own words)."""
+    said = err.args[0] if len(err.args) == 1 else None
+    return said if isinstance(said, Text) and said == str(err) else str(err)
+
+
+def text_in(message: object, lang: str) -> str:
+    """What the engine said, in `lang`: a `Text`, a message marked with `N_`, or an exception
+    holding either (its first argument); anything else as `str()` gives it."""
+    if isinstance(message, BaseException):
+        message = message.args[0] if len(message.args) == 1 else str(message)
+    if isinstance(message, Text):
+        return message.told_in(lang)
+    return translator(lang)(message) if isinstance(message, str) and message else str(message)
 
 
 def language_of(tag: str | None) -> str | None:

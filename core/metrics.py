@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from sacrebleu.metrics import BLEU, CHRF
 
+from .i18n import Text
+
 
 @dataclass
 class NgramMatch:
@@ -86,7 +88,7 @@ def _order(pred_tokens: list[str], label_tokens: list[str], n: int) -> OrderBrea
 def bleu_breakdown(pred_seq: str, label_seq: str, k: int) -> BleuBreakdown:
     """Every n-gram of the prediction, matched or not, p_n, weights and brevity penalty."""
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise ValueError(Text("k must be at least 1, got {k}", k=k))
     pred_tokens, label_tokens = pred_seq.split(" "), label_seq.split(" ")
     len_pred, len_label = len(pred_tokens), len(label_tokens)
     penalty = math.exp(min(0, 1 - len_label / len_pred))
@@ -130,7 +132,8 @@ def _bleu_metric(tokenizer: str = "space") -> BLEU:
     (preprocess_nmt puts spaces around punctuation), so with `space` it is split on whitespace
     only, and sacrebleu's warning about tokenized input does not apply (force)."""
     if tokenizer not in SACREBLEU_TOKENIZE:
-        raise ValueError(f"tokenizer must be one of {tuple(SACREBLEU_TOKENIZE)}, got {tokenizer!r}")
+        raise ValueError(Text("{name} must be one of {choices}, got {value!r}", name="tokenizer",
+                              choices=tuple(SACREBLEU_TOKENIZE), value=tokenizer))
     return BLEU(tokenize=SACREBLEU_TOKENIZE[tokenizer], force=True)
 
 
@@ -143,7 +146,7 @@ def _signature(metric) -> str:
 
 def _check_lengths(predictions: list[str], references: list[str]) -> None:
     if len(predictions) != len(references):
-        raise ValueError("predictions and references must have the same length")
+        raise ValueError(Text("predictions and references must have the same length"))
 
 
 def corpus_bleu(predictions: list[str], references: list[str], tokenizer: str = "space") -> CorpusBleu:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import OUTPUT_LAYERS
+from .i18n import Text
 
 LOG_PROBABILITY_LAYERS = ("adaptive",)   # these return log-probabilities, not logits
 
@@ -62,7 +63,8 @@ def returns_log_probs(kind: str) -> bool:
 def make_output_layer(kind: str, embedding: nn.Embedding, dense: nn.Linear) -> nn.Module:
     """The decoder's output layer of this kind, replacing its `dense` (hiddens -> vocab)."""
     if kind not in OUTPUT_LAYERS:
-        raise ValueError(f"output layer must be one of {OUTPUT_LAYERS}, got {kind!r}")
+        raise ValueError(Text("output layer must be one of {choices}, got {value!r}", choices=OUTPUT_LAYERS,
+                              value=kind))
     if kind == "tied":
         return TiedOutput(embedding, dense.in_features)
     if kind == "adaptive":

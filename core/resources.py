@@ -13,6 +13,7 @@ import os
 import torch
 
 from .config import ModelConfig
+from .i18n import Text
 
 FLOAT_BYTES = 4
 SAFETY_FACTOR = 2.0       # allocator slack, temporaries, the optimizer's scratch space
@@ -61,5 +62,6 @@ def check_fits(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_size: 
     """ValueError before training starts when the estimate exceeds the free memory."""
     need, free = training_bytes(config, src_vocab, tgt_vocab, batch_size, num_steps), free_bytes(device)
     if free is not None and need > free:
-        raise ValueError(f"this model and batch need about {need / 2**30:.1f} GiB but only "
-                         f"{free / 2**30:.1f} GiB is free on {device}: use smaller sizes or batches")
+        raise ValueError(Text("this model and batch need about {need:.1f} GiB but only {free:.1f} GiB is free "
+                              "on {device}: use smaller sizes or batches",
+                              need=need / 2**30, free=free / 2**30, device=str(device)))

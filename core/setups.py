@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE,
                      REDUCTIONS, TOKENIZERS)
+from .i18n import Text
 
 MAX_VALUE_CHARS = 32            # a number or a choice is never longer
 MAX_TEXT_CHARS = 2000           # a sentence (Decode, BLEU), as the text boxes take it
@@ -41,30 +42,33 @@ class Field:
         """The value `raw` stands for; SetupError (with the reason) when it cannot be used."""
         limit = MAX_TEXT_CHARS if self.kind == "text" else MAX_VALUE_CHARS
         if len(raw) > limit:
-            raise SetupError(f"{self.name}: a value of {len(raw):,} characters (at most {limit:,})")
+            raise SetupError(Text("{name}: a value of {length:,} characters (at most {limit:,})",
+                                  name=self.name, length=len(raw), limit=limit))
         if self.kind == "text":
             if any(ord(ch) < 32 and ch not in "\t" for ch in raw):
-                raise SetupError(f"{self.name}: contains control characters")
+                raise SetupError(Text("{name}: contains control characters", name=self.name))
             return raw
-        shown = repr(raw)
         if self.kind == "choice":
             if raw not in self.choices:
-                raise SetupError(f"{self.name}: {shown} is not one of {', '.join(self.choices)}")
+                raise SetupError(Text("{name}: {value!r} is not one of {choices}",
+                                      name=self.name, value=raw, choices=", ".join(self.choices)))
             return raw
         if self.kind == "bool":
             if raw.lower() in _TRUE + _FALSE:
                 return raw.lower() in _TRUE
-            raise SetupError(f"{self.name}: {shown} is not 1 or 0")
-        return self._number(raw, shown, self.high if high is None else min(high, self.high))
+            raise SetupError(Text("{name}: {value!r} is not 1 or 0", name=self.name, value=raw))
+        return self._number(raw, self.high if high is None else min(high, self.high))
 
-    def _number(self, raw: str, shown: str, high: float) -> int | float:
+    def _number(self, raw: str, high: float) -> int | float:
         pattern = _INT if self.kind == "int" else _FLOAT
         if not pattern.fullmatch(raw.strip()):
-            kind = "a whole number" if self.kind == "int" else "a number"
-            raise SetupError(f"{self.name}: {shown} is not {kind}")
+            if self.kind == "int":
+                raise SetupError(Text("{name}: {value!r} is not a whole number", name=self.name, value=raw))
+            raise SetupError(Text("{name}: {value!r} is not a number", name=self.name, value=raw))
         value = int(raw) if self.kind == "int" else float(raw)
         if not math.isfinite(value) or not self.low <= value <= high:
-            raise SetupError(f"{self.name}: {shown} is outside {_num(self.low)}–{_num(high)}")
+            raise SetupError(Text("{name}: {value!r} is outside {low}–{high}",
+                                  name=self.name, value=raw, low=_num(self.low), high=_num(high)))
         return value
 
     def write(self, value: Any) -> str:
@@ -117,7 +121,7 @@ def read_setup(params: Mapping[str, str], fields: tuple[Field, ...],
         try:
             values[field.name] = field.parse(str(raw), (highs or {}).get(field.name))
         except SetupError as err:
-            problems.append(str(err))
+            problems.append(err.args[0])       # a Text: the page shows it in the reader's language
     return values, problems
 
 

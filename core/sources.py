@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import FILE_SOURCES, SYNTHETIC_TASKS, DataConfig
 from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, split_words, tokenize_nmt
+from .i18n import Text
 
 CORPUS_PATH = Path(__file__).parent / "corpus" / "en-fr.tsv"
 FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
@@ -26,6 +27,7 @@ SYNTHETIC_ALPHABET = "a b c d e f g h i j k l".split()
 BOOK_EXAMPLES = [("go .", "va !"), ("i lost .", "j'ai perdu ."),
                  ("he's calm .", "il est calme ."), ("i'm home .", "je suis chez moi .")]
 BOOK_EXAMPLE_SOURCES = ("corpus", "tatoeba")
+UPLOAD = Text("upload")      # an uploaded file's name in messages, when it came without one
 
 
 def cache_dir() -> Path:
@@ -35,14 +37,15 @@ def cache_dir() -> Path:
 def decode_text(raw: bytes, name: str) -> str:
     """Bytes of a text file -> str, refusing binary or non-UTF-8 content with a clear error."""
     if len(raw) > MAX_FILE_BYTES:
-        raise DataError(f"{name}: {len(raw) / 2**20:.0f} MiB is over the "
-                        f"{MAX_FILE_BYTES // 2**20} MiB limit")
+        raise DataError(Text("{name}: {size:.0f} MiB is over the {limit} MiB limit",
+                             name=name, size=len(raw) / 2**20, limit=MAX_FILE_BYTES // 2**20))
     if b"\x00" in raw[:65536]:
-        raise DataError(f"{name}: this looks like a binary file, not tab-separated text")
+        raise DataError(Text("{name}: this looks like a binary file, not tab-separated text", name=name))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(f"{name}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+        raise DataError(Text("{name}: not UTF-8 text (byte {byte}); save it as UTF-8",
+                             name=name, byte=err.start)) from None
 
 
 def read_tatoeba_bytes(raw: bytes, name: str) -> str:
@@ -52,18 +55,18 @@ def read_tatoeba_bytes(raw: bytes, name: str) -> str:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
                 members = [m for m in archive.namelist() if m.endswith(".txt") and "_about" not in m]
                 if not members:
-                    raise DataError(f"{name}: the zip holds no .txt file of pairs")
+                    raise DataError(Text("{name}: the zip holds no .txt file of pairs", name=name))
                 member = "fra-eng/fra.txt" if "fra-eng/fra.txt" in members else members[0]
                 raw = archive.read(member)
         except zipfile.BadZipFile:
-            raise DataError(f"{name}: a corrupt zip file") from None
+            raise DataError(Text("{name}: a corrupt zip file", name=name)) from None
     return decode_text(raw, name)
 
 
 def read_tatoeba_file(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(Text("{path}: no such file", path=str(path)))
     return read_tatoeba_bytes(path.read_bytes(), str(path))
 
 
@@ -76,7 +79,7 @@ def download_fra_eng(directory: Path | None = None) -> Path:
     with urllib.request.urlopen(FRA_ENG_URL, timeout=60) as response:
         raw = response.read()
     if _sha1(raw) != FRA_ENG_SHA1:
-        raise DataError(f"{FRA_ENG_URL}: checksum mismatch, download refused")
+        raise DataError(Text("{url}: checksum mismatch, download refused", url=FRA_ENG_URL))
     directory.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part")
     partial.write_bytes(raw)
@@ -217,7 +220,7 @@ def synthetic_pairs(task: str, count: int, num_steps: int, seed: int) -> PairSet
             seen.add(tokens)
             source.append(list(tokens))
             target.append(list(transform(list(tokens))))
-    return PairSet(source, target, 0, f"synthetic {task} task")
+    return PairSet(source, target, 0, Text("synthetic {task} task", task=task))
 
 
 def random_split(pairs: PairSet, config: DataConfig,
@@ -255,27 +258,32 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
                                 config.num_steps, config.seed)
         return random_split(pairs, config)
     if source == "tatoeba":
-        name = config.path or "upload"
+        name = config.path or UPLOAD
         text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(config.path)
-        return tatoeba_split(text, config, f"Tatoeba file {Path(name).name}")
+        return tatoeba_split(text, config, Text("Tatoeba file {name}", name=_file_name(name)))
     keep: list[tuple[str, str]] = []
     if source == "tsv":
-        name = config.path or "upload"
+        name = config.path or UPLOAD
         text = decode_text(raw if raw is not None else _read_bytes(config.path), name)
-        pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), f"TSV {Path(name).name}",
+        pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), Text("TSV {name}", name=_file_name(name)),
                                  tokenizer=config.tokenizer)
     else:
-        pairs = pairs_from_lines(CORPUS_PATH.read_text("utf-8").split("\n"), "the playground corpus")
+        pairs = pairs_from_lines(CORPUS_PATH.read_text("utf-8").split("\n"), Text("the playground corpus"))
         keep = BOOK_EXAMPLES                # the book trains on them: watching them shows memorisation
     if len(pairs) < 2:
-        raise DataError(f"{pairs.description}: fewer than 2 usable pairs "
-                        f"({pairs.skipped} malformed lines skipped)")
+        raise DataError(Text("{description}: fewer than 2 usable pairs ({skipped} malformed lines skipped)",
+                             description=pairs.description, skipped=pairs.skipped))
     return random_split(pairs, config, keep)
+
+
+def _file_name(name: str) -> str:
+    """A file's name without its folder, for a message; the upload's own word stays a Text."""
+    return name if isinstance(name, Text) else Path(name).name
 
 
 def _read_bytes(path: str | None) -> bytes:
     if not path or not Path(path).is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(Text("{path}: no such file", path=path))
     return Path(path).read_bytes()
 
 
@@ -283,6 +291,6 @@ def prepare_data(config: DataConfig, raw: bytes | None = None) -> NMTData:
     """Pairs -> vocabularies built on the training pairs only -> training arrays."""
     train, test = load_split(config, raw)
     if len(train) == 0:
-        raise DataError(f"{train.description}: no training pairs")
+        raise DataError(Text("{description}: no training pairs", description=train.description))
     src_vocab, tgt_vocab = build_vocabs(train, config.min_freq)
     return NMTData(train, test, src_vocab, tgt_vocab, config.num_steps)

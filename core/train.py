@@ -24,6 +24,7 @@ from .config import (CELLS, CONTEXTS, DECODERS, OUTPUT_LAYERS, REDUCTIONS, TOKEN
 from .data import BatchIterator, DataError, NMTData, Vocab
 from .device import pick_device
 from .history import History, TrainResult
+from .i18n import Text
 from .loss import make_loss
 from .model import build_model, xavier_init_weights
 from .output_layers import returns_log_probs
@@ -96,7 +97,7 @@ def continue_run(ckpt: Checkpoint, more_epochs: int, raw: bytes | None = None,
     """Train a saved run `more_epochs` further: the same pairs and split with its own vocabularies,
     its weights, optimizer state, hyperparameters and curves; epochs and steps count on."""
     if isinstance(more_epochs, bool) or not isinstance(more_epochs, int) or more_epochs < 1:
-        raise ValueError(f"more epochs must be a whole number of at least 1, got {more_epochs!r}")
+        raise ValueError(Text("more epochs must be a whole number of at least 1, got {value!r}", value=more_epochs))
     done = len(ckpt.history.epoch_loss)
     train_config = replace(ckpt.train_config, num_epochs=done + more_epochs, device=device)
     return start_run(ckpt.data_config, ckpt.model_config, train_config, raw=raw, resume=ckpt)

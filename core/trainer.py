@@ -20,6 +20,7 @@ from . import fast
 from .config import TrainConfig
 from .data import Vocab
 from .history import EpochEvent, History, StepEvent, TrainResult
+from .i18n import Text
 from .loss import MaskedSoftmaxCELoss, make_loss
 
 
@@ -155,7 +156,7 @@ class Trainer:
         """Train until num_epochs (counting resumed ones), a stop request, or a NaN loss."""
         emit = on_event or (lambda event: None)
         hist, start = self.history, time.perf_counter()
-        run_tokens, status, message = 0, "finished", "training finished"
+        run_tokens, status, message = 0, "finished", Text("training finished")
         self.net.train()
         for epoch in range(len(hist.epoch_loss), self.config.num_epochs):
             epoch_loss, epoch_tokens, epoch_start = 0.0, 0, time.perf_counter()
@@ -163,9 +164,9 @@ class Trainer:
                 loss_sum, tokens, norm = self._step(batch)
                 loss_value, tokens = float(loss_sum), int(tokens)
                 if not math.isfinite(loss_value):
-                    status, message = "diverged", (
-                        f"the loss became {loss_value} at step {len(hist.step_loss) + 1}: training "
-                        "stopped before this step changed the weights; try a smaller lr")
+                    status, message = "diverged", Text(
+                        "the loss became {loss} at step {step}: training stopped before this step "
+                        "changed the weights; try a smaller lr", loss=loss_value, step=len(hist.step_loss) + 1)
                     break
                 self.optimizer.step()
                 epoch_loss, epoch_tokens, run_tokens = epoch_loss + loss_value, epoch_tokens + tokens, run_tokens + tokens
@@ -175,8 +176,9 @@ class Trainer:
                 emit(StepEvent(epoch + 1, len(hist.step_loss), hist.step_loss[-1], hist.step_grad_norm[-1],
                                run_tokens / max(elapsed, 1e-9), elapsed))
                 if stop is not None and stop.is_set():
-                    status, message = "stopped", (f"stopped by request after {epoch} complete epochs "
-                                                  f"(at step {len(hist.step_loss)}, inside epoch {epoch + 1})")
+                    status, message = "stopped", Text(
+                        "stopped by request after {epochs} complete epochs (at step {step}, inside epoch {epoch})",
+                        epochs=epoch, step=len(hist.step_loss), epoch=epoch + 1)
                     break
             if status != "finished":
                 break

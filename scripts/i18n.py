@@ -3,7 +3,7 @@
     python scripts/i18n.py            # after changing or adding a message in the code
     python scripts/i18n.py --check    # what tests/test_i18n.py checks: exit 1 if anything is stale
 
-Babel extracts every `_("…")` and `N_("…")` of app.py, pages/, ui/ and core/ (babel.cfg) into
+Babel extracts every `_("…")`, `N_("…")` and `Text("…", …)` of app.py, pages/, ui/ and core/ (babel.cfg) into
 locales/messages.pot; each locales/<lang>/LC_MESSAGES/messages.po is updated from it (new
 messages come in empty, removed ones go), translations waiting in locales/<lang>/new/*.json
 ({"English": "translation"}) are filled in, English's own catalog gets msgstr = msgid, and
@@ -30,7 +30,7 @@ from core.i18n import LANGUAGES  # noqa: E402  (the one list of the interface's 
 
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "Text": None}
 
 
 def extract() -> Catalog:

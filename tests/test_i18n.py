@@ -1,17 +1,20 @@
 """简体中文 and English: complete catalogs, the book's terms, every page drawn in both languages."""
 from __future__ import annotations
 
+import ast
+import pickle
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
-from core.i18n import LANGUAGES, from_accept_language, glossary, language_of, translator
-from test_pages import HOME, ROOT, no_exception
+from core.i18n import LANGUAGES, Text, from_accept_language, glossary, language_of, text_in, translator
+from test_pages import HOME, ROOT, no_exception, tiny_run_state
 
 from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
 
@@ -156,3 +159,95 @@ def test_home_shows_the_glossary_translators_and_tests_use(app_dir):
     table = next(d.value for d in at.dataframe if "中文" in d.value.columns)
     terms = dict(zip(table["English"], table["中文"]))
     assert terms["teacher forcing"] == "强制教学" and terms["beam search"] == "束搜索" and len(terms) == len(glossary())
+
+
+# -- what the engine says ----------------------------------------------------------------------
+def test_an_engine_message_is_english_as_a_string_and_chinese_where_shown():
+    step = Text("one decoder step")
+    said = Text("the decoder RNN's input, {step}", step=step)
+    assert said == "the decoder RNN's input, one decoder step" and isinstance(said, str)
+    assert text_in(said, "zh") == "解码器 RNN 的输入，解码器的一个时间步"     # the nested Text translated too
+    err = ValueError(Text("a valid length is at most {most} here (any length past maxlen keeps every position), "
+                          "got {got}", most=1000, got=1234))
+    assert str(err).startswith("a valid length is at most 1000") and "1234" in text_in(err, "zh")
+    assert CJK.search(text_in(err, "zh")) and text_in(err, "en") == str(err)
+    again = pickle.loads(pickle.dumps(err))                    # as it comes back from a worker process
+    assert text_in(again, "zh") == text_in(err, "zh")
+    assert text_in("not a catalog entry", "zh") == "not a catalog entry" and text_in(7, "zh") == "7"
+
+
+ENGINE_ERRORS = re.compile(r"Error$|^LimitExceeded$|^QueueFull$|^WorkerCrashed$|^WorkerFailed$")
+PROGRAMMING_ERRORS = {"NotImplementedError", "RuntimeError", "AttributeError", "TypeError", "KeyError"}
+CLI_ONLY = {"core/cli.py", "core/import_d2l.py", "core/i18n.py"}
+
+
+def literal_messages_raised(path: Path) -> list[str]:
+    """`raise SomeError("…")` / `raise SomeError(f"…")` in a module: a message the UI could only show in English."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+            name = getattr(node.exc.func, "id", getattr(node.exc.func, "attr", ""))
+            first = node.exc.args[0]
+            if (ENGINE_ERRORS.search(name) and name not in PROGRAMMING_ERRORS
+                    and isinstance(first, (ast.Constant, ast.JoinedStr, ast.BinOp))):
+                found.append(f"{path.name}:{node.lineno} {name}")
+    return found
+
+
+def test_every_error_the_engine_raises_at_a_user_is_a_translatable_text():
+    """A ValueError (or CheckpointError, DataError, LimitError …) raised with an English literal
+    would reach the Chinese interface in English: core raises them with a `Text`."""
+    modules = [p for p in sorted((ROOT / "core").rglob("*.py")) if str(p.relative_to(ROOT)) not in CLI_ONLY]
+    found = [hit for path in modules for hit in literal_messages_raised(path)]
+    assert found == [], found
+
+
+def test_the_finder_of_literal_messages_finds_one(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text('def f(x):\n    raise ValueError(f"bad {x}")\n\n\ndef g(x):\n    raise ValueError(Text("bad {x}", x=x))\n')
+    assert literal_messages_raised(sample) == ["m.py:2 ValueError"]
+
+
+def open_in_chinese(page: str, **session) -> AppTest:
+    at = AppTest.from_file(str(ROOT / HOME), default_timeout=90)
+    at.query_params["lang"] = "zh"
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(page)
+    return no_exception(at.run())
+
+
+def test_a_refusal_by_the_servers_limits_is_shown_in_chinese(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_MAX_PARAMETERS", "500")
+    at = open_in_chinese("pages/1_🏋️_Train.py", **tiny_run_state(name="too-big", epochs=2))
+    at = no_exception(at.button[0].click().run())                  # ▶️ 开始训练
+    refusal = next(text for text in (e.value.replace("\\", "") for e in at.error) if "SEQ2SEQ_MAX_PARAMETERS" in text)
+    assert CJK.search(refusal.split("**:")[1]) and "this server allows" not in refusal
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_in_chinese(app_dir):
+    at = open_in_chinese(HOME)
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("notes.pt", b"just some text",
+                                                                "application/octet-stream").run())
+    refusal = next(e.value for e in at.sidebar.error if "notes.pt" in e.value)
+    assert "not a seq2seq-playground checkpoint" not in refusal and "检查点" in refusal
+
+
+def test_the_model_views_trace_is_labelled_in_chinese(app_dir):
+    at = open_in_chinese("pages/0_🔬_Model.py")
+    table = next(d.value for d in at.dataframe if "张量" in d.value.columns)
+    labels = " ".join(table["张量"].tolist())
+    assert "编码器" in labels and "解码器" in labels and "encoder" not in labels
+
+
+def test_a_finished_run_says_so_in_chinese(app_dir, monkeypatch):
+    """The run's status line comes from the worker process as a Text and is shown translated."""
+    at = open_in_chinese("pages/1_🏋️_Train.py", **tiny_run_state(name="zh-run", epochs=3))
+    at = no_exception(at.button[0].click().run())
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not at.success:
+        time.sleep(0.3)
+        at = no_exception(at.run())
+    line = next(s.value for s in at.success if "zh-run" in s.value)
+    assert "training finished" not in line and CJK.search(line.split("：", 1)[-1]), line

@@ -18,7 +18,7 @@ from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, saniti
 from core.config import MAX_NUM_STEPS
 from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file
 
-from . import models, server, state
+from . import i18n, models, server, state
 from .i18n import N_, _
 
 REBUILD, FILES = N_("rebuilt from the book's data"), N_("from vocabulary files")  # the radio's values, shown translated
@@ -117,7 +117,7 @@ def _vocab_inputs(api: str) -> dict | None:
     try:
         vocabs = (read_vocab_file(src.getvalue(), src.name), read_vocab_file(tgt.getvalue(), tgt.name))
     except CheckpointError as err:
-        st.error(str(err), icon="⚠️")
+        st.error(i18n.said(err), icon="⚠️")
         return None
     return {"vocabs": vocabs, "num_steps": num_steps}
 
@@ -133,7 +133,7 @@ def export_button(ckpt: Checkpoint, label: str) -> None:
     """A zip for the notebook: the weights with the book's keys and both vocabularies as text."""
     reason = exportable(ckpt)
     if reason is not None:
-        st.caption(_("Not exportable to the book's classes: {reason}.").format(reason=reason))
+        st.caption(_("Not exportable to the book's classes: {reason}.").format(reason=i18n.said(reason)))
         return
     params, src, tgt = export_state_dict(ckpt, api=API)
     params_10 = export_state_dict(ckpt, api=API_10)[0]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, from_accept_language, language_of, translator  # noqa: F401
+from core.i18n import (DEFAULT_LANGUAGE, LANGUAGES, N_, from_accept_language, language_of, text_in,  # noqa: F401
+                       translator)
 
 from . import state
 
@@ -39,6 +40,11 @@ def _first_language() -> str:
 def _(message: str) -> str:
     """`message` in the reader's language (English is the source text)."""
     return translator(current())(message)
+
+
+def said(message: object) -> str:
+    """What the engine said (an error, a job's status line: a `core.i18n.Text`), in the reader's language."""
+    return text_in(message, current())
 
 
 def _in_url() -> bool:

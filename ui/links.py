@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.setups import Field, read_setup, write_setup
 
-from . import state
+from . import i18n, state
 from .i18n import _
 from .widgets import md_escape
 
@@ -43,7 +43,7 @@ def show_problems(view: str) -> None:
     problems = state.get(state.LINK_PROBLEMS + view)
     if problems:
         st.warning(_("This link had values this page cannot use; they were set to their defaults: {problems}.").format(
-            problems="; ".join(md_escape(p) for p in problems)), icon="🔗")
+            problems="; ".join(md_escape(i18n.said(p)) for p in problems)), icon="🔗")
 
 
 def keep_in_url(view: str, fields: tuple[Field, ...], values: Mapping[str, Any],

@@ -13,6 +13,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from core.service.limits import LimitError, Limits
 from core.service.serving import Serving, serve
 
+from . import i18n
 from .i18n import _
 
 
@@ -45,8 +46,8 @@ def check_settings() -> None:
         serving()
     except LimitError as err:
         st.error(_("This server's settings are invalid: {error}. The operator sets them in the "
-                   "environment or in `.streamlit/secrets.toml` (README, “Serving a class”).").format(error=err),
-                 icon="🛑")
+                   "environment or in `.streamlit/secrets.toml` (README, “Serving a class”).").format(
+                       error=i18n.said(err)), icon="🛑")
         st.stop()
 
 

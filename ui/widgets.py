@@ -95,7 +95,7 @@ def md_code(text: str) -> str:
 
 
 def show_error(what: str, err: BaseException | str, hint: str = "") -> None:
-    st.error(f"**{md_escape(what)}**: {md_escape(str(err))}" + (f"  \n{hint}" if hint else ""), icon="⚠️")
+    st.error(f"**{md_escape(what)}**: {md_escape(i18n.said(err))}" + (f"  \n{hint}" if hint else ""), icon="⚠️")
 
 
 def guarded(what: str, fn: Callable[..., T], *args, hint: str = "", **kwargs) -> T | None:
@@ -175,11 +175,12 @@ def _take_upload(name: str, raw: bytes) -> None:
 
 
 def guarded_message(fn: Callable[..., object], *args) -> str | None:
-    """None when `fn(*args)` succeeds; the message of the ValueError it raised otherwise."""
+    """None when `fn(*args)` succeeds; the message of the ValueError it raised otherwise (in the
+    reader's language)."""
     try:
         fn(*args)
     except ValueError as err:
-        return str(err)
+        return i18n.said(err)
     return None
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from .. import fast
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData
-from ..i18n import translator
+from ..i18n import Text, translator
 from ..model import build_model
 from ..sources import prepare_data
 from ..trainer import Trainer
@@ -116,7 +116,8 @@ def _setup(batch_size: int, micro_batch: int, seed: int, data_config: DataConfig
     data = prepare_data(data_config)
     batch = first_batch(data, batch_size)
     if len(batch[0]) != batch_size:
-        raise AccumulationError(f"the corpus has only {len(batch[0])} training pairs; pick a smaller batch")
+        raise AccumulationError(Text("the corpus has only {count} training pairs; pick a smaller batch",
+                                      count=len(batch[0])))
     torch.manual_seed(seed)
     net = build_model(model_config or ModelConfig(dropout=0.0), len(data.src_vocab), len(data.tgt_vocab))
     return num_micro, data, batch, net

@@ -19,19 +19,20 @@ from torch import nn
 
 from ..data import Vocab, build_array_nmt
 from ..encoder_decoder import EncoderDecoder
+from ..i18n import Text, translator
 
-ATTENTION_STEP = "one decoder step"      # the attention decoder's RNN runs once per target step
+ATTENTION_STEP = Text("one decoder step")      # the attention decoder's RNN runs once per target step
 
 
 @dataclass
 class TracedTensor:
     """One edge of the diagram: a tensor the forward pass produced, where, and its shape."""
     key: str                     # stable id, e.g. "encoder.rnn.output"
-    label: str                   # what the notes call it
+    label: str                   # what the notes call it (a Text: the Model view shows it translated)
     letters: tuple[str, ...]     # the notes' letters, e.g. ("T", "N", "H")
     shape: tuple[int, ...]       # what the hook saw
     values: torch.Tensor = field(repr=False)   # detached copy on the CPU, for a slice view
-    note: str = ""
+    note: str = ""               # a Text too, or empty
 
     @property
     def letters_text(self) -> str:
@@ -65,7 +66,7 @@ def teacher_forced_batch(pairs: list[tuple[str, str]], src_vocab: Vocab, tgt_voc
     """(X, X_valid_len, dec_X) for real sentence pairs: the encoder's input and the decoder's
     teacher-forced input `<bos>` + Y[:, :-1], as training feeds them."""
     if not 1 <= len(pairs) <= MAX_BATCH:
-        raise ValueError(f"trace between 1 and {MAX_BATCH} sentences, got {len(pairs)}")
+        raise ValueError(Text("trace between 1 and {most} sentences, got {count}", most=MAX_BATCH, count=len(pairs)))
     X, X_valid_len = build_array_nmt([s.split() for s, _ in pairs], src_vocab, num_steps)
     Y, _ = build_array_nmt([t.split() for _, t in pairs], tgt_vocab, num_steps)
     bos = torch.full((len(pairs), 1), tgt_vocab["<bos>"], dtype=torch.long)
@@ -145,42 +146,46 @@ def trace_forward(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tenso
     def add(key: str, label: str, letters: tuple[str, ...], tensor: torch.Tensor, note: str = "") -> None:
         out.append(TracedTensor(key, label, letters, tuple(tensor.shape), _copy(tensor), note))
 
-    add("source", "source token ids X", ("N", "T"), X)
-    add("encoder.embedding.output", "embedded source", ("N", "T", "D"), seen["encoder.embedding"][1],
-        "permuted to time first before the RNN")
+    add("source", Text("source token ids X"), ("N", "T"), X)
+    add("encoder.embedding.output", Text("embedded source"), ("N", "T", "D"), seen["encoder.embedding"][1],
+        Text("permuted to time first before the RNN"))
     enc_args, (enc_output, enc_state) = seen["encoder.rnn"]
-    add("encoder.rnn.input", "encoder RNN input", ("T", "N", "D"), enc_args[0])
-    add("encoder.rnn.output", "encoder outputs (every step, top layer)", ("T", "N", "H"), enc_output)
-    add("encoder.rnn.state", "encoder final state" + (" h" if cell == "lstm" else ""), _state_letters(), _first(enc_state))
+    add("encoder.rnn.input", Text("encoder RNN input"), ("T", "N", "D"), enc_args[0])
+    add("encoder.rnn.output", Text("encoder outputs (every step, top layer)"), ("T", "N", "H"), enc_output)
+    add("encoder.rnn.state", Text("encoder final state h") if cell == "lstm" else Text("encoder final state"),
+        _state_letters(), _first(enc_state))
     if cell == "lstm":
-        add("encoder.rnn.cell", "encoder final memory cell c", _state_letters(), enc_state[1],
-            "an LSTM's c is not the context: the context comes from h")
+        add("encoder.rnn.cell", Text("encoder final memory cell c"), _state_letters(), enc_state[1],
+            Text("an LSTM's c is not the context: the context comes from h"))
     if bridged:
-        add("bridge.output", "bridge: encoder state → decoder state (7.9.3)", _state_letters("'"),
+        add("bridge.output", Text("bridge: encoder state → decoder state (7.9.3)"), _state_letters("'"),
             _first(seen["bridge"][1]))
     dec_args, (dec_output, dec_state) = seen["decoder.rnn"]
     steps = "1" if attention else "T"
     if attention:
         q_args, context = seen["decoder.attention"]
-        add("decoder.attention.query", "attention query: decoder top hidden state", ("N", "1", "H"), q_args[0])
-        add("decoder.attention.keys", "attention keys and values: encoder outputs", ("N", "T", "H"), q_args[1])
-        add("decoder.attention.context", "attention context for this step", ("N", "1", "H"), context,
-            "a new context at every step (Bahdanau attention), not one vector c")
+        add("decoder.attention.query", Text("attention query: decoder top hidden state"), ("N", "1", "H"),
+            q_args[0])
+        add("decoder.attention.keys", Text("attention keys and values: encoder outputs"), ("N", "T", "H"),
+            q_args[1])
+        add("decoder.attention.context", Text("attention context for this step"), ("N", "1", "H"), context,
+            Text("a new context at every step (Bahdanau attention), not one vector c"))
     else:
-        add("context", "context c = top layer of the final state", ("N", "H" + prime), _first(dec_args[1])[-1],
-            "repeated over the T steps and concatenated to every input")
-    add("decoder.embedding.output", "embedded target inputs", ("N", "T", "D"), seen["decoder.embedding"][1])
+        add("context", Text("context c = top layer of the final state"), ("N", "H" + prime),
+            _first(dec_args[1])[-1], Text("repeated over the T steps and concatenated to every input"))
+    add("decoder.embedding.output", Text("embedded target inputs"), ("N", "T", "D"), seen["decoder.embedding"][1])
     concat = ("1", "N", "H + D") if attention else ("T", "N", "D + H" + prime)
-    add("decoder.rnn.input", "concatenation [embedding ⊕ context]" if not attention
-        else "concatenation [context ⊕ embedding]", concat, dec_args[0],
-        f"the decoder RNN's input, {ATTENTION_STEP}" if attention else "the decoder RNN's input")
-    add("decoder.rnn.output", "decoder outputs (top layer)", (steps, "N", "H" + prime), dec_output,
+    add("decoder.rnn.input", Text("concatenation [embedding ⊕ context]") if not attention
+        else Text("concatenation [context ⊕ embedding]"), concat, dec_args[0],
+        Text("the decoder RNN's input, {step}", step=ATTENTION_STEP) if attention
+        else Text("the decoder RNN's input"))
+    add("decoder.rnn.output", Text("decoder outputs (top layer)"), (steps, "N", "H" + prime), dec_output,
         ATTENTION_STEP if attention else "")
-    add("decoder.rnn.state", "decoder state", _state_letters(prime), _first(dec_state),
+    add("decoder.rnn.state", Text("decoder state"), _state_letters(prime), _first(dec_state),
         ATTENTION_STEP if attention else "")
     dense_in, logits = seen["decoder.dense"]
-    add("decoder.dense.output", "logits over the target vocabulary", ("T", "N", "V"), logits,
-        "permuted to (N, T, V) for the loss")
+    add("decoder.dense.output", Text("logits over the target vocabulary"), ("T", "N", "V"), logits,
+        Text("permuted to (N, T, V) for the loss"))
     sizes = model_sizes(net, X.shape[0], X.shape[1])
     return ForwardTrace(out, sizes, cell, "attention" if attention else "plain")
 
@@ -317,33 +322,40 @@ def timing_sizes(D: int, H: int, gates: int) -> list[tuple[int, int, int]]:
     return [(d, h, multiple * h) for d, h in sizes]
 
 
-def read_timings(timings: list[ConcatTiming]) -> str:
-    """One paragraph from the measured numbers: what was timed and whether it agrees with the notes."""
+def read_timings(timings: list[ConcatTiming], lang: str = "en") -> str:
+    """One paragraph from the measured numbers, in `lang`: what was timed and whether it agrees
+    with the notes."""
+    _ = translator(lang)
     first = timings[0]
-    parts = [f"Measured on {first.device}, batch {first.batch}, {first.repeats} repeats each: "]
-    parts.append("; ".join(
-        f"D={t.input_size}, H={t.context_size}: one product {t.one_product_us[1]:.1f} µs, "
-        f"two products and an add {t.two_products_us[1]:.1f} µs ({t.speedup:.2f}×)" for t in timings) + ".")
+    parts = [_("Measured on {device}, batch {batch}, {repeats} repeats each: ").format(
+        device=first.device, batch=first.batch, repeats=first.repeats)]
+    parts.append(_("; ").join(
+        _("D={D}, H={H}: one product {one:.1f} µs, two products and an add {two:.1f} µs ({speedup:.2f}×)").format(
+            D=t.input_size, H=t.context_size, one=t.one_product_us[1], two=t.two_products_us[1], speedup=t.speedup)
+        for t in timings) + _("."))
     faster = [t for t in timings if t.speedup > 1.1]
     slower = [t for t in timings if t.speedup < 0.9]
     if len(faster) == len(timings):
-        parts.append(" At every size measured the single product with the concatenated matrix is faster, "
-                     "as the notes claim: one larger matrix multiplication uses the hardware better than "
-                     "two smaller ones and an extra pass over memory for the add.")
+        parts.append(_(" At every size measured the single product with the concatenated matrix is faster, "
+                       "as the notes claim: one larger matrix multiplication uses the hardware better than "
+                       "two smaller ones and an extra pass over memory for the add."))
     elif not faster:
-        parts.append(" Here the single product is not clearly faster at any size measured"
-                     + (", and slower at some" if slower else "")
-                     + ": on this device the notes' claim does not hold as stated; the concatenation itself "
-                     "copies x and c into a new tensor, which costs about what the second product saves.")
+        parts.append(_(" Here the single product is not clearly faster at any size measured, and slower at some: "
+                       "on this device the notes' claim does not hold as stated; the concatenation itself "
+                       "copies x and c into a new tensor, which costs about what the second product saves.")
+                     if slower else
+                     _(" Here the single product is not clearly faster at any size measured: on this device the "
+                       "notes' claim does not hold as stated; the concatenation itself copies x and c into a new "
+                       "tensor, which costs about what the second product saves."))
     else:
-        where = ", ".join(f"D={t.input_size}, H={t.context_size}" for t in faster)
+        where = _("; ").join(_("D={D}, H={H}").format(D=t.input_size, H=t.context_size) for t in faster)
         small_first = max(t.context_size for t in faster) < min(t.context_size for t in timings if t not in faster)
-        why = ("where the products are small, so what one call instead of two saves (dispatch and an extra "
-               "pass for the add) is a large part of the time; as they grow, the arithmetic dominates and "
-               "both take about as long" if small_first else
-               "where the products are large enough for the saved pass over memory to matter")
-        parts.append(f" The single product is faster at {where} but not at the other sizes: the notes' claim "
-                     f"holds {why}.")
-    parts.append(" Either way the two compute the same numbers (the check above): concatenating is a "
-                 "choice of layout, not of model.")
+        why = (_("where the products are small, so what one call instead of two saves (dispatch and an extra "
+                 "pass for the add) is a large part of the time; as they grow, the arithmetic dominates and "
+                 "both take about as long") if small_first else
+               _("where the products are large enough for the saved pass over memory to matter"))
+        parts.append(_(" The single product is faster at {where} but not at the other sizes: the notes' claim "
+                       "holds {why}.").format(where=where, why=why))
+    parts.append(_(" Either way the two compute the same numbers (the check above): concatenating is a "
+                   "choice of layout, not of model."))
     return "".join(parts)

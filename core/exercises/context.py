@@ -17,6 +17,7 @@ import torch
 from ..data import Vocab
 from ..decode import encode_source, translate
 from ..encoder_decoder import EncoderDecoder, top_hidden
+from ..i18n import Text
 
 MAX_SENTENCES = 2000         # the held-out pairs of a checkpoint are a few hundred; a bound anyway
 
@@ -48,7 +49,7 @@ def starting_context(net: EncoderDecoder, state) -> torch.Tensor:
 def context_vectors(net: EncoderDecoder, sentences: list[str], src_vocab: Vocab, num_steps: int) -> torch.Tensor:
     """c for each sentence, (N, H), on the CPU."""
     if not sentences:
-        raise ValueError("no sentences to encode")
+        raise ValueError(Text("no sentences to encode"))
     net.eval()
     _, X, valid = _encode_batch(net, sentences[:MAX_SENTENCES], src_vocab, num_steps)
     return starting_context(net, net.init_decoder_state(X, valid)).float().cpu()
@@ -70,7 +71,7 @@ def project_2d(vectors: torch.Tensor) -> Projection:
     """PCA to 2-D by an SVD of the centred vectors. Deterministic: each axis's sign is fixed so
     that its largest-magnitude loading is positive (an SVD may return either sign)."""
     if vectors.dim() != 2 or vectors.shape[0] < 2:
-        raise ValueError("need at least 2 vectors of shape (N, H) to project")
+        raise ValueError(Text("need at least 2 vectors of shape (N, H) to project"))
     X = vectors.double()
     mean = X.mean(dim=0)
     _, S, Vh = torch.linalg.svd(X - mean, full_matrices=False)
@@ -145,9 +146,9 @@ def decoder_trajectory(net: EncoderDecoder, sentence: str, src_vocab: Vocab, tgt
                        num_steps: int, rule: str) -> Trajectory:
     """Greedy decoding of `sentence` with the plain decoder under `rule`, every step recorded."""
     if hasattr(net.decoder, "attention"):
-        raise ValueError("an attention decoder has no single context vector: it attends afresh each step")
+        raise ValueError(Text("an attention decoder has no single context vector: it attends afresh each step"))
     if rule not in ("book", "encoder"):
-        raise ValueError(f"rule must be 'book' or 'encoder', got {rule!r}")
+        raise ValueError(Text("rule must be `book` or `encoder`, got {rule!r}", rule=rule))
     model = _with_rule(net, rule)
     model.eval()
     _, X, valid = _encode_batch(model, [sentence], src_vocab, num_steps)

@@ -32,11 +32,11 @@ from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData, build_array_nmt
 from ..evaluate import evaluate_pairs
 from ..history import EpochEvent
-from ..i18n import N_
+from ..i18n import N_, Text, message_of
 from ..loss import MaskedSoftmaxCELoss
 from ..model import count_parameters
-from ..service.jobs import BackgroundJob
-from ..service.workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed
+from ..service.jobs import SESSION_GONE, BackgroundJob
+from ..service.workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, error_text
 from ..train import start_run
 from ..trainer import teacher_forced_logits
 from .readings import LABELS, interpret  # noqa: F401  (interpret: part of this module's interface)
@@ -299,7 +299,8 @@ class ExperimentJob(BackgroundJob):
 
     @property
     def name(self) -> str:
-        return f"{self.experiment.section} · {self.experiment.title}"
+        # the title is an N_-marked catalog entry: as a Text value it is shown translated
+        return Text("{section} · {title}", section=self.experiment.section, title=Text(self.experiment.title))
 
     @property
     def planned_epochs(self) -> int:
@@ -323,7 +324,7 @@ class ExperimentJob(BackgroundJob):
                 self._epochs_done += 1
                 self._elapsed = time.monotonic() - self._start
         if self.orphaned():
-            self.message = "the browser session went away"
+            self.message = SESSION_GONE
             self._stop.set()
 
     def _work(self) -> None:
@@ -331,12 +332,12 @@ class ExperimentJob(BackgroundJob):
             self.result = self.runner.run(ExperimentWork(self.experiment, self.rerun), self._on_message,
                                           self._stop, self.stats)
             self.status = self.result.status
-            self.message = {"finished": "every variant trained and was scored",
-                            "stopped": self.message or "stopped by request: nothing was cached"}.get(
-                self.status, "a variant diverged: nothing was cached, try a smaller lr")
+            self.message = {"finished": Text("every variant trained and was scored"),
+                            "stopped": self.message or Text("stopped by request: nothing was cached")}.get(
+                self.status, Text("a variant diverged: nothing was cached, try a smaller lr"))
         except Exception as err:      # the page shows it; the app keeps working
             from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
-            self.status, self.message = "failed", str(err) if from_worker else f"{type(err).__name__}: {err}"
+            self.status, self.message = "failed", message_of(err) if from_worker else error_text(err)
             if not from_worker:
                 traceback.print_exc()
 

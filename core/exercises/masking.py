@@ -11,6 +11,7 @@ import torch
 
 from ..checkpoint import Checkpoint
 from ..data import build_array_nmt
+from ..i18n import Text
 from ..trainer import teacher_forced_logits
 
 PAD = "<pad>"
@@ -22,13 +23,13 @@ def parse_lengths(text: str) -> list[int]:
     """'1, 2' -> [1, 2]: one valid length per sequence; ValueError saying what to type."""
     items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
     if not items or not all(item.isascii() and item.isdigit() for item in items):
-        raise ValueError("type whole numbers ≥ 0 separated by commas, e.g. 1, 2")
+        raise ValueError(Text("type whole numbers ≥ 0 separated by commas, e.g. 1, 2"))
     if len(items) > MAX_SEQUENCES:
-        raise ValueError(f"at most {MAX_SEQUENCES} sequences, so the grids stay readable")
+        raise ValueError(Text("at most {count} sequences, so the grids stay readable", count=MAX_SEQUENCES))
     lengths = [int(item) for item in items]
     if max(lengths) > MAX_VALID_LEN:
-        raise ValueError(f"a valid length is at most {MAX_VALID_LEN} here (any length past maxlen "
-                         f"keeps every position), got {max(lengths)}")
+        raise ValueError(Text("a valid length is at most {most} here (any length past maxlen "
+                              "keeps every position), got {got}", most=MAX_VALID_LEN, got=max(lengths)))
     return lengths
 
 
@@ -48,9 +49,9 @@ def toy_batch(labels: list[str], preds: list[str], valid_len: list[int], confide
     """
     label_rows, pred_rows = [row.split() for row in labels], [row.split() for row in preds]
     if not label_rows or any(not row for row in label_rows + pred_rows):
-        raise ValueError("every row needs at least one label token and one predicted token")
+        raise ValueError(Text("every row needs at least one label token and one predicted token"))
     if any(v < 0 for v in valid_len):
-        raise ValueError("valid lengths cannot be negative")
+        raise ValueError(Text("valid lengths cannot be negative"))
     width = max(len(row) for row in label_rows + pred_rows)
     label_rows = [row + [PAD] * (width - len(row)) for row in label_rows]
     pred_rows = [row + [PAD] * (width - len(row)) for row in pred_rows]

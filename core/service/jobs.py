@@ -25,12 +25,14 @@ import torch
 
 from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
 from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
+from ..i18n import Text, message_of
 from ..train import TrainingRun
 from ..model import count_parameters
 from .limits import Limits
-from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats
+from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats, error_text
 
 CHECKPOINT_EVERY_SECONDS = 5.0    # a worker sends the weights this often (and at the end)
+SESSION_GONE = Text("the browser session went away")
 
 
 @dataclass
@@ -333,11 +335,11 @@ class TrainingJob(BackgroundJob):
             if isinstance(event, EpochEvent):
                 self._run_epochs += 1
         if self.orphaned():
-            self.message = "the browser session went away"
+            self.message = SESSION_GONE
             self._stop.set()
         if self.max_seconds is not None and self._elapsed > self.max_seconds and not self._stop.is_set():
-            self.message = (f"stopped at this server's limit of {self.max_seconds / 60:g} minutes per run "
-                            "(SEQ2SEQ_MAX_MINUTES)")
+            self.message = Text("stopped at this server's limit of {minutes:g} minutes per run "
+                                "(SEQ2SEQ_MAX_MINUTES)", minutes=self.max_seconds / 60)
             self._stop.set()
 
     def _work(self) -> None:
@@ -349,9 +351,9 @@ class TrainingJob(BackgroundJob):
         except Exception as err:      # the page shows it; the app keeps working
             self.status = "failed"
             from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
-            reason = str(err) if from_worker else f"{type(err).__name__}: {err}"
-            kept = f"; the last checkpoint it sent is kept in {self._target.name}" if self.saved_to else ""
-            self.message = reason + kept
+            reason = message_of(err) if from_worker else error_text(err)
+            self.message = (Text("{reason}; the last checkpoint it sent is kept in {file}",
+                                 reason=reason, file=self._target.name) if self.saved_to else reason)
             if not from_worker:       # a worker prints its own traceback
                 traceback.print_exc()
 
@@ -363,8 +365,8 @@ class TrainingJob(BackgroundJob):
             path = checkpoint_path(self.name, self.checkpoint_dir)
             if path.exists() and not self.overwrite:
                 path = checkpoint_path(f"{self.name}-{time.strftime('%m%d-%H%M%S')}", self.checkpoint_dir)
-                self._renamed = (f"{self.name}.pt was written by another run meanwhile: this one is saved "
-                                 f"as {path.name}")
+                self._renamed = Text("{name}.pt was written by another run meanwhile: this one is saved as {file}",
+                                     name=self.name, file=path.name)
             self._target = path
         write_checkpoint_bytes(data, self._target)
         self.saved_to = str(self._target)

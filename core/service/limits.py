@@ -10,6 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from ..i18n import Text
+
 MAX_JOBS = "SEQ2SEQ_MAX_JOBS"
 MAX_QUEUE = "SEQ2SEQ_MAX_QUEUE"
 MAX_EPOCHS = "SEQ2SEQ_MAX_EPOCHS"
@@ -28,16 +30,18 @@ class LimitExceeded(ValueError):
     """A run asks for more than the server allows; `.variable` names the limit."""
 
     def __init__(self, what: str, asked: float, allowed: float, variable: str):
+        # `what` is a Text ("epochs"): the Chinese message names the limit in its own words
         self.what, self.asked, self.allowed, self.variable = what, asked, allowed, variable
-        super().__init__(f"this run asks for {_number(asked)} {what}; this server allows at most "
-                         f"{_number(allowed)} ({variable})")
+        super().__init__(Text("this run asks for {asked} {what}; this server allows at most {allowed} ({variable})",
+                              asked=_number(asked), what=what, allowed=_number(allowed), variable=variable))
 
 
 class QueueFull(LimitExceeded):
     def __init__(self, waiting: int, variable: str = MAX_QUEUE):
-        ValueError.__init__(self, f"the training queue is full: {waiting} runs are waiting, the most "
-                                  f"this server keeps ({variable}); try again when one has started")
-        self.what, self.asked, self.allowed, self.variable = "waiting runs", waiting + 1, waiting, variable
+        ValueError.__init__(self, Text("the training queue is full: {waiting} runs are waiting, the most "
+                                       "this server keeps ({variable}); try again when one has started",
+                                       waiting=waiting, variable=variable))
+        self.what, self.asked, self.allowed, self.variable = Text("waiting runs"), waiting + 1, waiting, variable
 
 
 def _number(x: float) -> str:
@@ -88,15 +92,15 @@ class Limits:
     def check_run(self, *, epochs: int, parameters: int, train_pairs: int) -> None:
         """LimitExceeded before anything runs, naming the first limit the run is past."""
         for what, asked, allowed, variable in (
-                ("epochs", epochs, self.max_epochs, MAX_EPOCHS),
-                ("parameters", parameters, self.max_parameters, MAX_PARAMETERS),
-                ("training pairs", train_pairs, self.max_train_pairs, MAX_TRAIN_PAIRS)):
+                (Text("epochs"), epochs, self.max_epochs, MAX_EPOCHS),
+                (Text("parameters"), parameters, self.max_parameters, MAX_PARAMETERS),
+                (Text("training pairs"), train_pairs, self.max_train_pairs, MAX_TRAIN_PAIRS)):
             if allowed is not None and asked > allowed:
                 raise LimitExceeded(what, asked, allowed, variable)
 
     def check_upload(self, size_bytes: int) -> None:
         if size_bytes > self.max_upload_mb * 2**20:
-            raise LimitExceeded("MB of upload", round(size_bytes / 2**20, 1), self.max_upload_mb, MAX_UPLOAD_MB)
+            raise LimitExceeded(Text("MB of upload"), round(size_bytes / 2**20, 1), self.max_upload_mb, MAX_UPLOAD_MB)
 
     @property
     def max_seconds(self) -> float | None:
@@ -107,8 +111,10 @@ def _positive(variable: str, raw: object, whole: bool) -> float | int:
     try:
         value = float(str(raw).strip())
     except ValueError:
-        raise LimitError(f"{variable} must be a number, got {raw!r}") from None
+        raise LimitError(Text("{variable} must be a number, got {raw!r}", variable=variable, raw=raw)) from None
     if not math.isfinite(value) or value <= 0 or (whole and not value.is_integer()):
-        kind = "a whole number of at least 1" if whole else "a positive number"
-        raise LimitError(f"{variable} must be {kind}, got {raw!r}")
+        if whole:
+            raise LimitError(Text("{variable} must be a whole number of at least 1, got {raw!r}",
+                                  variable=variable, raw=raw))
+        raise LimitError(Text("{variable} must be a positive number, got {raw!r}", variable=variable, raw=raw))
     return int(value) if whole else value

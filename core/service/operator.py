@@ -11,11 +11,13 @@ import resource
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..i18n import Text
 from .jobs import BackgroundJob, TrainingJob
 from .queue import JobQueue
 
 TOKEN = "SEQ2SEQ_OPERATOR_TOKEN"
 MEMINFO = Path("/proc/meminfo")
+CANCELLED_BY_OPERATOR = Text("cancelled by this server's operator")   # the reason a cancelled job's tab shows
 
 
 def operator_token(env: Mapping[str, str]) -> str | None:
@@ -31,9 +33,10 @@ def token_matches(given: str | None, expected: str) -> bool:
 def settings_of(job: BackgroundJob) -> str:
     if isinstance(job, TrainingJob):
         d, m, t = job.run.data_config, job.run.model_config, job.run.train_config
-        return (f"{d.source}, {m.cell.upper()} {m.num_layers}×{m.num_hiddens}, batch {d.batch_size}, "
-                f"{t.num_epochs} epochs, lr {t.lr:g}")
-    return f"experiment {job.name}, {len(job.experiment.variants)} variants"
+        return Text("{source}, {cell} {layers}×{hiddens}, batch {batch}, {epochs} epochs, lr {lr:g}",
+                    source=d.source, cell=m.cell.upper(), layers=m.num_layers, hiddens=m.num_hiddens,
+                    batch=d.batch_size, epochs=t.num_epochs, lr=t.lr)
+    return Text("experiment {name}, {variants} variants", name=job.name, variants=len(job.experiment.variants))
 
 
 def job_rows(queue: JobQueue) -> list[dict[str, object]]:

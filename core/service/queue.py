@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ..i18n import Text
 from .limits import QueueFull
 
 TICK_SECONDS = 1.0
-DROPPED = "the browser tab went away while the run waited in the queue"
-CANCELLED = "taken out of the queue before it started"
+DROPPED = Text("the browser tab went away while the run waited in the queue")
+CANCELLED = Text("taken out of the queue before it started")
+WAITING = Text("waiting for a free slot")
+CLEARED = Text("the operator cleared the queue")
 
 
 class Queued(Protocol):
@@ -60,7 +63,7 @@ class JobQueue:
                 return 0
             if self.max_waiting is not None and len(self._waiting) >= self.max_waiting:
                 raise QueueFull(len(self._waiting))
-            job.status, job.message = "queued", "waiting for a free slot"
+            job.status, job.message = "queued", WAITING
             job.queue = self
             self._waiting.append(job)
             return len(self._waiting)
@@ -74,7 +77,7 @@ class JobQueue:
         job.withdraw(message)
         return True
 
-    def clear(self, message: str = "the operator cleared the queue") -> int:
+    def clear(self, message: str = CLEARED) -> int:
         with self._lock:
             waiting, self._waiting = self._waiting, []
         for job in waiting:

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .workers import Emit, Runner, WorkerCrashed, WorkerFailed, WorkerStats, Work
+from ..i18n import Text
+from .workers import Emit, Runner, WorkerCrashed, WorkerFailed, WorkerStats, Work, error_text, sendable
 
 CORE_PACKAGE = Path(__file__).resolve().parents[1]
 CONNECT_SECONDS = 30.0        # ray.init against the address
@@ -33,7 +34,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("Ray is not installed (pip install ray)") from None
+        raise RayUnavailable(Text("Ray is not installed (pip install ray)")) from None
     return ray
 
 
@@ -54,8 +55,8 @@ class _Trainer:
         work = pickle.loads(payload)
         try:
             return "result", work(self._emit, self._halt)
-        except Exception as err:     # reported like a worker process's error
-            return "error", f"{type(err).__name__}: {err}"
+        except Exception as err:     # reported like a worker process's error (a Text, as it is)
+            return "error", sendable(error_text(err))
 
     def _emit(self, message) -> None:
         with self._lock:
@@ -105,14 +106,15 @@ class OnRay:
                                       "excludes": ["__pycache__", "*.pyc"]})
                 outcome["ok"] = True
             except Exception as err:          # ConnectionError and Ray's own kinds
-                outcome["error"] = f"{type(err).__name__}: {err}"
+                outcome["error"] = error_text(err)
 
         thread = threading.Thread(target=init, name="ray-connect", daemon=True)
         thread.start()
         thread.join(timeout)
         if "ok" not in outcome:
-            reason = outcome.get("error", f"no answer within {timeout:g} s")
-            raise RayUnavailable(f"the Ray cluster at {self.address} cannot be reached ({reason})")
+            reason = outcome.get("error", Text("no answer within {timeout:g} s", timeout=timeout))
+            raise RayUnavailable(Text("the Ray cluster at {address} cannot be reached ({reason})",
+                                      address=self.address, reason=reason))
 
     def capacity(self) -> int:
         """How many runs the cluster holds at once: its CPUs (and GPUs) over what a run asks."""
@@ -145,7 +147,7 @@ class OnRay:
         except WorkerCrashed:
             if self.fallback is None or heard["any"]:
                 raise
-            stats.where = "local worker (the Ray cluster was unreachable)"
+            stats.where = Text("local worker (the Ray cluster was unreachable)")
             return self.fallback.run(work, on_message, stop, stats)
 
     def _run_on_cluster(self, ray, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
@@ -156,8 +158,9 @@ class OnRay:
         except WorkerCrashed:
             raise
         except Exception as err:
-            raise WorkerCrashed(f"the Ray cluster could not start this run ({type(err).__name__}: {err})") from None
-        stats.where = f"Ray actor (process {stats.pid})"
+            raise WorkerCrashed(Text("the Ray cluster could not start this run ({error})",
+                                     error=error_text(err))) from None
+        stats.where = Text("Ray actor (process {pid})", pid=stats.pid)
         done = actor.run.remote(pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL), threads)
         stopping = False
         try:
@@ -184,9 +187,10 @@ class OnRay:
         try:
             return ray.get(ref, timeout=self.call_timeout)
         except ray.exceptions.GetTimeoutError:
-            raise WorkerCrashed(f"the Ray cluster at {self.address} did not answer for "
-                                f"{self.call_timeout:g} s: the run was ended") from None
+            raise WorkerCrashed(Text("the Ray cluster at {address} did not answer for {seconds:g} s: "
+                                     "the run was ended", address=self.address, seconds=self.call_timeout)) from None
         except ray.exceptions.RayActorError as err:
-            raise WorkerCrashed(f"the Ray worker training this run died ({type(err).__name__})") from None
+            raise WorkerCrashed(Text("the Ray worker training this run died ({error})",
+                                     error=type(err).__name__)) from None
         except ray.exceptions.RayError as err:
-            raise WorkerCrashed(f"the Ray cluster lost this run ({type(err).__name__}: {err})") from None
+            raise WorkerCrashed(Text("the Ray cluster lost this run ({error})", error=error_text(err))) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..i18n import Text, message_of
 from .jobs import usable_cores
 from .limits import LimitError, Limits
 from .queue import JobQueue
@@ -38,7 +39,7 @@ def local_runner(limits: Limits, cores: int, kind: str = "process") -> Runner:
     if kind == "thread":
         return IN_THREAD
     if kind != "process":
-        raise LimitError(f"{WORKERS} must be process or thread, got {kind!r}")
+        raise LimitError(Text("{variable} must be process or thread, got {kind!r}", variable=WORKERS, kind=kind))
     return InProcess(threads=max(1, (cores - 1) // limits.max_jobs))
 
 
@@ -49,8 +50,10 @@ def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -
     local = local_runner(limits, cores, (env.get(WORKERS) or "process").strip())
     address = (env.get(RAY_ADDRESS) or "").strip()
     if not address:
-        kind = "worker processes" if local.name == "process" else "threads of the app's process"
-        return _local(limits, local, f"{kind} on this server, {limits.max_jobs} at once")
+        if local.name == "process":
+            return _local(limits, local, Text("worker processes on this server, {jobs} at once", jobs=limits.max_jobs))
+        return _local(limits, local, Text("threads of the app's process on this server, {jobs} at once",
+                                          jobs=limits.max_jobs))
     fallback = env.get(RAY_FALLBACK) == "1"
     timeout = _seconds(env, RAY_TIMEOUT, CALL_SECONDS)
     ray = OnRay(address, cpus_per_run=_seconds(env, RAY_CPUS_PER_RUN, 1.0), fallback=local if fallback else None,
@@ -59,12 +62,16 @@ def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -
         ray.connect(timeout)
     except RayUnavailable as err:
         if fallback:
-            return _local(limits, local, f"worker processes on this server ({err}; {RAY_FALLBACK}=1)")
-        return Serving(limits, ray, JobQueue(lambda: 0, limits.max_queue), f"the Ray cluster at {address}",
-                       problem=f"{err}: runs cannot train. The operator can start the cluster and restart the app, "
-                               f"or set {RAY_FALLBACK}=1 to train on this server instead.")
+            return _local(limits, local, Text("worker processes on this server ({reason}; {variable}=1)",
+                                              reason=message_of(err), variable=RAY_FALLBACK))
+        return Serving(limits, ray, JobQueue(lambda: 0, limits.max_queue), Text("the Ray cluster at {address}",
+                                                                                address=address),
+                       problem=Text("{reason}: runs cannot train. The operator can start the cluster and restart "
+                                    "the app, or set {variable}=1 to train on this server instead.",
+                                    reason=message_of(err), variable=RAY_FALLBACK))
     queue = JobQueue(ray.capacity, limits.max_queue).start_ticking()
-    return Serving(limits, ray, queue, f"the Ray cluster at {address}, {ray.capacity()} runs at once")
+    return Serving(limits, ray, queue, Text("the Ray cluster at {address}, {runs} runs at once",
+                                            address=address, runs=ray.capacity()))
 
 
 def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
@@ -76,7 +83,7 @@ def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise LimitError(f"{variable} must be a positive number, got {raw!r}")
+        raise LimitError(Text("{variable} must be a positive number, got {raw!r}", variable=variable, raw=raw))
     return value
 
 

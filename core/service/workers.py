@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import torch
 import torch.multiprocessing as mp
 
+from ..i18n import Text, message_of
+
 WORKER_NICENESS = 10         # pages first: a worker gives the CPU to the server when both want it
 POLL_SECONDS = 0.1           # how often the parent looks at a stop request and the worker's life
 
@@ -38,6 +40,20 @@ class WorkerCrashed(RuntimeError):
 
 class WorkerFailed(RuntimeError):
     """The work raised in the worker; the message is the exception's, as the page shows it."""
+
+
+def error_text(err: BaseException) -> Text:
+    """'DataError: data.tsv: no such file' as the page shows an exception, its message a Text."""
+    return Text("{error}: {message}", error=type(err).__name__, message=message_of(err))
+
+
+def sendable(message: str) -> str:
+    """`message` if it pickles (a Text does, with its values), else its English."""
+    try:
+        pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        return message
+    except Exception:
+        return str(message)
 
 
 class Stop(Protocol):
@@ -51,7 +67,7 @@ Work = Callable[[Emit, Stop], Any]
 @dataclass
 class WorkerStats:
     """Where a job's work runs and what it has cost, for the operator page."""
-    where: str = "not started"
+    where: str = Text("not started")
     pid: int | None = None
     cpu_seconds: float = 0.0
 
@@ -67,7 +83,7 @@ class InThread:
     name = "thread"
 
     def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
-        stats.where, stats.pid = "a thread of the app's process", os.getpid()
+        stats.where, stats.pid = Text("a thread of the app's process"), os.getpid()
         start = time.thread_time()
         try:
             return work(on_message, stop)
@@ -105,7 +121,7 @@ class InProcess:
                            args=(payload, messages, halt, self.threads, self.niceness, own_settings(), os.getpid()),
                            name="seq2seq-worker", daemon=True)
         proc.start()
-        stats.where, stats.pid = f"worker process {proc.pid}", proc.pid
+        stats.where, stats.pid = Text("worker process {pid}", pid=proc.pid), proc.pid
         try:
             return self._follow(proc, messages, halt, on_message, stop, stats)
         finally:
@@ -143,9 +159,9 @@ def describe_exit(code: int | None) -> str:
         try:
             name = signal.Signals(-code).name
         except ValueError:
-            name = f"signal {-code}"
-        return f"the worker process was killed ({name}) before the run ended"
-    return f"the worker process ended unexpectedly (exit code {code}) before the run ended"
+            name = Text("signal {number}", number=-code)
+        return Text("the worker process was killed ({signal}) before the run ended", signal=name)
+    return Text("the worker process ended unexpectedly (exit code {code}) before the run ended", code=code)
 
 
 SETTINGS_PREFIX = "SEQ2SEQ_"
@@ -199,7 +215,7 @@ def worker_main(payload: bytes, messages, halt, threads: int, niceness: int,
         send("result", work(lambda message: send("message", message), halt))
     except BaseException as err:       # the parent shows it; the worker ends normally
         traceback.print_exc(file=sys.stderr)
-        send("error", f"{type(err).__name__}: {err}")
+        send("error", sendable(error_text(err)))   # a Text: the page shows it in the reader's language
     finally:
         messages.close()
         messages.join_thread()          # every message reaches the pipe before the worker exits

@@ -49,7 +49,7 @@ def start_job(experiment: Experiment, rerun: bool) -> None:
         try:
             state.put(state.EXPERIMENT_JOB, jobs.submit(ExperimentJob(experiment, rerun=rerun)))
         except ValueError as err:
-            state.put(state.EXPERIMENT_REFUSED, str(err))
+            state.put(state.EXPERIMENT_REFUSED, i18n.said(err))
 
 
 def last_result(experiment: Experiment) -> ExperimentResult | None:
@@ -128,7 +128,7 @@ def _progress() -> ExperimentJob:
             epoch=snap.epoch, epochs=snap.num_epochs, elapsed=snap.elapsed))
     elif snap.status != "finished":
         (st.warning if snap.status == "stopped" else st.error)(
-            _ended(snap.status).format(name=name, status=snap.status, message=md_escape(_(snap.message))))
+            _ended(snap.status).format(name=name, status=snap.status, message=md_escape(i18n.said(snap.message))))
     return job                        # follow() reruns the page when it has ended: the cached result
 
 

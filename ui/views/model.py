@@ -15,7 +15,7 @@ from core.exercises.anatomy import (ConcatCheck, ConcatTiming, ForwardTrace, Par
 from core.config import MAX_NUM_STEPS
 from core.exercises.context import ContextMap, Trajectory, nearest
 
-from .. import charts, state
+from .. import charts, i18n, state
 from ..i18n import N_, _
 from ..state import kept
 from ..widgets import context_label, md_escape
@@ -43,7 +43,8 @@ def _dot(trace: ForwardTrace) -> str:
     """Graphviz: one node per stage, each edge labelled with its tensor's letters and numbers."""
     def node(key: str) -> str:
         t = trace.get(key)
-        return f'"{key}" [label="{t.label}\\n{t.letters_text} = {t.shape_text}"];'
+        label = i18n.said(t.label).replace('"', "'")
+        return f'"{key}" [label="{label}\\n{t.letters_text} = {t.shape_text}"];'
 
     keys = trace.keys
     lines = ['digraph { rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#fff4ef", '
@@ -68,10 +69,10 @@ def show_trace(trace: ForwardTrace, sources: list[str]) -> None:
     with left:
         st.graphviz_chart(_dot(trace), width="stretch")
     with right:
-        table = pd.DataFrame([{_("tensor"): t.label, _("letters"): t.letters_text, _("shape"): t.shape_text,
-                               _("note"): t.note} for t in trace.tensors])
+        table = pd.DataFrame([{_("tensor"): i18n.said(t.label), _("letters"): t.letters_text, _("shape"): t.shape_text,
+                               _("note"): i18n.said(t.note)} for t in trace.tensors])
         st.dataframe(table, hide_index=True, width="stretch", key="model.shapes")
-        labels = {t.key: f"{t.label} {t.shape_text}" for t in trace.tensors}
+        labels = {t.key: f"{i18n.said(t.label)} {t.shape_text}" for t in trace.tensors}
         key = st.selectbox(_("Show the values of"), trace.keys, format_func=labels.get,
                            **kept(state.MODEL_TENSOR, "context" if "context" in trace.keys else trace.keys[0]))
         show_slice(trace, key)
@@ -139,7 +140,7 @@ def timing_section(cache_key: str, check: ConcatCheck, device: torch.device) -> 
         _("two products + add (µs, min / median)"): f"{t.two_products_us[0]:.1f} / {t.two_products_us[1]:.1f}",
         _("two ÷ one"): f"{t.speedup:.2f}×"} for t in timings]),
         hide_index=True, width="stretch", key="model.timings")
-    st.info(read_timings(timings), icon="📐")
+    st.info(read_timings(timings, i18n.current()), icon="📐")
 
 
 # -- 3. the context vectors ----------------------------------------------------------------------

@@ -10,9 +10,11 @@ import os
 import pandas as pd
 import streamlit as st
 
-from core.service.operator import TOKEN, find_job, job_rows, operator_token, server_load, token_matches
+from core.i18n import Text
+from core.service.operator import (CANCELLED_BY_OPERATOR, TOKEN, find_job, job_rows, operator_token, server_load,
+                                   token_matches)
 
-from .. import server, state
+from .. import i18n, server, state
 from ..i18n import N_, _
 from ..widgets import md_escape, status_word
 
@@ -24,7 +26,10 @@ COLUMNS = {"limit": N_("limit"), "variable": N_("variable"), "value": N_("value"
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows).rename(columns=lambda c: _(COLUMNS[c]) if c in COLUMNS else c)
+    """The rows with translated column names and the engine's words (`Text` cells) translated."""
+    shown = [{key: i18n.said(value) if isinstance(value, Text) else value for key, value in row.items()}
+             for row in rows]
+    return pd.DataFrame(shown).rename(columns=lambda c: _(COLUMNS[c]) if c in COLUMNS else c)
 
 
 def enabled() -> bool:
@@ -54,7 +59,7 @@ def unlocked() -> bool:
 def load_panel() -> None:
     setup = server.serving()
     st.subheader(_("🖥️ Server"))
-    st.markdown(_("Runs train in {where}; {free} free slot(s) now.").format(where=md_escape(setup.where),
+    st.markdown(_("Runs train in {where}; {free} free slot(s) now.").format(where=md_escape(i18n.said(setup.where)),
                                                                           free=setup.queue.free_slots()))
     load = server_load()
     c = st.columns(4)
@@ -76,13 +81,13 @@ def jobs_panel() -> None:
     st.dataframe(_table(rows), hide_index=True, key="operator.jobs")
     c = st.columns([2, 1, 1], vertical_alignment="bottom")
     ids = [r["job"] for r in rows]
-    labels = {r["job"]: _("{job} · tab {tab} · {what} ({status})").format(job=r["job"], tab=r["tab"], what=r["what"],
+    labels = {r["job"]: _("{job} · tab {tab} · {what} ({status})").format(job=r["job"], tab=r["tab"], what=i18n.said(r["what"]),
                                                                         status=status_word(r["status"])) for r in rows}
     picked = c[0].selectbox(_("Job"), ids, format_func=labels.get, key="operator.pick")
     if c[1].button(_("⏹️ Cancel job"), key="operator.cancel"):
         job = find_job(queue, picked)
         if job is not None:
-            job.cancel("cancelled by this server's operator")   # shown to the job's owner, in their tab: data
+            job.cancel(CANCELLED_BY_OPERATOR)        # shown to the job's owner, in their tab's language
             st.toast(_("Cancelled {job}: {name}").format(job=job.job_id, name=job.name))
             st.rerun()
     waiting = len(queue.waiting())

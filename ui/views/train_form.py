@@ -237,13 +237,13 @@ def server_caption() -> None:
                                  (N_("minutes {value}"), limits.max_minutes)) if value is not None]
     queue = setup.queue
     where = (_("🧑‍🏫 Runs train in {where}; now {running} training, {waiting} waiting.")
-             .format(where=setup.where, running=len(queue.running()), waiting=len(queue.waiting()))
-             if queue.running() else _("🧑‍🏫 Runs train in {where}.").format(where=setup.where))
-    # setup.where and setup.problem are the engine's words
+             .format(where=i18n.said(setup.where), running=len(queue.running()), waiting=len(queue.waiting()))
+             if queue.running() else _("🧑‍🏫 Runs train in {where}.").format(where=i18n.said(setup.where)))
+    # setup.where and setup.problem are the engine's words (Texts)
     st.caption(where + " " + (_("This server allows at most: {limits} per run.").format(limits=", ".join(said))
                               if said else ""))
     if setup.problem:
-        st.error(setup.problem, icon="🛑")
+        st.error(i18n.said(setup.problem), icon="🛑")
 
 
 def _preview(data: NMTData, config: DataConfig) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 from core.service.jobs import JobSnapshot, TrainingJob
 from core.history import smooth, thin
 
-from .. import charts, jobs, state
+from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
 from ..polling import follow
 from ..state import get_kept, kept, set_kept
@@ -122,7 +122,7 @@ def finished_panel() -> None:
 
 
 def _outcome(job: TrainingJob) -> None:
-    text = md_escape(job.message or status_word(job.status))     # the message is the engine's words
+    text = md_escape(i18n.said(job.message) if job.message else status_word(job.status))   # the engine's words
     {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
         _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=status_word(job.status),
                                                       message=text))
