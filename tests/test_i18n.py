@@ -24,7 +24,7 @@ PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # texts that are the same in both languages: code names, the book's abbreviations, numbers
 SAME_IN_BOTH = re.compile(r"^[\W\d_]*$|^(?:[\w.\-]*_[\w.\-]*|top-k|k|BLEU|chrF|GRU|LSTM|lr|d2l[\w. ]*|"
-                          r"English|简体中文|Language / 语言|seq2seq playground|[A-Z]{2,6})$")
+                          r"English|简体中文|Language / 语言|seq2seq playground|[A-Z]{2,6}|[\w.]+\([^()]*\))$")
 # the issue's terms: the Chinese edition's words must appear where the English ones do
 CORE_TERMS = {"encoder": ["编码器"], "decoder": ["解码器"], "context variable": ["上下文变量"],
               "hidden state": ["隐状态"], "embedding layer": ["嵌入层"], "token": ["词元"],
@@ -97,9 +97,11 @@ def open_in(page: str, lang: str | None) -> AppTest:
 
 
 def shown_texts(at: AppTest) -> list[str]:
-    """Headers, labels, buttons, captions and messages the page draws (not user data or code)."""
+    """Headers, labels, buttons, captions, messages and Markdown the page draws (not user data or
+    code: raw HTML is the token chips of a sentence)."""
     texts = [e.value for kind in ("title", "header", "subheader", "caption", "info", "warning", "error", "success")
              for e in at.get(kind)]
+    texts += [e.value for e in at.markdown if not e.value.lstrip().startswith("<")]
     texts += [w.label for kind in ("button", "number_input", "text_input", "selectbox", "radio", "slider",
                                    "toggle", "checkbox", "multiselect", "text_area", "expandable")
               for w in at.get(kind) if getattr(w, "label", None)]
