@@ -8,7 +8,7 @@
 #     bench/_d2l_env/ (git-ignored; the same package name, so not in the .venv);
 #   * Debian's chromium for the browser tests, where apt-get can install it (root or sudo);
 #     where it cannot, the browser tests skip, saying why;
-#   * Debian's fonts-noto-cjk, so screenshots of the Chinese interface show its characters;
+#   * Debian's fonts-noto-cjk and fonts-noto-color-emoji, so screenshots show Chinese and icons;
 #   * g++ for the fused GRU kernel (core/fast), where apt-get can install it;
 #   * FRA_ENG_PATH = ../shared/data/fra-eng.zip (the book's data, read in place) unless set.
 #
@@ -49,10 +49,12 @@ if ! have_chromium; then
     "or sudo; see ${TMPDIR:-/tmp}/seq2seq-apt-chromium.log): the browser tests will skip, saying so" >&2
 fi
 
-# A CJK font, so that the browser tests' screenshots of the Chinese interface show its characters.
-if ! (command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]); then
-  apt_install "${TMPDIR:-/tmp}/seq2seq-apt-cjk.log" fonts-noto-cjk \
-    || echo "scripts/test.sh: fonts-noto-cjk could not be installed: Chinese screenshots show boxes" >&2
+# A CJK font and an emoji font, so that the browser tests' screenshots of the Chinese interface
+# show its characters and the views' icons (not boxes).
+if ! (command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ] \
+      && fc-list 2>/dev/null | grep -qi "color emoji"); then
+  apt_install "${TMPDIR:-/tmp}/seq2seq-apt-cjk.log" fonts-noto-cjk fonts-noto-color-emoji \
+    || echo "scripts/test.sh: fonts-noto-cjk / fonts-noto-color-emoji could not be installed: screenshots show boxes" >&2
 fi
 
 # A C++ compiler for the fused GRU kernel (core/fast/fused_gru.py); its tests need it.
