@@ -225,27 +225,51 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
     data.validate()
     if vocabs is not None:
         src_vocab, tgt_vocab, held_out = *vocabs, []
-        settings, what = Text("from the vocabulary files"), "vocabulary files"
+        settings, what = Text("from the vocabulary files"), VOCABULARY_FILES
     else:
         text = data_text if data_text is not None else read_tatoeba_file(data.path)
         name = Path(data.path).name
         if api == API:
             src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
             settings = Text("built from {name} with num_examples={num_examples}", name=name, num_examples=num_examples)
-            what = f"{num_examples} examples of {name}"
+            what = Text("{count} examples of {name}", count=num_examples, name=name)
         else:
             src_vocab, tgt_vocab, held_out = book10_vocabs(text, num_train, num_val, num_steps)
             settings = Text("built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}",
                             name=name, num_train=num_train, num_val=num_val, num_steps=num_steps)
-            what = f"MTFraEng num_train {num_train}, num_val {num_val} of {name}"
+            what = Text("MTFraEng num_train {num_train}, num_val {num_val} of {name}", num_train=num_train,
+                        num_val=num_val, name=name)
     _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
     model_config = replace(_config_for(sizes), context="book" if api == API else "encoder")
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
     load_weights(model, state_dict, label)
-    origin = f"imported from d2l {api} state_dict, {sizes.cell.upper()}, {what}"
+    origin = Text("imported from d2l {api} state_dict, {cell}, {what}", api=api, cell=sizes.cell.upper(), what=what)
     return Checkpoint(model, model_config, data, TrainConfig(), src_vocab, tgt_vocab, History(), None,
-                      held_out, Path(label).stem, origin=origin)
+                      held_out, Path(label).stem, origin=str(origin))   # saved as plain text in the .pt
+
+
+VOCABULARY_FILES = Text("vocabulary files")
+_ORIGIN = re.compile(r"imported from d2l (?P<api>\S+) state_dict, (?P<cell>\w+), (?P<what>.*)")
+_WHAT = [(re.compile(r"(?P<count>\d+) examples of (?P<name>.+)"), "{count} examples of {name}"),
+         (re.compile(r"MTFraEng num_train (?P<num_train>\d+), num_val (?P<num_val>\d+) of (?P<name>.+)"),
+          "MTFraEng num_train {num_train}, num_val {num_val} of {name}")]
+
+
+def origin_text(origin: str, short: bool = False) -> str:
+    """A checkpoint's `origin` (saved as English text) as a `Text` again, so the page shows it in
+    the reader's language: all of it, or (`short`) only where the weights came from. Text of
+    another form is given back as it is."""
+    found = _ORIGIN.fullmatch(origin)
+    if found is None:
+        return origin
+    if short:
+        return Text("imported from d2l {api} state_dict", api=found["api"])
+    what: str = VOCABULARY_FILES if found["what"] == VOCABULARY_FILES else found["what"]
+    for pattern, template in _WHAT:
+        if (part := pattern.fullmatch(found["what"])) is not None:
+            what = Text(template, **part.groupdict())
+    return Text("imported from d2l {api} state_dict, {cell}, {what}", api=found["api"], cell=found["cell"], what=what)
 
 
 # -- back to the book ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
+from core.book_weights import origin_text
 from core.i18n import LANGUAGES, Text, from_accept_language, glossary, language_of, text_in, translator
 from test_pages import HOME, ROOT, no_exception, tiny_run_state
 
@@ -253,3 +254,14 @@ def test_a_finished_run_says_so_in_chinese(app_dir, monkeypatch):
         at = no_exception(at.run())
     line = next(s.value for s in at.success if "zh-run" in s.value)
     assert "training finished" not in line and CJK.search(line.split("：", 1)[-1]), line
+
+
+@pytest.mark.parametrize("origin", ["imported from d2l 0.17.6 state_dict, GRU, 600 examples of fra.txt",
+                                    "imported from d2l 1.0 state_dict, LSTM, MTFraEng num_train 512, num_val 128 of fra.txt",
+                                    "imported from d2l 0.17.6 state_dict, GRU, vocabulary files"])
+def test_an_imported_checkpoints_origin_is_shown_in_chinese(origin):
+    """`origin` is saved in the .pt as English text; the page reads it back as a Text."""
+    assert origin_text(origin) == origin
+    assert CJK.search(text_in(origin_text(origin), "zh")) and "imported" not in text_in(origin_text(origin), "zh")
+    assert text_in(origin_text(origin, short=True), "zh").startswith("从 d2l")
+    assert origin_text("trained somewhere else") == "trained somewhere else"

@@ -16,6 +16,7 @@ from typing import TypeVar
 import streamlit as st
 
 from core import fast
+from core.book_weights import origin_text
 from core.checkpoint import Checkpoint, checkpoint_dir
 from core.config import CONTEXTS
 from core.device import one_thread_per_job
@@ -252,7 +253,7 @@ def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
 def checkpoint_line(ckpt: Checkpoint) -> str:
     m, h = ckpt.model_config, ckpt.history
     if ckpt.origin and not h.epoch_loss:
-        trained = ckpt.origin.split(",")[0]
+        trained = i18n.said(origin_text(ckpt.origin, short=True))
     elif h.epoch_loss:
         trained = _("{epochs} epochs, loss {loss:.3f}").format(epochs=len(h.epoch_loss), loss=h.epoch_loss[-1])
     else:
@@ -328,7 +329,7 @@ def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
                               else _("the book's state[-1] of the running decoder state"),
         _("vocabularies"): _("source {src:,} tokens, target {tgt:,} tokens").format(
             src=len(ckpt.src_vocab), tgt=len(ckpt.tgt_vocab)),
-        **({_("origin"): ckpt.origin} if ckpt.origin else {}),
+        **({_("origin"): i18n.said(origin_text(ckpt.origin))} if ckpt.origin else {}),
         _("training"): training,
         _("held-out pairs"): f"{len(ckpt.test_pairs):,}",
     }
