@@ -6,6 +6,8 @@ import time
 import pytest
 
 from test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_state
+from ui.polling import WAITING_SECONDS
+from ui.views.train_live import REFRESH_SECONDS
 
 from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
 
@@ -59,3 +61,26 @@ def test_a_second_tab_waits_in_the_queue_shows_its_place_and_stop_takes_it_out(a
     assert any("taken out of the queue" in w.value for w in second.warning)
     assert not (app_dir / "waits.pt").exists()
     first = no_exception(first.button(key="train.stop").click().run())
+
+
+@pytest.mark.slow
+def test_a_waiting_tab_polls_seldom_and_a_running_one_at_its_pace(app_dir, monkeypatch):
+    """A class of waiting tabs must leave the server's time to the pages in use (issue 15)."""
+    import ui.polling
+    intervals: list[float | None] = []
+    fragment = ui.polling.st.fragment
+    monkeypatch.setattr(ui.polling.st, "fragment",
+                        lambda run_every=None: intervals.append(run_every) or fragment(run_every=run_every))
+    monkeypatch.setenv("SEQ2SEQ_MAX_JOBS", "1")
+    first = start(open_page(TRAIN, **tiny_run_state(name="long", epochs=100_000)))
+    assert intervals[-1] == REFRESH_SECONDS
+    intervals.clear()
+    second = start(open_page(TRAIN, **tiny_run_state(name="waits", epochs=2)))
+    assert intervals[-1] == WAITING_SECONDS > REFRESH_SECONDS
+    first = no_exception(first.button(key="train.stop").click().run())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("epoch" in p.text for p in second.get("progress")):
+        time.sleep(0.3)
+        second = no_exception(second.run())
+    assert intervals[-1] == REFRESH_SECONDS                  # its turn came: polled as a running run
+    no_exception(second.button(key="train.stop").click().run())

@@ -16,19 +16,31 @@ class Job(Protocol):
     @property
     def alive(self) -> bool: ...
 
+    @property
+    def waiting(self) -> bool: ...
+
 
 def poll(draw: Callable[[], object], every: float | None) -> None:
     """Draw `draw()` in a fragment that Streamlit reruns every `every` seconds (None: not polled)."""
     st.fragment(run_every=every)(draw)()
 
 
-def follow(draw: Callable[[], Job | None], running: bool, every: float) -> None:
-    """Draw a job in a fragment polled while it runs; `draw()` returns the job it drew.
+# A job waiting in the queue has little to show (its place, the expected wait): its tab polls
+# this seldom, so a class of waiting tabs leaves the server's time to the pages in use
+# (issue 15; bench/class_bench.py). The run's heartbeat needs a poll well within ui.jobs'
+# ORPHAN_TIMEOUT.
+WAITING_SECONDS = 10.0
 
-    When a job that was running at the last full run has ended, the whole page reruns once:
-    what only exists after the end (the saved checkpoint, a cached result) then shows."""
+
+def follow(draw: Callable[[], Job | None], running: bool, every: float, waiting: bool = False) -> None:
+    """Draw a job in a fragment polled while it runs (every WAITING_SECONDS while it waits in
+    the queue); `draw()` returns the job it drew.
+
+    When a job that was running at the last full run has ended, or one that was waiting has
+    started, the whole page reruns once: what only exists after the end (the saved checkpoint,
+    a cached result) then shows, and a started run is polled at its own pace."""
     def redraw() -> None:
         job = draw()
-        if running and job is not None and not job.alive:
+        if running and job is not None and (not job.alive or (waiting and not job.waiting)):
             st.rerun()
-    poll(redraw, every if running else None)
+    poll(redraw, (WAITING_SECONDS if waiting else every) if running else None)

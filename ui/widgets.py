@@ -27,7 +27,7 @@ from core.setups import MAX_TEXT_CHARS     # per text field; longer text is cut,
 from . import book_import, i18n, jobs, models, server, state
 from .i18n import N_, _
 from .models import CheckpointRef
-from .polling import poll
+from .polling import WAITING_SECONDS, poll
 
 T = TypeVar("T")
 PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Masking, ...)
@@ -267,10 +267,21 @@ def _job_status() -> None:
     job = jobs.current()
     if job is None:
         return
-    if job.alive:
-        poll(_job_badge, BADGE_SECONDS)   # keeps the job's heartbeat going on the other pages
-    else:
+    if not job.alive:
         _job_badge()
+    elif job.waiting:
+        poll(_waiting_badge, WAITING_SECONDS)
+    else:
+        poll(_job_badge, BADGE_SECONDS)   # also the job's heartbeat while this tab is on another page
+
+
+def _waiting_badge() -> None:
+    """The badge of a run in the queue, polled seldom; once it starts, the page reruns and polls
+    it at a running job's pace."""
+    job = jobs.current()
+    if job is not None and job.alive and not job.waiting:
+        st.rerun()
+    _job_badge()
 
 
 def _job_badge() -> None:

@@ -222,6 +222,11 @@ class BackgroundJob:
         return self.status == "queued" or (self._thread is not None and self._thread.is_alive())
 
     @property
+    def waiting(self) -> bool:
+        """In the queue, not started yet."""
+        return self.status == "queued"
+
+    @property
     def planned_epochs(self) -> int:
         raise NotImplementedError
 

@@ -112,7 +112,7 @@ def progress_panel() -> None:
     job = current_job()
     if job is None:
         return
-    follow(_progress, job.alive, REFRESH_SECONDS)
+    follow(_progress, job.alive, REFRESH_SECONDS, waiting=job.waiting)
 
 
 def _progress() -> ExperimentJob:

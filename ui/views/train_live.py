@@ -28,7 +28,7 @@ def live_panel() -> None:
     if job is None:
         st.info(_("No run in this tab yet: set it up above and press **Start training**."), icon="🏋️")
         return
-    follow(_live, job.alive, REFRESH_SECONDS)
+    follow(_live, job.alive, REFRESH_SECONDS, waiting=job.waiting)
 
 
 def _live() -> TrainingJob | None:
