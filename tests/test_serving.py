@@ -113,6 +113,28 @@ def test_a_full_queue_refuses_a_run_naming_its_limit():
     assert refused.value.variable == lim.MAX_QUEUE and len(queue.waiting()) == 2
 
 
+def test_a_slow_capacity_answer_never_holds_the_queue_for_the_other_tabs():
+    """A Ray cluster's capacity is an RPC: a tab waiting on it must not block another's page."""
+    answering, release = threading.Event(), threading.Event()
+
+    def slow_capacity() -> int:
+        answering.set()
+        release.wait(5)
+        return 1
+
+    queue = JobQueue(slow_capacity, clock=Clock())
+    queue._waiting.append(FakeJob("waits"))
+    submitter = threading.Thread(target=queue.submit, args=(FakeJob("new"),))
+    submitter.start()
+    assert answering.wait(5)                 # the submit is now waiting on the cluster's answer
+    started = time.monotonic()
+    assert [j.name for j in queue.waiting()] == ["waits"] and queue.place(queue.waiting()[0]) == 1
+    assert time.monotonic() - started < 0.5
+    release.set()
+    submitter.join(5)
+    assert not submitter.is_alive()
+
+
 def test_the_expected_wait_adds_the_running_etas_and_the_runs_ahead():
     queue = JobQueue(lambda: 2, clock=Clock())
     a, b = FakeJob("a", epochs=10, per_epoch=3.0), FakeJob("b", epochs=10, per_epoch=1.0)   # 30 s, 10 s left

@@ -56,9 +56,10 @@ class JobQueue:
     def submit(self, job: Queued) -> int:
         """Start `job` now if a slot is free and nobody waits, else queue it; its place (0:
         started). QueueFull when the queue holds `max_waiting` jobs already."""
+        capacity = self.capacity()
         with self._lock:
-            self._dispatch()
-            if not self._waiting and len(self._running) < self.capacity():
+            self._dispatch(capacity)
+            if not self._waiting and len(self._running) < capacity:
                 self._start(job)
                 return 0
             if self.max_waiting is not None and len(self._waiting) >= self.max_waiting:
@@ -86,24 +87,28 @@ class JobQueue:
 
     def ended(self, job: Queued) -> None:
         """A running job's last act (its thread calls it): free the slot, start the next."""
+        capacity = self.capacity()
         with self._lock:
             if job in self._running:
                 self._running.remove(job)
                 if job.seconds_per_epoch:
                     self._epoch_seconds = (self._epoch_seconds + [job.seconds_per_epoch])[-32:]
-            self._dispatch()
+            self._dispatch(capacity)
 
     def dispatch(self) -> None:
+        capacity = self.capacity()
         with self._lock:
-            self._dispatch()
+            self._dispatch(capacity)
 
-    def _dispatch(self) -> None:
+    # `capacity()` is always read before the lock is taken: on a Ray cluster it may be an RPC
+    # (cached, with a timeout), and the pages must not wait on it for the queue's lock.
+    def _dispatch(self, capacity: int) -> None:
         now = self.clock()
         for job in [j for j in self._waiting if j.orphaned(now)]:
             self._waiting.remove(job)
             job.withdraw(DROPPED)
         self._running = [j for j in self._running if j.alive]
-        while self._waiting and len(self._running) < self.capacity():
+        while self._waiting and len(self._running) < capacity:
             self._start(self._waiting.pop(0))
 
     def _start(self, job: Queued) -> None:
@@ -126,18 +131,19 @@ class JobQueue:
             return list(self._waiting)
 
     def free_slots(self) -> int:
+        capacity = self.capacity()
         with self._lock:
-            return max(0, self.capacity() - len(self._running))
+            return max(0, capacity - len(self._running))
 
     def expected_wait(self, job: Queued) -> float | None:
         """Seconds until `job` starts, if every job ahead takes what it is expected to; None
         while some job's length cannot be told yet (nothing has finished an epoch)."""
+        slots = max(self.capacity(), 1)
         with self._lock:
             if job not in self._waiting:
                 return None
             ahead = self._waiting[:self._waiting.index(job)]
             running = list(self._running)
-            slots = max(self.capacity(), 1)
             per_epoch = self._seconds_per_epoch(running)
         free_at = [0.0] * max(0, slots - len(running))
         for other in running:
