@@ -84,3 +84,28 @@ def test_a_waiting_tab_polls_seldom_and_a_running_one_at_its_pace(app_dir, monke
         second = no_exception(second.run())
     assert intervals[-1] == REFRESH_SECONDS                  # its turn came: polled as a running run
     no_exception(second.button(key="train.stop").click().run())
+
+
+def test_a_start_tries_a_lost_cluster_again_without_restarting_the_app(app_dir, monkeypatch):
+    """The cluster was down when the app started; once it is back, a Start finds it."""
+    import ui.server
+    from core.i18n import Text
+    from core.service.serving import Serving, serve
+    made = []
+
+    def cluster_back_on_second_try(env, secrets=None):
+        made.append(1)
+        if len(made) == 1:
+            lost = serve({"SEQ2SEQ_WORKERS": "thread"})
+            return Serving(lost.limits, lost.runner, lost.queue, lost.where,
+                           problem=Text("the Ray cluster at {address} cannot be reached ({reason})",
+                                        address="10.0.0.9:6379", reason="test"), made_at=time.monotonic() - 60)
+        return serve({"SEQ2SEQ_WORKERS": "thread"})
+
+    monkeypatch.setattr(ui.server, "serve", cluster_back_on_second_try)
+    monkeypatch.setenv("SEQ2SEQ_RAY_ADDRESS", f"10.0.0.9:{time.monotonic_ns()}")   # its own cached setup
+    at = no_exception(open_page(TRAIN, **tiny_run_state(name="after-restart", epochs=2)))
+    assert any("cannot be reached" in e.value for e in at.error) and len(made) == 1
+    at = start(at)
+    assert len(made) == 2 and not any("cannot be reached" in e.value for e in at.error)
+    assert any("epoch" in p.text or "queue" in p.text for p in at.get("progress")) or at.success

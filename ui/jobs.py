@@ -115,7 +115,7 @@ def tab_id() -> str:
 def submit(job: BackgroundJob) -> BackgroundJob:
     """Hand `job` to the server's queue with its runner and the server's limits: it starts now
     or waits its turn. QueueFull (a ValueError naming SEQ2SEQ_MAX_QUEUE) when the queue is full."""
-    setup = server.serving()
+    setup = server.serving(retry_lost_cluster=True)
     if setup.problem:
         raise ValueError(setup.problem)
     job.runner, job.owner = setup.runner, tab_id()

@@ -6,12 +6,13 @@ with a message that names the variable, rather than letting runs ignore it.
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from core.service.limits import LimitError, Limits
-from core.service.serving import Serving, serve
+from core.service.serving import RETRY_SECONDS, Serving, serve
 
 from . import i18n
 from .i18n import _
@@ -24,11 +25,19 @@ def _secrets() -> dict:
         return {}
 
 
-def serving() -> Serving:
-    """The server's one setup (a changed SEQ2SEQ_* environment, as in tests, makes a new one)."""
+def serving(retry_lost_cluster: bool = False) -> Serving:
+    """The server's one setup (a changed SEQ2SEQ_* environment, as in tests, makes a new one).
+
+    `retry_lost_cluster` (a Start does it): a setup that could not reach its Ray cluster, made
+    at least RETRY_SECONDS ago, is made again: a cluster started meanwhile is found
+    without restarting the app. Only a Start waits for that; other pages keep the cached setup."""
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEQ2SEQ_")))
     with st.spinner(_("Connecting to the training cluster…")):   # shown after half a second: not on a cache hit
-        return _serving(settings)
+        setup = _serving(settings)
+        if retry_lost_cluster and setup.problem and time.monotonic() - setup.made_at >= RETRY_SECONDS:
+            _serving.clear(settings)
+            setup = _serving(settings)
+        return setup
 
 
 @st.cache_resource(show_spinner=False)     # a decorator's text is fixed at import: serving() shows it translated

@@ -7,8 +7,9 @@ the operator allowed it with SEQ2SEQ_RAY_FALLBACK=1.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..i18n import Text, message_of
 from .jobs import usable_cores
@@ -24,6 +25,9 @@ RAY_TIMEOUT = "SEQ2SEQ_RAY_TIMEOUT"   # seconds: connecting, and any one call to
 WORKERS = "SEQ2SEQ_WORKERS"     # "process" (the default) or "thread": runs in the app's process
 
 
+RETRY_SECONDS = 30.0    # a cluster that could not be reached is tried again by a Start after this
+
+
 @dataclass
 class Serving:
     limits: Limits
@@ -31,6 +35,7 @@ class Serving:
     queue: JobQueue
     where: str                 # where runs train, in words for the pages
     problem: str = ""          # why runs cannot train (a lost cluster, no fallback allowed)
+    made_at: float = field(default_factory=time.monotonic)
 
 
 def local_runner(limits: Limits, cores: int, kind: str = "process") -> Runner:
@@ -66,9 +71,10 @@ def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -
                                               reason=message_of(err), variable=RAY_FALLBACK))
         return Serving(limits, ray, JobQueue(lambda: 0, limits.max_queue), Text("the Ray cluster at {address}",
                                                                                 address=address),
-                       problem=Text("{reason}: runs cannot train. The operator can start the cluster and restart "
-                                    "the app, or set {variable}=1 to train on this server instead.",
-                                    reason=message_of(err), variable=RAY_FALLBACK))
+                       problem=Text("{reason}: runs cannot train. The operator can start the cluster (a Start "
+                                    "tries it again after {seconds:g} s), or set {variable}=1 to train on this "
+                                    "server instead.", reason=message_of(err), seconds=RETRY_SECONDS,
+                                    variable=RAY_FALLBACK))
     queue = JobQueue(ray.capacity, limits.max_queue).start_ticking()
     return Serving(limits, ray, queue, Text("the Ray cluster at {address}, {runs} runs at once",
                                             address=address, runs=ray.capacity()))
