@@ -29,7 +29,7 @@ from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, is_st
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab, build_vocabs, preprocess_nmt
 from .history import History
-from .i18n import Text, message_of
+from .i18n import N_, Text, message_of
 from .model import build_model
 from .sources import fra_eng_path, read_tatoeba_file, tatoeba_split
 
@@ -232,13 +232,12 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
         if api == API:
             src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
             settings = Text("built from {name} with num_examples={num_examples}", name=name, num_examples=num_examples)
-            what = Text("{count} examples of {name}", count=num_examples, name=name)
+            what = Text(EXAMPLES_OF, count=num_examples, name=name)
         else:
             src_vocab, tgt_vocab, held_out = book10_vocabs(text, num_train, num_val, num_steps)
             settings = Text("built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}",
                             name=name, num_train=num_train, num_val=num_val, num_steps=num_steps)
-            what = Text("MTFraEng num_train {num_train}, num_val {num_val} of {name}", num_train=num_train,
-                        num_val=num_val, name=name)
+            what = Text(SPLIT_OF, num_train=num_train, num_val=num_val, name=name)
     _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
     model_config = replace(_config_for(sizes), context="book" if api == API else "encoder")
@@ -250,10 +249,11 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
 
 
 VOCABULARY_FILES = Text("vocabulary files")
+EXAMPLES_OF = N_("{count} examples of {name}")          # what an imported checkpoint's vocabularies came from
+SPLIT_OF = N_("MTFraEng num_train {num_train}, num_val {num_val} of {name}")
 _ORIGIN = re.compile(r"imported from d2l (?P<api>\S+) state_dict, (?P<cell>\w+), (?P<what>.*)")
-_WHAT = [(re.compile(r"(?P<count>\d+) examples of (?P<name>.+)"), "{count} examples of {name}"),
-         (re.compile(r"MTFraEng num_train (?P<num_train>\d+), num_val (?P<num_val>\d+) of (?P<name>.+)"),
-          "MTFraEng num_train {num_train}, num_val {num_val} of {name}")]
+_WHAT = [(re.compile(r"(?P<count>\d+) examples of (?P<name>.+)"), EXAMPLES_OF),
+         (re.compile(r"MTFraEng num_train (?P<num_train>\d+), num_val (?P<num_val>\d+) of (?P<name>.+)"), SPLIT_OF)]
 
 
 def origin_text(origin: str, short: bool = False) -> str:

@@ -83,13 +83,12 @@ def message_of(err: BaseException) -> str:
 
 
 def text_in(message: object, lang: str) -> str:
-    """What the engine said, in `lang`: a `Text`, a message marked with `N_`, or an exception
-    holding either (its first argument); anything else as `str()` gives it."""
+    """What the engine said, in `lang`: a `Text`, or an exception raised with one. Anything else
+    (a run's name, a file name, a library's own words) is shown as `str()` gives it: a plain
+    string is never looked up in the catalogs, so a run called "Model" stays "Model"."""
     if isinstance(message, BaseException):
-        message = message.args[0] if len(message.args) == 1 else str(message)
-    if isinstance(message, Text):
-        return message.told_in(lang)
-    return translator(lang)(message) if isinstance(message, str) and message else str(message)
+        message = message_of(message)
+    return message.told_in(lang) if isinstance(message, Text) else str(message)
 
 
 def language_of(tag: str | None) -> str | None:

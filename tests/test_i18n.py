@@ -176,7 +176,8 @@ def test_an_engine_message_is_english_as_a_string_and_chinese_where_shown():
     assert CJK.search(text_in(err, "zh")) and text_in(err, "en") == str(err)
     again = pickle.loads(pickle.dumps(err))                    # as it comes back from a worker process
     assert text_in(again, "zh") == text_in(err, "zh")
-    assert text_in("not a catalog entry", "zh") == "not a catalog entry" and text_in(7, "zh") == "7"
+    assert text_in("Model", "zh") == "Model" and text_in(7, "zh") == "7"       # a run's name stays its name
+    assert text_in(KeyError("encoder.rnn.weight_hh_l0"), "zh") == "'encoder.rnn.weight_hh_l0'"
 
 
 ENGINE_ERRORS = re.compile(r"Error$|^LimitExceeded$|^QueueFull$|^WorkerCrashed$|^WorkerFailed$")

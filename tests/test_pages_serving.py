@@ -72,6 +72,7 @@ def test_a_waiting_tab_polls_seldom_and_a_running_one_at_its_pace(app_dir, monke
     monkeypatch.setattr(ui.polling.st, "fragment",
                         lambda run_every=None: intervals.append(run_every) or fragment(run_every=run_every))
     monkeypatch.setenv("SEQ2SEQ_MAX_JOBS", "1")
+    monkeypatch.setenv("SEQ2SEQ_TEST_QUEUE", str(time.monotonic_ns()))   # a queue of its own: no earlier test's run
     first = start(open_page(TRAIN, **tiny_run_state(name="long", epochs=100_000)))
     assert intervals[-1] == REFRESH_SECONDS
     intervals.clear()

@@ -318,3 +318,26 @@ class Forever:
     def __call__(self, emit, stop):
         while not stop.is_set():
             time.sleep(0.05)
+
+
+def test_a_hung_cluster_answers_no_slots_in_time_and_never_makes_a_page_wait(monkeypatch):
+    """OnRay.capacity: one caller asks the cluster, within the call timeout; the others get the
+    last answer at once."""
+    from core.service import ray_runner
+    release = threading.Event()
+
+    class HungRay:
+        def cluster_resources(self):
+            release.wait(10)
+            return {"CPU": 4.0}
+
+    monkeypatch.setattr(ray_runner, "_ray", lambda: HungRay())
+    cluster = ray_runner.OnRay("127.0.0.1:1", call_timeout=0.5)
+    asking = threading.Thread(target=cluster.capacity)
+    asking.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert cluster.capacity() == 0 and time.monotonic() - started < 0.1   # the other caller's last answer
+    asking.join(2)
+    assert not asking.is_alive() and cluster.capacity() == 0             # no answer in time: no slots
+    release.set()

@@ -67,7 +67,7 @@ def import_form() -> None:
         try:
             ckpt = import_state_dict(raw, name, api=api, **args)
         except (CheckpointError, ValueError) as err:
-            st.error(_("Not imported: {error}").format(error=err), icon="⚠️")
+            st.error(_("Not imported: {error}").format(error=i18n.said(err)), icon="⚠️")
             return
         path = save_checkpoint(ckpt, _free_path(name))
         state.put(state.PENDING_IMPORT, None)

@@ -21,7 +21,10 @@ from core.service.jobs import BackgroundJob, JobSnapshot, TrainingJob
 from . import server, state
 from .i18n import _
 
-ORPHAN_TIMEOUT = 60.0     # no heartbeat for this long: the tab is gone, stop
+# No heartbeat for this long: the tab is gone, stop. Chrome runs a tab's timers once a minute
+# after it has been hidden for 5 minutes: a hidden tab may miss two polls and keep its run
+# (a closed tab is found sooner: TAB_CLOSED_TIMEOUT).
+ORPHAN_TIMEOUT = 150.0
 EXPERIMENT_ORPHAN_TIMEOUT = 3600.0
 TAB_CLOSED_TIMEOUT = 10.0  # after Streamlit reports the session gone (a reload takes over within it)
 RUN_PARAM = "run"          # the URL query parameter that names this tab's job

@@ -6,6 +6,7 @@ with a message that names the variable, rather than letting runs ignore it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import streamlit as st
@@ -25,18 +26,27 @@ def _secrets() -> dict:
         return {}
 
 
+_remade: dict[tuple[tuple[str, str], ...], Serving] = {}   # setups made again after a lost cluster
+_remaking = threading.Lock()                                # one tab at a time tries the cluster again
+
+
 def serving(retry_lost_cluster: bool = False) -> Serving:
     """The server's one setup (a changed SEQ2SEQ_* environment, as in tests, makes a new one).
 
     `retry_lost_cluster` (a Start does it): a setup that could not reach its Ray cluster, made
-    at least RETRY_SECONDS ago, is made again: a cluster started meanwhile is found
-    without restarting the app. Only a Start waits for that; other pages keep the cached setup."""
+    at least RETRY_SECONDS ago, is made again, so a cluster started meanwhile is found without
+    restarting the app. Only that tab waits for the cluster's answer: the new setup is made
+    outside Streamlit's cache (whose entry every other session would wait on), and while one
+    tab tries, the others keep the setup they had."""
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEQ2SEQ_")))
     with st.spinner(_("Connecting to the training cluster…")):   # shown after half a second: not on a cache hit
-        setup = _serving(settings)
-        if retry_lost_cluster and setup.problem and time.monotonic() - setup.made_at >= RETRY_SECONDS:
-            _serving.clear(settings)
-            setup = _serving(settings)
+        setup = _remade.get(settings) or _serving(settings)
+        if (retry_lost_cluster and setup.problem and time.monotonic() - setup.made_at >= RETRY_SECONDS
+                and _remaking.acquire(blocking=False)):
+            try:
+                setup = _remade[settings] = serve(dict(settings), _secrets())
+            finally:
+                _remaking.release()
         return setup
 
 

@@ -253,7 +253,7 @@ def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
 def checkpoint_line(ckpt: Checkpoint) -> str:
     m, h = ckpt.model_config, ckpt.history
     if ckpt.origin and not h.epoch_loss:
-        trained = i18n.said(origin_text(ckpt.origin, short=True))
+        trained = i18n.said(origin_text(ckpt.origin, short=True)).split(",")[0]
     elif h.epoch_loss:
         trained = _("{epochs} epochs, loss {loss:.3f}").format(epochs=len(h.epoch_loss), loss=h.epoch_loss[-1])
     else:
@@ -279,7 +279,7 @@ def _waiting_badge() -> None:
     """The badge of a run in the queue, polled seldom; once it starts, the page reruns and polls
     it at a running job's pace."""
     job = jobs.current()
-    if job is not None and job.alive and not job.waiting:
+    if job is not None and not job.waiting:       # started, or ended without starting
         st.rerun()
     _job_badge()
 

@@ -117,22 +117,41 @@ class OnRay:
                                       address=self.address, reason=reason))
 
     def capacity(self) -> int:
-        """How many runs the cluster holds at once: its CPUs (and GPUs) over what a run asks."""
-        with self._lock:
+        """How many runs the cluster holds at once: its CPUs (and GPUs) over what a run asks.
+
+        Asked at most every CAPACITY_CACHE_SECONDS, by one caller at a time and within the call
+        timeout; every other caller meanwhile gets the last answer at once (a page never waits
+        on a slow cluster for it)."""
+        if not self._lock.acquire(blocking=False):
+            return self._capacity
+        try:
             if time.monotonic() - self._capacity_at < CAPACITY_CACHE_SECONDS:
                 return self._capacity
             self._capacity_at = time.monotonic()
-            ray = _ray()
-            try:
-                total = ray.cluster_resources()
-            except Exception:                 # a lost cluster holds no runs until it is back
-                self._capacity = 0
-                return 0
+            total = self._cluster_resources()
             slots = int(total.get("CPU", 0) // self.cpus_per_run)
             if self.gpus_per_run:
                 slots = min(slots, int(total.get("GPU", 0) // self.gpus_per_run))
             self._capacity = slots
             return slots
+        finally:
+            self._lock.release()
+
+    def _cluster_resources(self) -> dict:
+        """`ray.cluster_resources()`, or {} (no slots) when the cluster fails or does not answer
+        within the call timeout: a lost cluster holds no runs until it is back."""
+        answer: dict = {}
+
+        def ask() -> None:
+            try:
+                answer.update(_ray().cluster_resources())
+            except Exception:
+                pass
+
+        asking = threading.Thread(target=ask, name="ray-capacity", daemon=True)
+        asking.start()
+        asking.join(self.call_timeout)
+        return dict(answer) if not asking.is_alive() else {}
 
     # -- one run ----------------------------------------------------------------------------------
     def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:

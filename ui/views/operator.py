@@ -88,7 +88,7 @@ def jobs_panel() -> None:
         job = find_job(queue, picked)
         if job is not None:
             job.cancel(CANCELLED_BY_OPERATOR)        # shown to the job's owner, in their tab's language
-            st.toast(_("Cancelled {job}: {name}").format(job=job.job_id, name=job.name))
+            st.toast(_("Cancelled {job}: {name}").format(job=job.job_id, name=i18n.said(job.name)))
             st.rerun()
     waiting = len(queue.waiting())
     if c[2].button(_("🧹 Clear the queue ({waiting})").format(waiting=waiting), key="operator.clear",
