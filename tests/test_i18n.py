@@ -236,6 +236,9 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_chinese(app_dir):
                                                                 "application/octet-stream").run())
     refusal = next(e.value for e in at.sidebar.error if "notes.pt" in e.value)
     assert "not a seq2seq-playground checkpoint" not in refusal and "检查点" in refusal
+    at = no_exception(at.sidebar.get("button_group")[0].set_value("en").run())     # switched: the same refusal
+    refusal = next(e.value for e in at.sidebar.error if "notes.pt" in e.value)
+    assert "not a seq2seq-playground checkpoint" in refusal and not CJK.search(refusal)
 
 
 def test_the_model_views_trace_is_labelled_in_chinese(app_dir):

@@ -20,6 +20,7 @@ from core.book_weights import origin_text
 from core.checkpoint import Checkpoint, checkpoint_dir
 from core.config import CONTEXTS
 from core.device import one_thread_per_job
+from core.i18n import message_of
 from core.model import count_parameters
 from core.service.operator import operator_token
 from core.setups import MAX_TEXT_CHARS     # per text field; longer text is cut, with a message
@@ -167,22 +168,35 @@ def _take_upload(name: str, raw: bytes) -> None:
         book_import.offer(name, raw, found)
         state.put(state.UPLOAD_ERROR, None)
         return
-    error = guarded_message(models.try_upload, name, raw)
-    state.put(state.UPLOAD_ERROR, None if error is None else
-              _("**Could not load {file}**, so the checkpoint in use is unchanged: {error}").format(
-                  file=md_escape(name), error=md_escape(error)))
-    if error is None:
+    refused = raised_by(models.try_upload, name, raw)
+    # kept as the engine said it (a Text), so it is shown in the language the reader picks next
+    state.put(state.UPLOAD_ERROR, None if refused is None else (name, message_of(refused)))
+    if refused is None:
         state.put(state.ACTIVE_CHECKPOINT, models.add_upload(name, raw).key)
+
+
+def _upload_error() -> None:
+    refused = state.get(state.UPLOAD_ERROR)
+    if refused:
+        name, why = refused
+        st.error(_("**Could not load {file}**, so the checkpoint in use is unchanged: {error}").format(
+            file=md_escape(name), error=md_escape(i18n.said(why))), icon="⚠️")
+
+
+def raised_by(fn: Callable[..., object], *args) -> ValueError | None:
+    """The ValueError `fn(*args)` raised, or None when it succeeded."""
+    try:
+        fn(*args)
+    except ValueError as err:
+        return err
+    return None
 
 
 def guarded_message(fn: Callable[..., object], *args) -> str | None:
     """None when `fn(*args)` succeeds; the message of the ValueError it raised otherwise (in the
     reader's language)."""
-    try:
-        fn(*args)
-    except ValueError as err:
-        return i18n.said(err)
-    return None
+    refused = raised_by(fn, *args)
+    return None if refused is None else i18n.said(refused)
 
 
 def _checkpoint_picker() -> Active:
@@ -195,8 +209,7 @@ def _checkpoint_picker() -> Active:
         if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
             state.put(state.LAST_UPLOAD, upload.file_id)
             _take_upload(upload.name, upload.getvalue())
-        if state.get(state.UPLOAD_ERROR):
-            st.error(state.get(state.UPLOAD_ERROR), icon="⚠️")
+        _upload_error()
     book_import.import_form()
     refs = {ref.key: ref for ref in models.available()}
     with slot:
