@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.exercises.accumulation import check_split
-from ui import i18n, state
+from ui import state
 from ui.i18n import _
 from ui.state import kept
 from ui.views import accumulation as view
@@ -23,8 +23,7 @@ micro_batch = c[1].number_input(_("Micro-batch size"), 1, 256, step=1, **kept(st
 lr = c[2].number_input(_("Learning rate (for the one-step comparison)"), 1e-5, 1.0, format="%.4f",
                        **kept(state.ACCUM_LR, 0.005))
 
-if guarded(_("These micro-batches cannot be used"), check_split, batch_size, int(micro_batch),
-           i18n.current()) is not None:
+if guarded(_("These micro-batches cannot be used"), check_split, batch_size, int(micro_batch)) is not None:
     report = guarded(_("The gradients could not be computed"), view.accumulation_report,
                      batch_size, int(micro_batch), float(lr))
     if report is not None:

@@ -21,7 +21,7 @@ from torch import nn
 from .. import fast
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData
-from ..i18n import Text, translator
+from ..i18n import Text
 from ..model import build_model
 from ..sources import prepare_data
 from ..trainer import Trainer
@@ -36,18 +36,16 @@ class AccumulationError(ValueError):
     """A batch that cannot be split into equal micro-batches: the message says what would."""
 
 
-def check_split(batch_size: int, micro_batch: int, lang: str = "en") -> int:
-    """The number of micro-batches, or AccumulationError (its message in `lang`, as the page
-    shows it) when they do not divide the batch."""
-    _ = translator(lang)
+def check_split(batch_size: int, micro_batch: int) -> int:
+    """The number of micro-batches, or AccumulationError when they do not divide the batch."""
     if not 1 <= micro_batch <= batch_size:
-        raise AccumulationError(_("a micro-batch must hold between 1 and {batch_size} pairs, got {micro_batch}").format(
-            batch_size=batch_size, micro_batch=micro_batch))
+        raise AccumulationError(Text("a micro-batch must hold between 1 and {batch_size} pairs, got {micro_batch}",
+                                     batch_size=batch_size, micro_batch=micro_batch))
     if batch_size % micro_batch:
         divisors = [d for d in range(1, batch_size + 1) if batch_size % d == 0]
-        raise AccumulationError(_("{micro_batch} does not divide the batch of {batch_size} into equal "
-                                  "micro-batches; pick one of {divisors}").format(
-            micro_batch=micro_batch, batch_size=batch_size, divisors=", ".join(map(str, divisors))))
+        raise AccumulationError(Text("{micro_batch} does not divide the batch of {batch_size} into equal "
+                                     "micro-batches; pick one of {divisors}", micro_batch=micro_batch,
+                                     batch_size=batch_size, divisors=", ".join(map(str, divisors))))
     return batch_size // micro_batch
 
 
