@@ -4,7 +4,7 @@ tests/browser/test_class_load.py, timed.
     python bench/class_bench.py [--tabs 24] [--epochs 10] [--switches 30] [--workers process thread]
 
 For each worker kind (`process`: the app's default, runs in worker processes; `thread`: runs on
-threads of the server process, as before), a fresh `streamlit run app.py` with
+threads of the server process, as before), a fresh `python serve.py` with
 SEQ2SEQ_MAX_JOBS=1 and a fresh Chromium: `--tabs` tabs open the Train view from a shared link,
 each presses Start in turn (acknowledged, as the test does), and while the runs train one more
 tab switches between Masking, BLEU and Decode through the sidebar, `--switches` times. A switch

@@ -2,7 +2,7 @@
 
     python bench/load_bench.py [--tabs 20] [--rounds 3] [--time-limit 900]
 
-Each round starts a fresh `streamlit run app.py` (headless, 127.0.0.1 only, a temp checkpoint
+Each round starts a fresh `python serve.py` (headless, 127.0.0.1 only, a temp checkpoint
 folder holding a copy of the shipped default.pt: a first start, the model not loaded yet) and a
 fresh Chromium, opens `--tabs` tabs on /Decode at once, and as soon as each tab shows its
 "Source sentence" box types one of five sentences and presses Enter, like the test. Times are

@@ -2,7 +2,7 @@
 
     python bench/ui_bench.py [--switches 10] [--repeats 3] [--examples 600] [--epochs 300]
 
-Starts `streamlit run app.py` (headless, temp checkpoint folder holding a copy of the shipped
+Starts `python serve.py` (headless, temp checkpoint folder holding a copy of the shipped
 default.pt) and drives the system Chromium, like tests/browser. Times are taken inside the page
 (`performance.now()` from the user's click / Enter key to the DOM change), so Playwright's own
 round trips are not counted. Measured, not asserted: the table at the end says how each number

@@ -2,8 +2,8 @@
 
     python bench/view_open_bench.py [--views Model,Train] [--fresh 3] [--tabs 5]
 
-For each view and each of `--fresh` servers (started anew, like a first visit after
-`streamlit run app.py`), then `--tabs` new tabs (each its own session) of the last one, the page is opened by its deep link, and then reached from Home by its sidebar link
+For each view and each of `--fresh` servers (started anew, like a first visit after the
+README's `python serve.py`; how long each took to answer is printed too), then `--tabs` new tabs (each its own session) of the last one, the page is opened by its deep link, and then reached from Home by its sidebar link
 (as a user moves between views); two moments are read from the page's own clock
 (`performance.now()`, from navigation start, or from the click):
 
@@ -90,10 +90,11 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0]
     rows = []
     for view in args.views.split(","):
-        fresh, warm, switched = [], [], []
+        fresh, warm, switched, started = [], [], [], []
         for i in range(args.fresh):
             with sts.checkpoint_folder() as folder, sts.run_streamlit(folder) as server, \
                     sts.chromium_context() as ctx:
+                started.append(server.health_seconds)
                 fresh.append(open_once(ctx, server.url, view))
                 if i == args.fresh - 1:              # new tabs of the same browser: its cache is warm too
                     warm += [open_once(ctx, server.url, view) for _ in range(args.tabs)]
@@ -101,7 +102,8 @@ def main(argv=None) -> int:
                         switched += [switch_once(ctx, server.url, view) for _ in range(args.tabs)]
             print(f"{view or 'Home'}: fresh server {i + 1} done", file=sys.stderr)
         name = view or "Home"
-        rows += [(f"{name}, fresh server: first content", summary([f for f, _ in fresh])),
+        rows += [(f"{name}, fresh server: start until it answers", summary(started)),
+                 (f"{name}, fresh server: first content", summary([f for f, _ in fresh])),
                  (f"{name}, fresh server: usable", summary([u for _, u in fresh])),
                  (f"{name}, new tab, warm server: first content", summary([f for f, _ in warm])),
                  (f"{name}, new tab, warm server: usable", summary([u for _, u in warm]))]

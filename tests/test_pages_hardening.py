@@ -95,6 +95,17 @@ def test_a_tsv_upload_shows_how_many_malformed_lines_were_skipped(app_dir):
     assert by_label(at.metric, "Malformed lines skipped").value == "3"
 
 
+def test_the_data_preview_shows_uploaded_pairs_as_text_in_a_table_they_cannot_break(app_dir):
+    rows = "".join(f"a{i} | b <b>bold</b> .\tx | y [link](javascript:alert({i})) .\n" for i in range(24))
+    at = no_exception(open_page(TRAIN, **{"keep.train.source": "tsv-upload"}))
+    uploader = next(u for u in at.get("file_uploader") if u not in at.sidebar.get("file_uploader"))
+    at = no_exception(uploader.upload("data.tsv", rows.encode(), "text/tab-separated-values").run())
+    table = next(m.value for m in at.markdown if m.value.startswith("| source | target |"))
+    lines = table.splitlines()
+    assert len(lines) == 2 + 8 and all(line.count(" | ") == 1 for line in lines)   # two cells a row
+    assert "\\|" in table and "\\<b\\>" in table and "\\[link\\]" in table
+
+
 def test_local_paths_are_offered_only_when_the_operator_enables_them(app_dir, monkeypatch):
     monkeypatch.delenv("SEQ2SEQ_ALLOW_LOCAL_PATHS", raising=False)
     at = no_exception(open_page(TRAIN))

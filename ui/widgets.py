@@ -9,7 +9,7 @@ import html
 import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -89,6 +89,13 @@ def md_escape(text: str) -> str:
     Line-start syntax (`#`, `-`, `1.`) is left alone: escaped text never starts a line here.
     """
     return re.sub(r"([\\`*_\[\]<>$~|])", r"\\\1", text)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table of user text: each cell escaped (a `|` ends no cell, `<b>` stays text).
+    The header is the app's own words."""
+    lines = [list(header), ["---"] * len(header)] + [[md_escape(cell) for cell in row] for row in rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
 def md_code(text: str) -> str:

@@ -2,7 +2,7 @@
 
 The project's own browser fixture (written from the team's reference helper, not importing it):
 
-* :func:`run_streamlit` starts ``python -m streamlit run app.py`` headless on a free
+* :func:`run_streamlit` starts ``python serve.py`` (``streamlit run app.py``) headless on a free
   127.0.0.1 port, without file watcher or usage statistics, in its own process group,
   waits for ``/_stcore/health`` and kills the whole group afterwards;
 * :func:`checkpoint_folder` makes a temporary checkpoint folder holding a copy of the
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "app.py"
+SERVE = ROOT / "serve.py"     # the README's command: streamlit run app.py, the engine imported first
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "default.pt"
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -154,10 +154,11 @@ def checkpoint_folder() -> Iterator[Path]:
 @contextlib.contextmanager
 def run_streamlit(checkpoint_dir: Path, *, env: Mapping[str, str] | None = None,
                   extra_args: Sequence[str] = (), startup_timeout: float = 180.0) -> Iterator[StreamlitServer]:
-    """`streamlit run app.py` on a free port with `SEQ2SEQ_CHECKPOINT_DIR=checkpoint_dir`."""
+    """The README's `python serve.py` (`streamlit run app.py`, the engine imported first) on a free
+    port with `SEQ2SEQ_CHECKPOINT_DIR=checkpoint_dir`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
+    cmd = [sys.executable, str(SERVE),
            "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args]
     full_env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",

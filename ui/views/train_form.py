@@ -7,7 +7,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
 from core.checkpoint import checkpoint_path, sanitize_name
@@ -21,7 +20,7 @@ from core.sources import MAX_FILE_BYTES, download_fra_eng
 from .. import charts, i18n, links, models, server, state
 from ..i18n import N_, _
 from ..state import kept
-from ..widgets import CONTEXT_LABELS, guarded, md_code, shown_as, show_error
+from ..widgets import CONTEXT_LABELS, guarded, markdown_table, md_code, shown_as, show_error
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
 DEFAULT_SAMPLE_EVERY = 10
@@ -257,9 +256,10 @@ def _preview(data: NMTData, config: DataConfig) -> None:
         st.caption(_("{held:,} held out, not {asked:,}: at most a fifth of the pairs is held out, so a small "
                      "dataset still has pairs to train on.").format(held=len(data.test), asked=config.num_test))
     head = data.train.subset(range(min(PREVIEW_PAIRS, len(data.train))))
-    # a static table and the length chart on request: the view is usable before plotly and the
-    # data grid would have loaded in the browser (bench/view_open_bench.py)
-    st.table(pd.DataFrame(head.sentences(), columns=[_("source"), _("target")]))
+    # a Markdown table and the length chart on request: the view is usable before plotly, the
+    # data grid or st.table's Arrow reader (1 MB of script) would have loaded in the browser
+    # (bench/view_open_bench.py)
+    st.markdown(markdown_table([_("source"), _("target")], head.sentences()))
     if st.toggle(_("Show sentence lengths"), key=state.TRAIN_SHOW_LENGTHS):
         charts.show(charts.histogram({_("source"): [len(s) for s in data.train.source],
                                       _("target"): [len(t) for t in data.train.target]},

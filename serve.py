@@ -1,0 +1,55 @@
+"""Start the playground: `streamlit run app.py`, with the engine imported before the first visitor.
+
+    python serve.py [Streamlit's options, e.g. --server.port 8600 --server.headless true]
+
+`streamlit run app.py` serves the same app, but Streamlit imports a page's modules only when the
+first visitor's page runs: torch and the engine take about 3 s on a 2-core machine, and that
+first visitor waits for them (bench/view_open_bench.py, bench/RESULTS.md §9). Here they are
+imported while the server starts, so when it prints its address the first page draws at once.
+
+Only definitions at the top: a worker process started with `spawn` imports this file again.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+APP = ROOT / "app.py"
+# Streamlit's cache decorators check their settings against a storage that exists only once the
+# server runs, and say so at import; the real storage is looked up again at each call.
+QUIET_AT_IMPORT = "streamlit.runtime.caching.cache_data_api"
+
+
+def engine_modules() -> list[str]:
+    """Every module of `core` and `ui` (the pages' imports); none of them imports an optional
+    package (Ray, d2l) at import time."""
+    import core
+    import ui
+    return [info.name for package, prefix in ((core, "core."), (ui, "ui."))
+            for info in pkgutil.walk_packages(package.__path__, prefix)]
+
+
+def warm_up() -> None:
+    """Import what every page imports, in the server's own process, before it serves."""
+    quiet = logging.getLogger(importlib.import_module(QUIET_AT_IMPORT).__name__)   # Streamlit sets its level at import
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for name in engine_modules():
+            importlib.import_module(name)
+    finally:
+        quiet.setLevel(level)
+
+
+def main(argv: list[str]) -> int:
+    warm_up()
+    from streamlit.web import cli
+    return cli.main(args=["run", str(APP), *argv], prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,33 @@
+"""serve.py, the README's start command: `streamlit run app.py` with the engine imported first."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import serve
+
+ROOT = serve.ROOT
+
+
+def test_the_launcher_imports_torch_and_every_engine_and_page_module_before_serving_quietly():
+    probe = ("import json, sys, serve; serve.warm_up(); "
+             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('torch', 'core', 'ui', 'ray', 'd2l', 'streamlit'))))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert {"torch", "core.train", "core.service.serving", "ui.widgets", "ui.views.train_form"} <= loaded
+    assert set(serve.engine_modules()) <= loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("ray", "d2l")}     # optional: never at start
+    assert "No runtime found" not in done.stderr                             # no alarming start-up lines
+
+
+def test_the_launcher_runs_streamlit_on_app_py_with_the_options_given(monkeypatch):
+    from streamlit.web import cli
+    called = {}
+    monkeypatch.setattr(serve, "warm_up", lambda: called.setdefault("warmed", True))
+    monkeypatch.setattr(cli, "main", lambda args, prog_name: called.update(args=args, prog=prog_name) or 0)
+    assert serve.main(["--server.port", "8600"]) == 0
+    assert called == {"warmed": True, "args": ["run", str(ROOT / "app.py"), "--server.port", "8600"],
+                      "prog": "streamlit"}
