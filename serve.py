@@ -5,7 +5,8 @@
 `streamlit run app.py` serves the same app, but Streamlit imports a page's modules only when the
 first visitor's page runs: torch and the engine take about 3 s on a 2-core machine, and that
 first visitor waits for them (bench/view_open_bench.py, bench/RESULTS.md §9). Here they are
-imported while the server starts, so when it prints its address the first page draws at once.
+imported while the server starts (and the checkpoint and data a first page shows are loaded),
+so when it prints its address the first page draws at once.
 
 Only definitions at the top: a worker process started with `spawn` imports this file again.
 """
@@ -34,7 +35,8 @@ def engine_modules() -> list[str]:
 
 
 def warm_up() -> None:
-    """Import what every page imports, in the server's own process, before it serves."""
+    """Import what every page imports, and load the first page's checkpoint and data into the
+    shared caches, in the server's own process, before it serves."""
     quiet = logging.getLogger(importlib.import_module(QUIET_AT_IMPORT).__name__)   # Streamlit sets its level at import
     level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -43,6 +45,12 @@ def warm_up() -> None:
             importlib.import_module(name)
     finally:
         quiet.setLevel(level)
+    from ui import models
+    try:
+        models.warm_caches()
+    except Exception as err:   # e.g. an unreadable checkpoint: the page says so to whoever opens it
+        logging.getLogger(__name__).warning("serve.py: the first page's checkpoint and data were not "
+                                            "preloaded (%s)", err)
 
 
 def main(argv: list[str]) -> int:

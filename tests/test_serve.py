@@ -7,6 +7,8 @@ import sys
 
 import serve
 
+from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
+
 ROOT = serve.ROOT
 
 
@@ -31,3 +33,21 @@ def test_the_launcher_runs_streamlit_on_app_py_with_the_options_given(monkeypatc
     assert serve.main(["--server.port", "8600"]) == 0
     assert called == {"warmed": True, "args": ["run", str(ROOT / "app.py"), "--server.port", "8600"],
                       "prog": "streamlit"}
+
+
+def test_the_warmed_caches_are_what_a_first_train_page_loads_so_it_loads_nothing_itself(app_dir, monkeypatch):
+    import streamlit as st
+
+    import ui.models
+    from test_pages import TRAIN, no_exception, open_page
+    st.cache_resource.clear()
+    ui.models.warm_caches()
+    loads = []
+    for name in ("prepare_data", "load_checkpoint"):
+        real = getattr(ui.models, name)
+        monkeypatch.setattr(ui.models, name, lambda *a, _real=real, _name=name, **k: loads.append(_name) or _real(*a, **k))
+    at = no_exception(open_page(TRAIN))
+    assert at.button and loads == []          # the page drew its form from the warmed caches
+    st.cache_resource.clear()
+    no_exception(open_page(TRAIN))
+    assert sorted(set(loads)) == ["load_checkpoint", "prepare_data"]    # what it would have loaded

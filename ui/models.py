@@ -43,6 +43,13 @@ def file_ref(path: str | Path) -> CheckpointRef:
     return CheckpointRef(f"file:{path}", _("{file} (shipped default)").format(file=path.name) if default else path.name)
 
 
+def first_file() -> Path | None:
+    """The checkpoint file a new tab starts with: the shipped default, else the newest."""
+    files = list_checkpoints(checkpoint_dir())
+    default = checkpoint_path("default")
+    return default if default in files else (files[0] if files else None)
+
+
 def available() -> list[CheckpointRef]:
     """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
     files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
@@ -159,6 +166,17 @@ def _context_map(key: str, _ckpt: Checkpoint, _sentences: list[str]) -> ContextM
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _prepared(config_json: str, digest: str | None, _raw: bytes | None) -> NMTData:
     return prepare_data(DataConfig(**json.loads(config_json)), _raw)
+
+
+def warm_caches() -> None:
+    """Load what a new tab's first page needs into the shared caches (st.cache_resource lives in
+    the server's process, not in a session): the checkpoint the sidebar starts with and the Train
+    view's default data. serve.py calls it before the server answers."""
+    path = first_file()
+    if path is not None:
+        stat = path.resolve().stat()
+        _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    _prepared(json.dumps(DataConfig().to_dict(), sort_keys=True), None, None)
 
 
 def prepared_data(config: DataConfig, raw: bytes | None) -> NMTData:
