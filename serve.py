@@ -25,19 +25,25 @@ APP = ROOT / "app.py"
 QUIET_AT_IMPORT = "streamlit.runtime.caching.cache_data_api"
 
 
+# What the training workers' forkserver imports, not the pages: it waits for the fused GRU kernel's
+# build (up to 2 minutes on a machine's first start), which the pages start in the background.
+FOR_THE_WORKERS = {"core.service.worker_boot"}
+
+
 def engine_modules() -> list[str]:
-    """Every module of `core` and `ui` (the pages' imports); none of them imports an optional
+    """Every module of `core` and `ui` the pages import; none of them imports an optional
     package (Ray, d2l) at import time."""
     import core
     import ui
     return [info.name for package, prefix in ((core, "core."), (ui, "ui."))
-            for info in pkgutil.walk_packages(package.__path__, prefix)]
+            for info in pkgutil.walk_packages(package.__path__, prefix) if info.name not in FOR_THE_WORKERS]
 
 
 def warm_up() -> None:
     """Import what every page imports, and load the first page's checkpoint and data into the
     shared caches, in the server's own process, before it serves."""
-    quiet = logging.getLogger(importlib.import_module(QUIET_AT_IMPORT).__name__)   # Streamlit sets its level at import
+    importlib.import_module(QUIET_AT_IMPORT)   # first: Streamlit sets its logger's level when it is imported
+    quiet = logging.getLogger(QUIET_AT_IMPORT)
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
@@ -54,6 +60,7 @@ def warm_up() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Warm up, then `streamlit run app.py ARGV` (which exits the process itself)."""
     warm_up()
     from streamlit.web import cli
     return cli.main(args=["run", str(APP), *argv], prog_name="streamlit")

@@ -106,6 +106,14 @@ def test_the_data_preview_shows_uploaded_pairs_as_text_in_a_table_they_cannot_br
     assert "\\|" in table and "\\<b\\>" in table and "\\[link\\]" in table
 
 
+def test_a_markdown_table_keeps_each_cell_in_its_row_and_shows_it_literally():
+    from ui.widgets import markdown_table
+    table = markdown_table(["source", "target"], [("a\nb | c", "\\ *x* `y`"), ("go .", "va !")])
+    lines = table.splitlines()
+    assert lines[:2] == ["| source | target |", "| --- | --- |"] and len(lines) == 4
+    assert lines[2] == "| a b \\| c | \\\\ \\*x\\* \\`y\\` |" and lines[3] == "| go . | va ! |"
+
+
 def test_local_paths_are_offered_only_when_the_operator_enables_them(app_dir, monkeypatch):
     monkeypatch.delenv("SEQ2SEQ_ALLOW_LOCAL_PATHS", raising=False)
     at = no_exception(open_page(TRAIN))

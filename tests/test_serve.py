@@ -22,6 +22,7 @@ def test_the_launcher_imports_torch_and_every_engine_and_page_module_before_serv
     assert {"torch", "core.train", "core.service.serving", "ui.widgets", "ui.views.train_form"} <= loaded
     assert set(serve.engine_modules()) <= loaded
     assert not {m for m in loaded if m.split(".")[0] in ("ray", "d2l")}     # optional: never at start
+    assert "core.service.worker_boot" not in loaded      # the workers' imports: it waits for the kernel build
     assert "No runtime found" not in done.stderr                             # no alarming start-up lines
 
 
@@ -36,11 +37,9 @@ def test_the_launcher_runs_streamlit_on_app_py_with_the_options_given(monkeypatc
 
 
 def test_the_warmed_caches_are_what_a_first_train_page_loads_so_it_loads_nothing_itself(app_dir, monkeypatch):
-    import streamlit as st
-
     import ui.models
     from test_pages import TRAIN, no_exception, open_page
-    st.cache_resource.clear()
+    clear_loaders()
     ui.models.warm_caches()
     loads = []
     for name in ("prepare_data", "load_checkpoint"):
@@ -48,6 +47,33 @@ def test_the_warmed_caches_are_what_a_first_train_page_loads_so_it_loads_nothing
         monkeypatch.setattr(ui.models, name, lambda *a, _real=real, _name=name, **k: loads.append(_name) or _real(*a, **k))
     at = no_exception(open_page(TRAIN))
     assert at.button and loads == []          # the page drew its form from the warmed caches
-    st.cache_resource.clear()
+    clear_loaders()
     no_exception(open_page(TRAIN))
     assert sorted(set(loads)) == ["load_checkpoint", "prepare_data"]    # what it would have loaded
+
+
+def clear_loaders() -> None:
+    """Only the two loaders the warm-up fills (the other shared caches hold the server's queue)."""
+    import ui.models
+    ui.models._load_file.clear()
+    ui.models._prepared.clear()
+
+
+def test_the_warm_up_loads_the_checkpoint_the_sidebar_starts_with_default_first_then_newest(tmp_path, monkeypatch):
+    import os
+    import shutil
+    import time
+
+    import ui.models
+    from core.checkpoint import DEFAULT_CHECKPOINT
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    shutil.copy2(DEFAULT_CHECKPOINT, folder / "default.pt")
+    shutil.copy2(DEFAULT_CHECKPOINT, folder / "newer.pt")
+    later = time.time() + 60
+    os.utime(folder / "newer.pt", (later, later))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", "ckpts")          # relative, as an operator may write it
+    assert ui.models.checkpoint_files() == [(folder / "default.pt").resolve(), (folder / "newer.pt").resolve()]
+    (folder / "default.pt").unlink()
+    assert ui.models.checkpoint_files() == [(folder / "newer.pt").resolve()]

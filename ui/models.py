@@ -43,17 +43,17 @@ def file_ref(path: str | Path) -> CheckpointRef:
     return CheckpointRef(f"file:{path}", _("{file} (shipped default)").format(file=path.name) if default else path.name)
 
 
-def first_file() -> Path | None:
-    """The checkpoint file a new tab starts with: the shipped default, else the newest."""
-    files = list_checkpoints(checkpoint_dir())
-    default = checkpoint_path("default")
-    return default if default in files else (files[0] if files else None)
+def checkpoint_files() -> list[Path]:
+    """The checkpoint folder's files as the sidebar lists them: the shipped default first, then
+    the newest (resolved, as the checkpoints' cache keys are)."""
+    default = checkpoint_path("default").resolve()
+    files = [p.resolve() for p in list_checkpoints(checkpoint_dir())]
+    return sorted(files, key=lambda p: p != default)   # stable: newest order kept
 
 
 def available() -> list[CheckpointRef]:
     """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
-    files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
-    files.sort(key=lambda ref: ref.path != checkpoint_path("default"))   # stable: newest order kept
+    files = [file_ref(p) for p in checkpoint_files()]
     uploads = [_upload_ref(key, name) for key, (name, _raw) in state.get(state.UPLOADS, {}).items()]
     return files + uploads
 
@@ -172,10 +172,10 @@ def warm_caches() -> None:
     """Load what a new tab's first page needs into the shared caches (st.cache_resource lives in
     the server's process, not in a session): the checkpoint the sidebar starts with and the Train
     view's default data. serve.py calls it before the server answers."""
-    path = first_file()
-    if path is not None:
-        stat = path.resolve().stat()
-        _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    first = next(iter(checkpoint_files()), None)
+    if first is not None:
+        stat = first.stat()
+        _load_file(str(first), stat.st_mtime_ns, stat.st_size)
     _prepared(json.dumps(DataConfig().to_dict(), sort_keys=True), None, None)
 
 

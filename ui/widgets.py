@@ -94,7 +94,8 @@ def md_escape(text: str) -> str:
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A Markdown table of user text: each cell escaped (a `|` ends no cell, `<b>` stays text).
     The header is the app's own words."""
-    lines = [list(header), ["---"] * len(header)] + [[md_escape(cell) for cell in row] for row in rows]
+    cells = [[md_escape(" ".join(cell.splitlines())) for cell in row] for row in rows]   # a line break ends a row
+    lines = [list(header), ["---"] * len(header)] + cells
     return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 

@@ -1,4 +1,4 @@
-"""The playground in a real Chromium against a real `streamlit run app.py`.
+"""The playground in a real Chromium against a real `python serve.py` (`streamlit run app.py`).
 
 Each test that depends on server state gets a server of its own; the read-only view tests
 share one. Screenshots of every view (viewport 1400×1000) go to a temporary folder;

@@ -41,7 +41,7 @@ def unlocked() -> bool:
     expected = operator_token(os.environ)
     if expected is None:
         st.info(_("The operator page is off on this server: set `{variable}` in the environment of "
-                  "`streamlit run` to turn it on (README, “Serving a class”).").format(variable=TOKEN), icon="🔒")
+                  "`python serve.py` to turn it on (README, “Serving a class”).").format(variable=TOKEN), icon="🔒")
         return False
     if token_matches(state.get(state.OPERATOR_TOKEN), expected):
         return True
