@@ -76,10 +76,12 @@ def checkpoint_path(name: str, directory: Path | None = None) -> Path:
 
 
 def list_checkpoints(directory: Path | None = None) -> list[Path]:
-    """Complete checkpoint files, newest first (temporary files never show)."""
+    """Complete checkpoint files (resolved), the folder's own default.pt first, then newest first
+    (temporary files never show)."""
     folder = directory or checkpoint_dir()
-    files = [p for p in folder.glob("*.pt") if _NAME.match(p.stem)] if folder.is_dir() else []
-    return sorted(files, key=lambda p: (p != DEFAULT_CHECKPOINT, -p.stat().st_mtime))
+    files = [p.resolve() for p in folder.glob("*.pt") if _NAME.match(p.stem)] if folder.is_dir() else []
+    default = (folder / "default.pt").resolve()
+    return sorted(files, key=lambda p: (p != default, -p.stat().st_mtime))
 
 
 def checkpoint_payload(ckpt: Checkpoint) -> dict:

@@ -64,8 +64,7 @@ def test_the_warm_up_loads_the_checkpoint_the_sidebar_starts_with_default_first_
     import shutil
     import time
 
-    import ui.models
-    from core.checkpoint import DEFAULT_CHECKPOINT
+    from core.checkpoint import DEFAULT_CHECKPOINT, list_checkpoints
     folder = tmp_path / "ckpts"
     folder.mkdir()
     shutil.copy2(DEFAULT_CHECKPOINT, folder / "default.pt")
@@ -74,6 +73,6 @@ def test_the_warm_up_loads_the_checkpoint_the_sidebar_starts_with_default_first_
     os.utime(folder / "newer.pt", (later, later))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", "ckpts")          # relative, as an operator may write it
-    assert ui.models.checkpoint_files() == [(folder / "default.pt").resolve(), (folder / "newer.pt").resolve()]
+    assert list_checkpoints() == [(folder / "default.pt").resolve(), (folder / "newer.pt").resolve()]
     (folder / "default.pt").unlink()
-    assert ui.models.checkpoint_files() == [(folder / "newer.pt").resolve()]
+    assert list_checkpoints() == [(folder / "newer.pt").resolve()]

@@ -43,17 +43,9 @@ def file_ref(path: str | Path) -> CheckpointRef:
     return CheckpointRef(f"file:{path}", _("{file} (shipped default)").format(file=path.name) if default else path.name)
 
 
-def checkpoint_files() -> list[Path]:
-    """The checkpoint folder's files as the sidebar lists them: the shipped default first, then
-    the newest (resolved, as the checkpoints' cache keys are)."""
-    default = checkpoint_path("default").resolve()
-    files = [p.resolve() for p in list_checkpoints(checkpoint_dir())]
-    return sorted(files, key=lambda p: p != default)   # stable: newest order kept
-
-
 def available() -> list[CheckpointRef]:
     """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
-    files = [file_ref(p) for p in checkpoint_files()]
+    files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
     uploads = [_upload_ref(key, name) for key, (name, _raw) in state.get(state.UPLOADS, {}).items()]
     return files + uploads
 
@@ -172,7 +164,7 @@ def warm_caches() -> None:
     """Load what a new tab's first page needs into the shared caches (st.cache_resource lives in
     the server's process, not in a session): the checkpoint the sidebar starts with and the Train
     view's default data. serve.py calls it before the server answers."""
-    first = next(iter(checkpoint_files()), None)
+    first = next(iter(list_checkpoints(checkpoint_dir())), None)
     if first is not None:
         stat = first.stat()
         _load_file(str(first), stat.st_mtime_ns, stat.st_size)
