@@ -59,12 +59,14 @@ def warm_up() -> None:
                                             "preloaded (%s)", err)
 
 
-def main(argv: list[str]) -> int:
-    """Warm up, then `streamlit run app.py ARGV` (which exits the process itself)."""
+def main(argv: list[str] | None = None) -> int:
+    """Warm up, then `streamlit run app.py ARGV` (which exits the process itself). The console
+    script `seq2seq-playground` calls it with no arguments: the command line's are used."""
+    argv = sys.argv[1:] if argv is None else argv
     warm_up()
     from streamlit.web import cli
     return cli.main(args=["run", str(APP), *argv], prog_name="streamlit")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

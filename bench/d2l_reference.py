@@ -164,7 +164,6 @@ def import_d2l_10():
 def book_10_classes(d2l):
     """The chapter's decoder and masked loss in d2l 1.0 (section 10.7), as printed there, and an
     LSTM variant of the encoder and decoder written the same way (`rnn.rnn` as d2l.GRU wraps it)."""
-    import torch
     from torch import nn
 
     class Seq2SeqDecoder(d2l.Decoder):

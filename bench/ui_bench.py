@@ -24,9 +24,9 @@ import argparse
 import json
 import os
 import statistics
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 

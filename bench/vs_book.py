@@ -28,12 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.d2l_reference import book_decoder_class, import_d2l  # noqa: E402
 from core.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from core.metrics import bleu  # noqa: E402
 from core.decode import translate  # noqa: E402
+from core.metrics import bleu  # noqa: E402
 from core.model import build_model  # noqa: E402
-from core.sources import BOOK_EXAMPLES
+from core.sources import BOOK_EXAMPLES, prepare_data, read_tatoeba_file  # noqa: E402
 from core.train import start_run  # noqa: E402
-from core.sources import prepare_data, read_tatoeba_file  # noqa: E402
 
 FRA_ENG = Path(os.environ.get("FRA_ENG_PATH", ROOT.parent / "shared" / "data" / "fra-eng.zip"))
 

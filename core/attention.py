@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .loss import sequence_mask
 from .encoder_decoder import Decoder, make_rnn, top_hidden
+from .loss import sequence_mask
 
 MASK_VALUE = -1e6   # the book's: exp(-1e6 - max) is exactly 0 in float32
 

@@ -41,7 +41,7 @@ class EpochProgress:
         self.bar.set_postfix_str(f"loss {event.loss:.4f}, {event.tokens_per_second:,.0f} tok/s", refresh=False)
         self.bar.update(event.epoch - self.bar.n)
 
-    def __enter__(self) -> "EpochProgress":
+    def __enter__(self) -> EpochProgress:
         return self
 
     def __exit__(self, *exc) -> None:

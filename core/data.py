@@ -161,7 +161,7 @@ class Vocab:
         return {"idx_to_token": list(self.idx_to_token)}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Vocab":
+    def from_dict(cls, values: dict) -> Vocab:
         tokens = values.get("idx_to_token")
         if (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
                 or "<unk>" not in tokens or len(set(tokens)) != len(tokens)):
@@ -206,7 +206,7 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.source)
 
-    def subset(self, indices: Sequence[int]) -> "PairSet":
+    def subset(self, indices: Sequence[int]) -> PairSet:
         return PairSet([self.source[i] for i in indices], [self.target[i] for i in indices],
                        0, self.description)
 

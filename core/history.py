@@ -51,7 +51,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "History":
+    def from_dict(cls, values: dict) -> History:
         return cls(**values)
 
 

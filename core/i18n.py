@@ -56,7 +56,7 @@ class Text(str):
     template: str
     values: dict[str, object]
 
-    def __new__(cls, template: str, /, **values: object) -> "Text":
+    def __new__(cls, template: str, /, **values: object) -> Text:
         text = super().__new__(cls, template.format(**values))
         text.template, text.values = template, values
         return text

@@ -17,8 +17,18 @@ import sys
 from pathlib import Path
 
 from . import cli
-from .book_weights import (API, APIS, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, NUM_STEPS_10, NUM_TRAIN_10, NUM_VAL_10,
-                           export_state_dict, import_state_dict, read_vocab_file)
+from .book_weights import (
+    API,
+    APIS,
+    BOOK_NUM_EXAMPLES,
+    BOOK_NUM_STEPS,
+    NUM_STEPS_10,
+    NUM_TRAIN_10,
+    NUM_VAL_10,
+    export_state_dict,
+    import_state_dict,
+    read_vocab_file,
+)
 from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, sanitize_name, save_checkpoint
 from .config import CELLS
 from .data import DataError

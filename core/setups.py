@@ -14,8 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE,
-                     REDUCTIONS, TOKENIZERS)
+from .config import (
+    CELLS,
+    CONTEXTS,
+    DECODERS,
+    DEVICES,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_NUM_STEPS,
+    MAX_SIZE,
+    REDUCTIONS,
+    TOKENIZERS,
+)
 from .i18n import Text
 
 MAX_VALUE_CHARS = 32            # a number or a choice is never longer

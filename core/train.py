@@ -19,8 +19,17 @@ from torch import nn
 
 from . import cli, fast
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
-from .config import (CELLS, CONTEXTS, DECODERS, OUTPUT_LAYERS, REDUCTIONS, TOKENIZERS, DataConfig, ModelConfig,
-                     TrainConfig)
+from .config import (
+    CELLS,
+    CONTEXTS,
+    DECODERS,
+    OUTPUT_LAYERS,
+    REDUCTIONS,
+    TOKENIZERS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from .data import BatchIterator, DataError, NMTData, Vocab
 from .device import pick_device
 from .history import History, TrainResult

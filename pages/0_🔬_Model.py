@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exercises.anatomy import (check_concatenation, concatenated_parts, parameter_table, teacher_forced_batch,
-                                    trace_forward)
+from core.exercises.anatomy import (
+    check_concatenation,
+    concatenated_parts,
+    parameter_table,
+    teacher_forced_batch,
+    trace_forward,
+)
 from core.exercises.context import context_vectors, decoder_trajectory
 from core.model import count_parameters
 from core.sources import example_pair, pairs_to_show

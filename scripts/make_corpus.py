@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 OUT = Path(__file__).resolve().parent.parent / "core" / "corpus" / "en-fr.tsv"
 MAX_EN, MAX_FR = 8, 9          # tokens incl. punctuation; the model has num_steps=10 with <eos>

@@ -6,12 +6,11 @@ from torch import nn
 from core.attention import AdditiveAttention, Seq2SeqAttentionDecoder, masked_softmax
 from core.beam import beam_decode
 from core.checkpoint import load_checkpoint, save_checkpoint
-from core.train import configs_from_args, train_parser
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import GreedyResult, encode_source, greedy_decode, greedy_steps, predict_seq2seq, translate
 from core.model import build_model, count_parameters
 from core.resources import parameter_count
-from core.train import start_run
+from core.train import configs_from_args, start_run, train_parser
 
 NUM_STEPS = 6
 ATTENTION = dict(embed_size=16, num_hiddens=24, num_layers=2, dropout=0.0, decoder="attention")
@@ -29,7 +28,7 @@ def book_attention_decoder(d2l):
     """d2l 0.17.6 section 10.4's decoder, as printed in the book."""
     class Seq2SeqAttentionDecoder(d2l.AttentionDecoder):
         def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0, **kwargs):
-            super(Seq2SeqAttentionDecoder, self).__init__(**kwargs)
+            super().__init__(**kwargs)
             self.attention = d2l.AdditiveAttention(num_hiddens, num_hiddens, num_hiddens, dropout)
             self.embedding = nn.Embedding(vocab_size, embed_size)
             self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout)

@@ -6,8 +6,15 @@ import pickle
 import pytest
 import torch
 
-from core.checkpoint import (CheckpointError, checkpoint_path, checkpoint_payload, list_checkpoints,
-                             load_checkpoint, sanitize_name, save_checkpoint)
+from core.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    checkpoint_payload,
+    list_checkpoints,
+    load_checkpoint,
+    sanitize_name,
+    save_checkpoint,
+)
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.train import start_run
 

@@ -4,8 +4,15 @@ import torch
 
 from core.config import DataConfig
 from core.data import Vocab, build_array_nmt, preprocess_nmt, tokenize_nmt, truncate_pad
-from core.sources import (CORPUS_PATH, DataError, load_split, pairs_from_lines, prepare_data,
-                          read_tatoeba_bytes, synthetic_pairs)
+from core.sources import (
+    CORPUS_PATH,
+    DataError,
+    load_split,
+    pairs_from_lines,
+    prepare_data,
+    read_tatoeba_bytes,
+    synthetic_pairs,
+)
 
 TRICKY = ["Go.", "Hi!\u202fOK?", "Wait...", "No, no!", ".Start", "a,b", "A\xa0!", "\n.x\t.y", "ÉTÉ!", " . ", ""]
 
@@ -97,7 +104,7 @@ def test_tatoeba_split_trains_on_the_books_lines_and_holds_out_the_next(fra_eng_
 
 
 def test_tsv_malformed_lines_are_skipped_and_counted():
-    raw = "Hello.\tBonjour.\nno tab here\n\t\nOne\tUn\tthird column\nA\t\n\nTwo!\tDeux!\n".encode()
+    raw = b"Hello.\tBonjour.\nno tab here\n\t\nOne\tUn\tthird column\nA\t\n\nTwo!\tDeux!\n"
     config = DataConfig(source="tsv", path="mine.tsv", num_test=0)
     train, _ = load_split(config, raw)
     assert sorted(train.source) == [["hello", "."], ["one"], ["two", "!"]] and train.skipped == 3

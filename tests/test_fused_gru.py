@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from core.fast import fused_gru
 from core.config import ModelConfig, TrainConfig
+from core.fast import fused_gru
 from core.model import build_model
 from core.trainer import Trainer
 from tests.test_train import VOCAB, make_batch

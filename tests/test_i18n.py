@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
+from test_pages import HOME, ROOT, app_dir, ckpt_dir, no_exception, tiny_run_state  # noqa: F401  (fixtures)
 
 from core.book_weights import origin_text
 from core.i18n import LANGUAGES, Text, from_accept_language, glossary, language_of, text_in, translator
-from test_pages import HOME, ROOT, no_exception, tiny_run_state
-
-from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
 
 LOCALES = ROOT / "locales"
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]

@@ -1,7 +1,6 @@
 """Background training jobs: save on the way out, stop fast, never orphaned, isolated."""
 import time
 
-
 from core.checkpoint import load_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.service.jobs import TrainingJob

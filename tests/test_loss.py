@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from core.loss import (MaskedSoftmaxCELoss, UnmaskedSoftmaxCELoss, loss_breakdown, mask_parts,
-                       sequence_mask)
+from core.loss import MaskedSoftmaxCELoss, UnmaskedSoftmaxCELoss, loss_breakdown, mask_parts, sequence_mask
 
 
 def test_mask_demo_from_the_notes_broadcasts_and_compares():

@@ -3,7 +3,8 @@ import math
 
 import pytest
 import sacrebleu
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.metrics import bleu, bleu_breakdown, corpus_bleu
 

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import greedy_decode
+from core.exercises.masking import real_batch, toy_batch
 from core.loss import MaskedSoftmaxCELoss
 from core.metrics import bleu
 from core.train import start_run
-from core.exercises.masking import real_batch, toy_batch
 from tests.apptest_helpers import finish
 
 ROOT = Path(__file__).resolve().parent.parent

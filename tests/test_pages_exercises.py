@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import core.exercises.experiments as ex
-from core.exercises.accumulation import compare
 from core.checkpoint import save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
+from core.exercises.accumulation import compare
 from core.train import start_run
 
 ROOT = Path(__file__).resolve().parent.parent

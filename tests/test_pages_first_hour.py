@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_helpers import finish, no_exception, open_page
-
 from core.checkpoint import load_checkpoint
+from tests.apptest_helpers import finish, no_exception, open_page
 
 TRAIN = "pages/1_🏋️_Train.py"
 TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
@@ -69,6 +68,7 @@ def test_the_app_decodes_with_the_encoders_context_by_default_and_offers_the_boo
 def with_default(tmp_path, monkeypatch) -> Path:
     """A checkpoint folder holding the shipped default model."""
     import shutil
+
     from core.checkpoint import DEFAULT_CHECKPOINT
     shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
@@ -131,8 +131,8 @@ def test_over_long_text_keeps_what_fits_and_says_so(with_default):
 
 
 def test_each_view_opens_with_a_sentence_from_the_checkpoints_own_data(with_default, tmp_path):
-    from core.config import DataConfig, ModelConfig, TrainConfig
     from core.checkpoint import save_checkpoint
+    from core.config import DataConfig, ModelConfig, TrainConfig
     from core.train import start_run
     run = start_run(DataConfig(source="reverse", num_examples=60, num_test=10, batch_size=16, num_steps=6),
                     ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=1))
@@ -235,8 +235,8 @@ def test_weights_with_d2l_10s_keys_are_recognised_and_imported_with_its_settings
 
 
 def test_any_checkpoints_context_rule_is_switched_in_the_sidebar_without_changing_the_shared_model(tmp_path, monkeypatch):
-    from core.config import DataConfig, ModelConfig, TrainConfig
     from core.checkpoint import save_checkpoint
+    from core.config import DataConfig, ModelConfig, TrainConfig
     from core.decode import greedy_decode
     from core.train import start_run
     run = start_run(DataConfig(num_examples=300, num_test=20, batch_size=32),

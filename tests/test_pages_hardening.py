@@ -6,11 +6,9 @@ import time
 
 import pytest
 import torch
+from test_pages import DECODE, HOME, TRAIN, app_dir, by_label, ckpt_dir, no_exception, open_page, tiny_run_state  # noqa: F401  (fixtures)
 
 import core.train
-from test_pages import DECODE, HOME, TRAIN, by_label, no_exception, open_page, tiny_run_state
-
-from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
 
 
 def wait_until_done(at, seconds: float = 60):

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_helpers import no_exception, open_page
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.exercises.accumulation import time_for_memory
@@ -15,6 +14,7 @@ from core.exercises.anatomy import parameter_table, teacher_forced_batch, trace_
 from core.exercises.context import context_vectors, nearest
 from core.metrics import bleu_breakdown
 from core.train import start_run
+from tests.apptest_helpers import no_exception, open_page
 
 MODEL, MASKING, BLEU, ACCUMULATION = ("pages/0_🔬_Model.py", "pages/2_🎭_Masking.py", "pages/4_📏_BLEU.py",
                                       "pages/6_➕_Accumulation.py")

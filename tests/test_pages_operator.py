@@ -5,10 +5,7 @@ import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from test_pages import HOME, ROOT, TRAIN, no_exception, open_page, tiny_run_state
-
-from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
+from test_pages import HOME, ROOT, TRAIN, app_dir, ckpt_dir, no_exception, open_page, tiny_run_state  # noqa: F401  (fixtures)
 
 OPERATOR = "pages/7_🛠️_Operator.py"
 TOKEN = "correct horse battery staple"

@@ -2,7 +2,8 @@
 import math
 
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.config import ModelConfig
 from core.data import Vocab, preprocess_nmt

@@ -5,9 +5,9 @@ import json
 import subprocess
 import sys
 
-import serve
-
 from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
+
+import serve
 
 ROOT = serve.ROOT
 
@@ -37,8 +37,9 @@ def test_the_launcher_runs_streamlit_on_app_py_with_the_options_given(monkeypatc
 
 
 def test_the_warmed_caches_are_what_a_first_train_page_loads_so_it_loads_nothing_itself(app_dir, monkeypatch):
-    import ui.models
     from test_pages import TRAIN, no_exception, open_page
+
+    import ui.models
     clear_loaders()
     ui.models.warm_caches()
     loads = []

@@ -5,11 +5,9 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_pages import BLEU, DECODE, HOME, ROOT, TRAIN, app_dir, by_label, ckpt_dir, no_exception  # noqa: F401  (fixtures)
 
 from core.setups import BLEU_FIELDS, DECODE_FIELDS, TRAIN_FIELDS, read_setup, write_setup
-from test_pages import BLEU, DECODE, HOME, ROOT, TRAIN, by_label, no_exception
-
-from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
 
 # one value for each field, none of them its default
 SETUP = {"source": "sort", "examples": 321, "held_out": 17, "num_steps": 7, "batch": 48, "min_freq": 1, "seed": 42, "tokenizer": "char",

@@ -8,9 +8,9 @@ import torch
 
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.data import BatchIterator, Vocab
+from core.history import EpochEvent, StepEvent
 from core.model import build_model
 from core.train import start_run
-from core.history import EpochEvent, StepEvent
 from core.trainer import Trainer, clip_gradients
 
 VOCAB = Vocab([[str(i) for i in range(12)]], reserved_tokens=["<pad>", "<bos>", "<eos>"])

@@ -11,9 +11,23 @@ import zipfile
 
 import streamlit as st
 
-from core.book_weights import (API, API_10, BOOK_NUM_EXAMPLES, BOOK_NUM_STEPS, NUM_STEPS_10, NUM_TRAIN_10, NUM_VAL_10,
-                               api_of, export_state_dict, exportable, from_api_keys, import_state_dict, infer_sizes,
-                               read_state_dict, read_vocab_file)
+from core.book_weights import (
+    API,
+    API_10,
+    BOOK_NUM_EXAMPLES,
+    BOOK_NUM_STEPS,
+    NUM_STEPS_10,
+    NUM_TRAIN_10,
+    NUM_VAL_10,
+    api_of,
+    export_state_dict,
+    exportable,
+    from_api_keys,
+    import_state_dict,
+    infer_sizes,
+    read_state_dict,
+    read_vocab_file,
+)
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, sanitize_name, save_checkpoint
 from core.config import MAX_NUM_STEPS
 from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file

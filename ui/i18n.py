@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import (DEFAULT_LANGUAGE, LANGUAGES, N_, from_accept_language, language_of, text_in,  # noqa: F401
-                       translator)
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, from_accept_language, language_of, text_in, translator  # noqa: F401
 
 from . import state
 

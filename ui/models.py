@@ -15,7 +15,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.checkpoint import Checkpoint, CheckpointError, checkpoint_dir, checkpoint_path, list_checkpoints, load_checkpoint
+from core.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_dir,
+    checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+)
 from core.config import DataConfig
 from core.data import NMTData
 from core.evaluate import EvalReport, evaluate_pairs

@@ -23,7 +23,7 @@ from core.device import one_thread_per_job
 from core.i18n import message_of
 from core.model import count_parameters
 from core.service.operator import operator_token
-from core.setups import MAX_TEXT_CHARS     # per text field; longer text is cut, with a message
+from core.setups import MAX_TEXT_CHARS  # per text field; longer text is cut, with a message
 
 from . import book_import, i18n, jobs, models, server, state
 from .i18n import N_, _

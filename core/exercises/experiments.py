@@ -20,9 +20,10 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -290,7 +291,7 @@ class ExperimentJob(BackgroundJob):
         self._elapsed = 0.0
         self._init_job()
 
-    def start(self) -> "ExperimentJob":
+    def start(self) -> ExperimentJob:
         self._start = time.monotonic()
         return super().start()
 

@@ -36,5 +36,5 @@ class ExperimentResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ExperimentResult":
+    def from_dict(cls, values: dict) -> ExperimentResult:
         return cls(**{**values, "variants": [VariantResult(**v) for v in values["variants"]]})

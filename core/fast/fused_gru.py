@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
-from torch.nn.modules import module as _module_globals   # the global forward hooks
+from torch.nn.modules import module as _module_globals  # the global forward hooks
 
 from ..i18n import translator
 

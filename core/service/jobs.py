@@ -26,8 +26,8 @@ import torch
 from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
 from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
 from ..i18n import Text, message_of
-from ..train import TrainingRun
 from ..model import count_parameters
+from ..train import TrainingRun
 from .limits import Limits
 from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats, error_text
 

@@ -70,7 +70,7 @@ class Limits:
 
     @classmethod
     def read(cls, env: Mapping[str, str], secrets: Mapping[str, object] | None = None, *,
-             cores: int = 2) -> "Limits":
+             cores: int = 2) -> Limits:
         """From the environment, then the secrets file; LimitError names a bad value. Without
         SEQ2SEQ_MAX_JOBS, `cores` (the usable ones) decides how many runs train at once."""
         values: dict[str, object] = {}

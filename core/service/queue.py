@@ -167,7 +167,7 @@ class JobQueue:
         return sum(seen) / len(seen) if seen else None
 
     # -- the ticker -------------------------------------------------------------------------
-    def start_ticking(self, every: float = TICK_SECONDS) -> "JobQueue":
+    def start_ticking(self, every: float = TICK_SECONDS) -> JobQueue:
         """A daemon thread that drops orphans and fills new slots every `every` seconds."""
         with self._lock:
             if self._ticker is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..i18n import Text
-from .workers import Emit, Runner, WorkerCrashed, WorkerFailed, WorkerStats, Work, error_text, sendable
+from .workers import Emit, Runner, Work, WorkerCrashed, WorkerFailed, WorkerStats, error_text, sendable
 
 CORE_PACKAGE = Path(__file__).resolve().parents[1]
 CONNECT_SECONDS = 30.0        # ray.init against the address

@@ -8,10 +8,10 @@ meanwhile is measured by bench/class_bench.py (same scenario).
 """
 from __future__ import annotations
 
-import pytest
-
 import class_scenario as scenario
+import pytest
 import streamlit_server as sts
+
 from core.checkpoint import load_checkpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.load, pytest.mark.slow]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 import streamlit_server as sts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -8,9 +8,9 @@ how long the sessions take is measured by `bench/load_bench.py` (same scenario).
 from __future__ import annotations
 
 import pytest
+import streamlit_server as sts
 from playwright.sync_api import expect
 
-import streamlit_server as sts
 from core.checkpoint import load_checkpoint
 from core.decode import greedy_decode
 

@@ -8,9 +8,8 @@ import streamlit as st
 from core.checkpoint import Checkpoint
 from core.decode import GreedyResult, SourceEncoding, entropy_bits, greedy_decode, trajectory
 from core.metrics import bleu
-from core.sources import example_pair
-
 from core.setups import DECODE_FIELDS
+from core.sources import example_pair
 
 from .. import charts, links, state
 from ..i18n import _

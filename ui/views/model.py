@@ -10,9 +10,16 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from core.exercises.anatomy import (ConcatCheck, ConcatTiming, ForwardTrace, ParameterRow, read_timings,
-                                    time_concatenation, timing_sizes)
 from core.config import MAX_NUM_STEPS
+from core.exercises.anatomy import (
+    ConcatCheck,
+    ConcatTiming,
+    ForwardTrace,
+    ParameterRow,
+    read_timings,
+    time_concatenation,
+    timing_sizes,
+)
 from core.exercises.context import ContextMap, Trajectory, nearest
 
 from .. import charts, i18n, state

@@ -11,13 +11,19 @@ import pandas as pd
 import streamlit as st
 
 from core.i18n import Text
-from core.service.operator import (CANCELLED_BY_OPERATOR, TOKEN, find_job, job_rows, operator_token, server_load,
-                                   token_matches)
+from core.service.operator import (
+    CANCELLED_BY_OPERATOR,
+    TOKEN,
+    find_job,
+    job_rows,
+    operator_token,
+    server_load,
+    token_matches,
+)
 
 from .. import i18n, server, state
 from ..i18n import N_, _
 from ..widgets import md_escape, status_word
-
 
 # The tables' columns as the reader reads them (core names them in English; the rows stay data)
 COLUMNS = {"limit": N_("limit"), "variable": N_("variable"), "value": N_("value"), "job": N_("job"), "tab": N_("tab"),

@@ -10,8 +10,22 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.checkpoint import checkpoint_path, sanitize_name
-from core.config import (CELLS, CONTEXTS, DECODERS, DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_LAYERS, MAX_NUM_STEPS, MAX_SIZE,
-                         REDUCTIONS, TOKENIZERS, DataConfig, ModelConfig, TrainConfig)
+from core.config import (
+    CELLS,
+    CONTEXTS,
+    DECODERS,
+    DEVICES,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_NUM_STEPS,
+    MAX_SIZE,
+    REDUCTIONS,
+    TOKENIZERS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from core.data import DataError, NMTData
 from core.device import describe_devices
 from core.setups import LINK_SOURCES, TRAIN_FIELDS
@@ -20,7 +34,7 @@ from core.sources import MAX_FILE_BYTES, download_fra_eng
 from .. import charts, i18n, links, models, server, state
 from ..i18n import N_, _
 from ..state import kept
-from ..widgets import CONTEXT_LABELS, guarded, markdown_table, md_code, shown_as, show_error
+from ..widgets import CONTEXT_LABELS, guarded, markdown_table, md_code, show_error, shown_as
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
 DEFAULT_SAMPLE_EVERY = 10

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.service.jobs import JobSnapshot, TrainingJob
 from core.history import smooth, thin
+from core.service.jobs import JobSnapshot, TrainingJob
 
 from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
