@@ -22,10 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-import class_scenario as scenario  # noqa: E402
-import streamlit_server as sts  # noqa: E402
+from tests.browser import class_scenario as scenario  # noqa: E402
+from tests.browser import streamlit_server as sts  # noqa: E402
 
 MAX_TABS, MAX_SWITCHES, WAIT_MS = 40, 100, 300_000
 VIEWS = ["Masking", "BLEU", "Decode"]

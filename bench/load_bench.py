@@ -33,9 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-import streamlit_server as sts  # noqa: E402
+from tests.browser import streamlit_server as sts  # noqa: E402
 
 SENTENCES = ["go .", "i lost .", "he's calm .", "i am cold .", "i like cats ."]   # as the test
 DEFAULT_SHOWN = "je suis chez moi ."
@@ -47,7 +46,7 @@ WATCH_JS = """
 (() => {
   const now = () => performance.timeOrigin + performance.now();
   const lb = window.__lb = {nav: performance.timeOrigin, box: null, first: null, enter: null,
-                            shown: null, idle: null, expected: null, defaultShown: %s};
+                            shown: null, idle: null, expected: null, defaultShown: DEFAULT_SHOWN};
   const code = () => {
     const c = document.querySelector('[data-testid="stMain"] [data-testid="stCode"]');
     return c ? c.innerText.trim() : null;
@@ -72,7 +71,7 @@ WATCH_JS = """
   const obs = new MutationObserver(check);
   obs.observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 })();
-""" % json.dumps(DEFAULT_SHOWN)
+""".replace("DEFAULT_SHOWN}", json.dumps(DEFAULT_SHOWN) + "}")
 
 
 def expected_translations() -> dict[str, str]:

@@ -32,9 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-import streamlit_server as sts  # noqa: E402
+from tests.browser import streamlit_server as sts  # noqa: E402
 
 SWITCH_ORDER = ["train", "masking", "decode", "bleu", "home", "decode", "train", "bleu", "masking", "home"]
 NAV_LABEL = {"home": "Home", "train": "Train", "masking": "Masking", "decode": "Decode", "bleu": "BLEU"}

@@ -3,7 +3,9 @@
     python bench/view_open_bench.py [--views Model,Train] [--fresh 3] [--tabs 5]
 
 For each view and each of `--fresh` servers (started anew, like a first visit after the
-README's `python serve.py`; how long each took to answer is printed too), then `--tabs` new tabs (each its own session) of the last one, the page is opened by its deep link, and then reached from Home by its sidebar link
+README's `python serve.py`; how long each took to answer is printed too), then `--tabs` new tabs
+(each its own session) of the last one, the page is opened by its deep link, and then reached
+from Home by its sidebar link
 (as a user moves between views); two moments are read from the page's own clock
 (`performance.now()`, from navigation start, or from the click):
 
@@ -23,9 +25,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path.insert(0, str(ROOT))   # run as a file: the repository's tests/ and bench/ beside the installed engine
 
-import streamlit_server as sts  # noqa: E402
+from tests.browser import streamlit_server as sts  # noqa: E402
 
 VIEWS = {   # deep link -> (title text, JS that is true once the view is usable)
     "": ("seq2seq playground", "() => true"),     # Home: the floor every view starts from

@@ -18,6 +18,8 @@ from core.checkpoint import CheckpointError, checkpoint_payload, load_checkpoint
 from core.decode import predict_seq2seq
 from core.loss import MaskedSoftmaxCELoss
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 NUM_EXAMPLES, NUM_STEPS, EPOCHS = 600, 10, 8
 RESERVED = ["<pad>", "<bos>", "<eos>"]
@@ -148,6 +150,8 @@ def test_a_playground_checkpoint_a_pickled_vocab_and_a_malicious_pickle_are_refu
     assert not marker.exists()
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_the_command_line_imports_and_exports(trained, fra_eng_path, tmp_path):
     params = tmp_path / "seq2seq.params"
     params.write_bytes(trained["raw"])
@@ -234,7 +238,8 @@ def test_d2l_10_weights_give_its_masked_loss_and_go_back_into_its_classes(d2l10,
     with torch.no_grad():
         book = trained10["model"](src, dec_in, src_valid)
         ours = ckpt.model.eval()(src, dec_in, src_valid)[0]
-        assert float(trained10["model"].loss(ours, labels)) == pytest.approx(float(trained10["model"].loss(book, labels)), abs=1e-6)
+        book_loss = float(trained10["model"].loss(book, labels))
+        assert float(trained10["model"].loss(ours, labels)) == pytest.approx(book_loss, abs=1e-6)
     params, _, _ = export_state_dict(ckpt, api="1.0")
     decoder, lstm_encoder, lstm_decoder = book_10_classes(d2l10)
     s, t = len(ckpt.src_vocab), len(ckpt.tgt_vocab)
@@ -248,6 +253,7 @@ def test_d2l_10_weights_give_its_masked_loss_and_go_back_into_its_classes(d2l10,
         assert torch.equal(again.eval()(src, dec_in, src_valid), book)
 
 
+@pytest.mark.trains
 def test_the_wrong_api_for_the_keys_is_named(trained10, trained, fra_eng_text):
     with pytest.raises(CheckpointError, match="are d2l 1.0's class API: import it as API 1.0"):
         import_state_dict(trained10["raw"], "x.params", data_text=fra_eng_text, api="0.17.6")

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -12,6 +16,8 @@ def run_module(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_train_then_evaluate_end_with_json_metrics(tmp_path):
     out = tmp_path / "cli.pt"
     train = run_module("core.train", "--data", "reverse", "--num-examples", "200", "--epochs", "2",
@@ -29,6 +35,7 @@ def test_train_then_evaluate_end_with_json_metrics(tmp_path):
     assert {"src", "pred", "ref", "bleu"} <= set(report["examples"][0]) and 0 <= report["corpus_bleu"] <= 100
 
 
+@pytest.mark.process
 def test_bad_flags_give_a_clear_error_not_a_traceback(tmp_path):
     result = run_module("core.train", "--lr", "-1", "--out", str(tmp_path / "x.pt"))
     assert result.returncode == 2 and "lr must be greater than 0" in result.stderr and "Traceback" not in result.stderr

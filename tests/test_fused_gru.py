@@ -15,6 +15,8 @@ from core.model import build_model
 from core.trainer import Trainer
 from tests.test_train import VOCAB, make_batch
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 
 @pytest.fixture(scope="module", autouse=True)
 def built():

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
-from test_pages import HOME, ROOT, app_dir, ckpt_dir, no_exception, tiny_run_state  # noqa: F401  (fixtures)
 
 from core.book_weights import origin_text
 from core.i18n import LANGUAGES, Text, from_accept_language, glossary, language_of, text_in, translator
+from tests.test_pages import HOME, ROOT, no_exception, tiny_run_state
 
 LOCALES = ROOT / "locales"
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
@@ -43,6 +43,7 @@ def messages(lang: str) -> dict[str, str]:
 
 
 # -- the catalogs ------------------------------------------------------------------------------
+@pytest.mark.process
 def test_the_catalogs_hold_every_message_of_the_code_and_are_compiled():
     """scripts/i18n.py --check: the .pot is what the code says, each .po follows it, each .mo its .po."""
     done = subprocess.run([sys.executable, "scripts/i18n.py", "--check"], cwd=ROOT, capture_output=True, text=True)
@@ -246,6 +247,8 @@ def test_the_model_views_trace_is_labelled_in_chinese(app_dir):
     assert "编码器" in labels and "解码器" in labels and "encoder" not in labels
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_a_finished_run_says_so_in_chinese(app_dir, monkeypatch):
     """The run's status line comes from the worker process as a Text and is shown translated."""
     at = open_in_chinese("pages/1_🏋️_Train.py", **tiny_run_state(name="zh-run", epochs=3))

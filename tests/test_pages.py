@@ -21,28 +21,13 @@ from core.metrics import bleu
 from core.train import start_run
 from tests.apptest_helpers import finish
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",
                                       "pages/3_🔎_Decode.py", "pages/4_📏_BLEU.py")
 HTML = "<img src=x onerror=\"document.title='owned'\">"
 TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def ckpt_dir(tmp_path_factory) -> Path:
-    """A checkpoint folder with one tiny model trained for two epochs on the shipped corpus."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    data = DataConfig(source="corpus", num_examples=300, num_test=30, batch_size=32)
-    run = start_run(data, ModelConfig(embed_size=16, num_hiddens=16, num_layers=1), TrainConfig(num_epochs=2))
-    run.train()
-    save_checkpoint(run.checkpoint(), folder / "tiny.pt")
-    return folder
-
-
-@pytest.fixture
-def app_dir(ckpt_dir, monkeypatch) -> Path:
-    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(ckpt_dir))
-    return ckpt_dir
 
 
 @pytest.fixture
@@ -215,7 +200,8 @@ def test_a_picked_checkpoint_stays_in_use_when_a_newer_file_is_listed_before_it(
         time.sleep(0.01)                                   # newest first: b, a
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(folder))
     at = no_exception(open_page(DECODE))
-    picker = lambda: by_label(at.sidebar.selectbox, "In use on every page")
+    def picker():
+        return by_label(at.sidebar.selectbox, "In use on every page")
     assert picker().value.endswith("b.pt")
     at = no_exception(picker().select_index(1).run())
     assert picker().value.endswith("a.pt")
@@ -257,6 +243,8 @@ def step_loss_points(at: AppTest) -> int:
     return 0
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_train_runs_a_job_live_then_saves_and_lists_it(app_dir):
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=60)))
     at = no_exception(at.button[0].click().run())     # ▶️ Start training
@@ -272,6 +260,8 @@ def test_train_runs_a_job_live_then_saves_and_lists_it(app_dir):
     assert "1. tiny-run (masked, sum)" in at.dataframe[-1].value["run"].tolist()
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_train_stop_button_stops_the_job_and_keeps_its_checkpoint(app_dir):
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="stopped-run")))
     at = no_exception(at.button[0].click().run())
@@ -290,6 +280,8 @@ def test_train_rejects_an_unusable_run_name_with_a_message(app_dir):
     assert any("run name" in e.value for e in at.error) and not at.get("download_button")
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="long-run")))
     at = no_exception(at.button[0].click().run())
@@ -308,6 +300,8 @@ def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
     assert time.monotonic() - asked < 5 and (app_dir / "long-run.pt").is_file()
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny):
     before = greedy_decode(tiny.model, "i'm home .", tiny.src_vocab, tiny.tgt_vocab, 10, book=False).translation
     key = "file:" + str((app_dir / "tiny.pt").resolve())     # other tests add newer files to the folder
@@ -324,6 +318,8 @@ def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny
     (app_dir / "tiny-more.pt").unlink()
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_path(tmp_path, monkeypatch):
     """A checkpoint names its data file; the server reads no path a checkpoint chooses."""
     pairs = tmp_path / "pairs.tsv"
@@ -345,6 +341,8 @@ def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_pat
     assert len(load_checkpoint(folder / "tsv-more.pt").history.epoch_loss) == 2
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_each_finished_run_joins_the_overlay_and_a_deselected_one_stays_out(app_dir):
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=3, name="cmp-a")))
     for name in ("cmp-b", "cmp-c"):
@@ -360,6 +358,8 @@ def test_each_finished_run_joins_the_overlay_and_a_deselected_one_stays_out(app_
         (app_dir / f"{name}.pt").unlink()
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_a_reloaded_tab_takes_its_running_job_over_from_the_url(app_dir):
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=100_000, name="reloaded")))
     at = no_exception(by_label(at.button, "▶️ Start training").click().run())

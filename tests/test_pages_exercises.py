@@ -17,6 +17,8 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.exercises.accumulation import compare
 from core.train import start_run
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 HOME, EXERCISES, ACCUMULATION = "app.py", "pages/5_🧪_Exercises.py", "pages/6_➕_Accumulation.py"
 TINY = ex.BaseSetup(DataConfig(source="reverse", num_examples=48, num_test=8, batch_size=16, num_steps=5),
@@ -57,6 +59,7 @@ def test_the_page_renders_with_the_checkpoint_in_the_sidebar(app_dir, page):
     assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value.endswith("tiny.pt")
 
 
+@pytest.mark.trains
 def test_exercises_offers_every_exercise_and_runs_one_in_the_background(app_dir, monkeypatch):
     monkeypatch.setattr(ex, "BASE", TINY)
     at = open_page(EXERCISES, **{"keep.exercises.pick": "mask"})
@@ -75,6 +78,7 @@ def test_exercises_offers_every_exercise_and_runs_one_in_the_background(app_dir,
     assert again.info and again.button(key="exercises.run").label == "🔁 Re-run"
 
 
+@pytest.mark.trains
 def test_exercises_stop_ends_the_run_and_shows_what_it_measured_uncached(app_dir, monkeypatch):
     monkeypatch.setattr(ex, "BASE", ex.BaseSetup(TINY.data, TINY.model, TrainConfig(num_epochs=100_000)))
     at = open_page(EXERCISES, **{"keep.exercises.pick": "cell"})

@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import load_checkpoint
 from tests.apptest_helpers import finish, no_exception, open_page
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 TRAIN = "pages/1_🏋️_Train.py"
 TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
         "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,
@@ -31,6 +33,8 @@ def start(at: AppTest) -> AppTest:
     return no_exception(next(b for b in at.button if b.label == "▶️ Start training").click().run())
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_told(app_dir):
     at = finish(start(open_train(**{"keep.train.name": "first"})))
     first = (app_dir / "first.pt").read_bytes()
@@ -49,6 +53,8 @@ def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_to
     assert "overwritten by run 2" in status[0] and "overwritten" not in status[1]
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_the_samples_say_which_sentences_were_trained_on_and_which_were_held_out(app_dir):
     at = finish(start(open_train(**{"keep.train.name": "samples"})))
     table = next(d.value for d in at.dataframe if "pred" in d.value.columns)

@@ -6,9 +6,11 @@ import time
 
 import pytest
 import torch
-from test_pages import DECODE, HOME, TRAIN, app_dir, by_label, ckpt_dir, no_exception, open_page, tiny_run_state  # noqa: F401  (fixtures)
 
 import core.train
+from tests.test_pages import DECODE, HOME, TRAIN, by_label, no_exception, open_page, tiny_run_state
+
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 
 def wait_until_done(at, seconds: float = 60):

@@ -16,6 +16,8 @@ from core.metrics import bleu_breakdown
 from core.train import start_run
 from tests.apptest_helpers import no_exception, open_page
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 MODEL, MASKING, BLEU, ACCUMULATION = ("pages/0_🔬_Model.py", "pages/2_🎭_Masking.py", "pages/4_📏_BLEU.py",
                                       "pages/6_➕_Accumulation.py")
 
@@ -71,6 +73,7 @@ def test_choosing_a_tensor_shows_a_slice_of_its_values(tiny):
     assert any("encoder.rnn.output[0]" in c.value for c in at.caption)
 
 
+@pytest.mark.trains
 def test_the_concatenation_check_and_a_timing_run_on_request(tiny):
     at = open_page(MODEL)
     assert any("differ by at most" in m.value for m in at.markdown)

@@ -5,7 +5,10 @@ import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_pages import HOME, ROOT, TRAIN, app_dir, ckpt_dir, no_exception, open_page, tiny_run_state  # noqa: F401  (fixtures)
+
+from tests.test_pages import HOME, TRAIN, no_exception, open_page, tiny_run_state
+
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 OPERATOR = "pages/7_🛠️_Operator.py"
 TOKEN = "correct horse battery staple"

@@ -4,10 +4,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_pages import TRAIN, app_dir, by_label, ckpt_dir, no_exception, open_page, tiny_run_state  # noqa: F401  (fixtures)
 
+from tests.test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_state
 from ui.polling import WAITING_SECONDS
 from ui.views.train_live import REFRESH_SECONDS
+
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 START = "▶️ Start training"
 

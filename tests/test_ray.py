@@ -25,7 +25,7 @@ from core.service.workers import InProcess
 from core.train import start_run
 
 ray = pytest.importorskip("ray", reason="Ray is a test dependency (requirements-dev.txt)")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fused_gru_settled")]
 RAY = str(Path(sys.executable).with_name("ray"))
 
 

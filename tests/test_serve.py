@@ -5,13 +5,16 @@ import json
 import subprocess
 import sys
 
-from test_pages import app_dir, ckpt_dir  # noqa: F401  (fixtures)
+import pytest
 
 import serve
+
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 ROOT = serve.ROOT
 
 
+@pytest.mark.process
 def test_the_launcher_imports_torch_and_every_engine_and_page_module_before_serving_quietly():
     probe = ("import json, sys, serve; serve.warm_up(); "
              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -37,9 +40,8 @@ def test_the_launcher_runs_streamlit_on_app_py_with_the_options_given(monkeypatc
 
 
 def test_the_warmed_caches_are_what_a_first_train_page_loads_so_it_loads_nothing_itself(app_dir, monkeypatch):
-    from test_pages import TRAIN, no_exception, open_page
-
     import ui.models
+    from tests.test_pages import TRAIN, no_exception, open_page
     clear_loaders()
     ui.models.warm_caches()
     loads = []

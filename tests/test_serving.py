@@ -18,6 +18,8 @@ from core.service.serving import serve
 from core.service.workers import IN_THREAD, InProcess, WorkerFailed, WorkerStats
 from core.train import start_run
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 
 class FakeJob:
     """What the queue sees of a job, with a clock the test turns."""

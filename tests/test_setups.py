@@ -5,12 +5,13 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_pages import BLEU, DECODE, HOME, ROOT, TRAIN, app_dir, by_label, ckpt_dir, no_exception  # noqa: F401  (fixtures)
 
 from core.setups import BLEU_FIELDS, DECODE_FIELDS, TRAIN_FIELDS, read_setup, write_setup
+from tests.test_pages import BLEU, DECODE, HOME, ROOT, TRAIN, by_label, no_exception
 
 # one value for each field, none of them its default
-SETUP = {"source": "sort", "examples": 321, "held_out": 17, "num_steps": 7, "batch": 48, "min_freq": 1, "seed": 42, "tokenizer": "char",
+SETUP = {"source": "sort", "examples": 321, "held_out": 17, "num_steps": 7, "batch": 48, "min_freq": 1, "seed": 42,
+         "tokenizer": "char",
          "cell": "lstm", "embed_size": 24, "hiddens": 40, "layers": 3, "dropout": 0.25, "bridge": True,
          "dec_hiddens": 20, "dec_layers": 1, "context": "book", "decoder": "attention", "lr": 0.0025, "epochs": 77,
          "clip": 2.5, "accum": 4, "tf": 0.75, "masked": False, "reduction": "mean", "device": "cpu",

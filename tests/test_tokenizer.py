@@ -18,6 +18,8 @@ from core.metrics import corpus_bleu, corpus_scores
 from core.sources import load_split
 from core.train import configs_from_args, start_run, train_parser
 
+pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # English -> Chinese: 4 subjects x 3 verbs x 5 drinks = 60 short pairs, 18 distinct characters.
@@ -236,6 +238,8 @@ def run_module(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.trains
+@pytest.mark.process
 def test_train_with_tokenizer_char_then_evaluate_reports_zh_bleu(tmp_path):
     out = tmp_path / "cli-zh.pt"
     train = run_module("core.train", "--data", str(write_en_zh_tsv(tmp_path)), "--tokenizer", "char",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-import streamlit_server as sts
+from tests.browser import streamlit_server as sts
 
 TINY = {"source": "reverse", "examples": 96, "held_out": 8, "batch": 16, "num_steps": 6, "embed_size": 8,
         "hiddens": 8, "layers": 1, "sample_every": 5}

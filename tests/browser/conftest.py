@@ -1,6 +1,6 @@
 """Fixtures for the real-browser tests: a Streamlit server on a temp checkpoint folder, Chromium.
 
-The tests are marked `browser` and `slow` (markers in pytest.ini); they run by default
+The tests are marked `browser` and `slow` (markers in pyproject.toml); they run by default
 (`-m "not slow"` or `-m "not browser"` leaves them out) and skip only when playwright or
 Chromium is missing.
 
@@ -10,14 +10,11 @@ Screenshots go to a temporary folder; `SEQ2SEQ_SCREENSHOTS_DIR=docs/screenshots`
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import streamlit_server as sts  # noqa: E402
+from tests.browser import streamlit_server as sts
 
 SCREENSHOTS_ENV = "SEQ2SEQ_SCREENSHOTS_DIR"
 

@@ -7,9 +7,9 @@ share one. Screenshots of every view (viewport 1400×1000) go to a temporary fol
 from __future__ import annotations
 
 import pytest
-import streamlit_server as sts
 
 from core.checkpoint import load_checkpoint
+from tests.browser import streamlit_server as sts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,11 +8,11 @@ meanwhile is measured by bench/class_bench.py (same scenario).
 """
 from __future__ import annotations
 
-import class_scenario as scenario
 import pytest
-import streamlit_server as sts
 
 from core.checkpoint import load_checkpoint
+from tests.browser import class_scenario as scenario
+from tests.browser import streamlit_server as sts
 
 pytestmark = [pytest.mark.browser, pytest.mark.load, pytest.mark.slow]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import streamlit_server as sts
+
+from tests.browser import streamlit_server as sts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = sts.HANG_GUARD_MS

@@ -8,11 +8,11 @@ how long the sessions take is measured by `bench/load_bench.py` (same scenario).
 from __future__ import annotations
 
 import pytest
-import streamlit_server as sts
 from playwright.sync_api import expect
 
 from core.checkpoint import load_checkpoint
 from core.decode import greedy_decode
+from tests.browser import streamlit_server as sts
 
 pytestmark = [pytest.mark.browser, pytest.mark.load, pytest.mark.slow]
 

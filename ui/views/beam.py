@@ -30,8 +30,8 @@ def tree_positions(result: BeamResult) -> dict[tuple[int, int], float]:
     """(step, index) -> y: children stay next to their parent, best first; each step centred."""
     y: dict[tuple[int, int], float] = {}
     for step, nodes in enumerate(result.steps):
-        parent_y = (lambda n: 0.0) if step == 0 else (lambda n: y[(step - 1, n.parent)])
-        order = sorted(range(len(nodes)), key=lambda i: (-parent_y(nodes[i]), -nodes[i].log_prob))
+        parents = [0.0 if step == 0 else y[(step - 1, n.parent)] for n in nodes]
+        order = sorted(range(len(nodes)), key=lambda i: (-parents[i], -nodes[i].log_prob))
         for rank, i in enumerate(order):
             y[(step, i)] = (len(nodes) - 1) / 2 - rank
     return y
@@ -67,14 +67,15 @@ def beam_tree(result: BeamResult, tgt_tokens, title: str) -> go.Figure:
             g["symbol"].append("square" if node.finished else "circle")
     fig = go.Figure()
     style = {"pruned": (_FADED, 1, 0.45, 9), "kept": (_LIVE, 1.5, 1.0, 12), "winner": (charts.ACCENT, 3.5, 1.0, 12)}
-    for kind, (color, width, opacity, size) in style.items():
+    for kind, (color, width, opacity, _size) in style.items():
         ex, ey = edges[kind]
         fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color=color, width=width),
                                  opacity=opacity, hoverinfo="skip", showlegend=False))
     for kind, (color, _width, opacity, size) in style.items():
         g = groups[kind]
         fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers+text", name=_(SHOWN[kind]), text=g["text"],
-                                 textposition="top center" if kind == "winner" else "middle right", hovertext=g["hover"], hoverinfo="text",
+                                 textposition="top center" if kind == "winner" else "middle right",
+                                 hovertext=g["hover"], hoverinfo="text",
                                  opacity=opacity, marker=dict(color=color, size=size, symbol=g["symbol"]),
                                  textfont=dict(size=10 if kind == "pruned" else 12, color=color)))
     fig.add_trace(go.Scatter(x=[0], y=[0.0], mode="markers+text", text=[charts.label("<bos>")],
