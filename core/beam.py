@@ -148,7 +148,8 @@ def beam_search(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int, b
     dec_state = net.init_decoder_state(enc_X, enc_valid_len)
     reorder = getattr(net.decoder, "select_state", select_state)
     bos, eos = tgt_vocab["<bos>"], tgt_vocab["<eos>"]
-    live, steps, nbest = [_Live([], 0.0, -1)], [], []
+    live, steps = [_Live([], 0.0, -1)], []
+    nbest: list[Hypothesis] = []
     for t in range(num_steps):
         dec_X = torch.tensor([[h.ids[-1] if h.ids else bos] for h in live], device=device)  # (live, 1)
         Y, dec_state = net.decoder(dec_X, dec_state)                                     # (live, 1, vocab)

@@ -144,7 +144,11 @@ def book10_vocabs(text: str, num_train: int = NUM_TRAIN_10, num_val: int = NUM_V
         if len(parts) == 2:
             src.append([t for t in f"{parts[0]} <eos>".split(" ") if t])
             tgt.append([t for t in f"{parts[1]} <eos>".split(" ") if t])
-    fit = lambda seq: seq[:num_steps] if len(seq) > num_steps else seq + ["<pad>"] * (num_steps - len(seq))
+
+    def fit(seq: list[str]) -> list[str]:
+        """Trimmed or padded to num_steps tokens: d2l 1.0's `pad_or_trim` in `MTFraEng._build_arrays`."""
+        return seq[:num_steps] if len(seq) > num_steps else seq + ["<pad>"] * (num_steps - len(seq))
+
     src_vocab = _sorted_vocab([fit(s) for s in src])
     tgt_vocab = _sorted_vocab([["<bos>"] + fit(t) for t in tgt])
     held_out = [(" ".join(s[:-1]), " ".join(t[:-1])) for s, t in zip(src[num_train:], tgt[num_train:])]
@@ -220,15 +224,17 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
         raise CheckpointError(Text("{label}: the tensors are an {found}'s, not an {asked}'s",
                                    label=label, found=sizes.cell.upper(), asked=cell.upper()))
     trained = num_examples if api == API else num_train
-    data = DataConfig(source="tatoeba", path=data_path or fra_eng_path(), num_examples=trained,
+    path = data_path or fra_eng_path()
+    data = DataConfig(source="tatoeba", path=path, num_examples=trained,
                       num_test=HELD_OUT if api == API else num_val, num_steps=num_steps)
     data.validate()
+    held_out: list[tuple[str, str]] = []      # none when the vocabularies come from files
     if vocabs is not None:
-        src_vocab, tgt_vocab, held_out = *vocabs, []
+        src_vocab, tgt_vocab = vocabs
         settings, what = Text("from the vocabulary files"), VOCABULARY_FILES
     else:
-        text = data_text if data_text is not None else read_tatoeba_file(data.path)
-        name = Path(data.path).name
+        text = data_text if data_text is not None else read_tatoeba_file(path)
+        name = Path(path).name
         if api == API:
             src_vocab, tgt_vocab, held_out = book_vocabs(text, num_examples, num_steps)
             settings = Text("built from {name} with num_examples={num_examples}", name=name, num_examples=num_examples)

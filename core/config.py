@@ -6,8 +6,8 @@ by calling ``validate()``; every problem becomes a ``ValueError`` that says what
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import Field, asdict, dataclass, fields
+from typing import Any, ClassVar, TypeVar
 
 from .i18n import Text
 
@@ -56,15 +56,24 @@ def _one_of(name: str, choices: tuple, value: Any) -> Text:
     return Text("{name} must be one of {choices}, got {value!r}", name=name, choices=choices, value=value)
 
 
+_C = TypeVar("_C", bound="_Config")   # from_dict gives the subclass it is called on
+
+
 class _Config:
-    """Shared helpers: plain-dict round trip for checkpoints and JSON."""
+    """Shared helpers: plain-dict round trip for checkpoints and JSON. Every subclass is a
+    dataclass with a `validate()`."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]   # set by @dataclass on each subclass
+
+    def validate(self) -> None:
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[arg-type]
+        return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]):
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    def from_dict(cls: type[_C], values: dict[str, Any]) -> _C:
+        known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         _check(not unknown, Text("unknown {config} fields: {fields}", config=cls.__name__, fields=sorted(unknown)))
         config = cls(**values)

@@ -120,8 +120,9 @@ def greedy_steps(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int,
         dec_X = torch.tensor([[input_id]], dtype=torch.long, device=device)  # (1, 1)
         Y, dec_state = net.decoder(dec_X, dec_state)                        # (1, 1, vocab)
         probs = torch.softmax(Y[0, 0].float(), dim=0).cpu()
-        is_forced = forced is not None and index in forced
-        chosen = forced[index] if is_forced else int(Y[0, 0].argmax())
+        forced_id = forced.get(index) if forced is not None else None
+        is_forced = forced_id is not None
+        chosen = forced_id if forced_id is not None else int(Y[0, 0].argmax())
         yield DecodeStep(index, input_id, tgt_vocab.to_tokens(input_id), probs,
                          chosen, tgt_vocab.to_tokens(chosen), is_forced, _step_attention(net.decoder))
         if chosen == tgt_vocab["<eos>"]:

@@ -6,6 +6,10 @@ and the next state. `make_rnn` and `top_hidden` are the two RNN pieces both deco
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import torch
 from torch import nn
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -25,6 +29,11 @@ def top_hidden(state):
 class Encoder(nn.Module):
     """The base encoder interface of the encoder-decoder architecture."""
 
+    # The chapter's encoder's layers, declared for the type checker only (nn.Module's __getattr__
+    # would type them `Tensor | Module`); the base class itself has none.
+    embedding: nn.Embedding
+    rnn: nn.RNNBase
+
     def forward(self, X, *args):
         raise NotImplementedError
 
@@ -38,6 +47,14 @@ class Decoder(nn.Module):
     written the book's way, with `forward` alone, trains too (on the whole output).
     """
 
+    # The chapter's decoders' layers and split forward, declared for the type checker only (nn.Module's
+    # __getattr__ would type them `Tensor | Module`). Not defined here: a decoder written the book's
+    # way may lack `hidden_states`, and the trainer asks `hasattr` before it takes that path.
+    embedding: nn.Embedding
+    rnn: nn.RNNBase
+    dense: nn.Module
+    hidden_states: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
+
     def init_state(self, enc_outputs, *args):
         raise NotImplementedError
 
@@ -47,6 +64,10 @@ class Decoder(nn.Module):
 
 class EncoderDecoder(nn.Module):
     """The base class of the encoder-decoder architecture, with an optional bridge."""
+
+    encoder: Encoder
+    decoder: Decoder
+    bridge: nn.Module               # only when given: read it after `hasattr(net, "bridge")`
 
     def __init__(self, encoder: Encoder, decoder: Decoder, bridge: nn.Module | None = None, **kwargs):
         super().__init__(**kwargs)

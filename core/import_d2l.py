@@ -44,7 +44,8 @@ def import_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-examples", type=int, default=BOOK_NUM_EXAMPLES, help="0.17.6's load_data_nmt")
     p.add_argument("--num-train", type=int, default=NUM_TRAIN_10, help="1.0's MTFraEng")
     p.add_argument("--num-val", type=int, default=NUM_VAL_10, help="1.0's MTFraEng")
-    p.add_argument("--num-steps", type=int, default=None, help=f"default {BOOK_NUM_STEPS} (0.17.6), {NUM_STEPS_10} (1.0)")
+    p.add_argument("--num-steps", type=int, default=None,
+                   help=f"default {BOOK_NUM_STEPS} (0.17.6), {NUM_STEPS_10} (1.0)")
     p.add_argument("--cell", choices=CELLS, default=None, help="checked against the tensors when given")
     p.add_argument("--src-vocab", default=None, help="the notebook's source vocabulary (JSON list or a token a line)")
     p.add_argument("--tgt-vocab", default=None)

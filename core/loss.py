@@ -22,7 +22,8 @@ def mask_parts(maxlen: int, valid_len: torch.Tensor) -> MaskParts:
     positions = torch.arange(maxlen, dtype=torch.float32, device=valid_len.device)[None, :]
     column = valid_len[:, None]
     mask = positions < column
-    return MaskParts(positions, column, *torch.broadcast_tensors(positions, column), mask)
+    positions_broadcast, valid_broadcast = torch.broadcast_tensors(positions, column)
+    return MaskParts(positions, column, positions_broadcast, valid_broadcast, mask)
 
 
 def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor, value: float = 0) -> torch.Tensor:
@@ -43,7 +44,10 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """
     masked = True      # the trainer may score only the valid positions (`token_loss` on them)
 
-    def forward(self, pred, label, valid_len):
+    # The book's signature: valid_len is a third, required argument, which CrossEntropyLoss's
+    # forward(input, target) does not take; callers use this class as the book does.
+    def forward(self, pred: torch.Tensor, label: torch.Tensor,  # type: ignore[override]
+                valid_len: torch.Tensor) -> torch.Tensor:
         weights = sequence_mask(torch.ones_like(label), valid_len)
         self.reduction = "none"
         unweighted_loss = super().forward(pred.permute(0, 2, 1), label)
@@ -59,7 +63,8 @@ class UnmaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """The exercise's variant (notes 7.9.2): valid_len is ignored, padding is scored too."""
     masked = False
 
-    def forward(self, pred, label, valid_len=None):
+    def forward(self, pred: torch.Tensor, label: torch.Tensor,
+                valid_len: torch.Tensor | None = None) -> torch.Tensor:
         self.reduction = "none"
         return super().forward(pred.permute(0, 2, 1), label).mean(dim=1)
 
@@ -73,7 +78,7 @@ class MaskedNLLLoss(nn.Module):
     softmax of notes 7.9.6): -log p(label), zero past valid_len, mean over steps."""
     masked = True
 
-    def forward(self, log_probs, label, valid_len):
+    def forward(self, log_probs: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
         return sequence_mask(_nll(log_probs, label), valid_len).mean(dim=1)   # (batch,)
 
     @staticmethod
@@ -85,7 +90,8 @@ class UnmaskedNLLLoss(nn.Module):
     """UnmaskedSoftmaxCELoss for log-probabilities: the padding is scored too."""
     masked = False
 
-    def forward(self, log_probs, label, valid_len=None):
+    def forward(self, log_probs: torch.Tensor, label: torch.Tensor,
+                valid_len: torch.Tensor | None = None) -> torch.Tensor:
         return _nll(log_probs, label).mean(dim=1)
 
 

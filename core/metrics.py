@@ -52,7 +52,8 @@ class OrderBreakdown:
 
     @property
     def factor(self) -> float:
-        return 1.0 if self.skipped else math.pow(self.p_n, self.weight)
+        p_n = self.p_n              # None exactly when the order is skipped
+        return 1.0 if p_n is None else math.pow(p_n, self.weight)
 
 
 @dataclass

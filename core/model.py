@@ -95,18 +95,19 @@ class Bridge(nn.Module):
     def forward(self, state):
         if isinstance(state, tuple):
             h, c = state
+            assert self.cell_connector is not None, "an LSTM state needs a Bridge built with cell='lstm'"
             return torch.tanh(self._project(self.connector, h)), self._project(self.cell_connector, c)
         return torch.tanh(self._project(self.connector, state))
 
 
 def xavier_init_weights(m: nn.Module) -> None:
     """The book's initialisation: Xavier-uniform for Linear weights and RNN weight matrices."""
-    if type(m) == nn.Linear:
+    if type(m) is nn.Linear:   # exactly nn.Linear, as the book tests it
         nn.init.xavier_uniform_(m.weight)
     if isinstance(m, (nn.GRU, nn.LSTM)):   # also the trainer's FusedGRU
         for param in m._flat_weights_names:
             if "weight" in param:
-                nn.init.xavier_uniform_(m._parameters[param])
+                nn.init.xavier_uniform_(m.get_parameter(param))
 
 
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> EncoderDecoder:
@@ -114,13 +115,16 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -
     config.validate()
     encoder = Seq2SeqEncoder(src_vocab_size, config.embed_size, config.num_hiddens,
                              config.num_layers, config.dropout, config.cell)
+    decoder: Seq2SeqDecoder | Seq2SeqAttentionDecoder
     if config.decoder == "attention":
         decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, config.embed_size, config.num_hiddens,
                                           config.num_layers, config.dropout, config.cell)
     else:
         decoder = Seq2SeqDecoder(tgt_vocab_size, config.embed_size, config.decoder_hiddens,
                                  config.decoder_layers, config.dropout, config.cell, config.context)
-    decoder.dense = make_output_layer(config.output_layer, decoder.embedding, decoder.dense)
+    dense = decoder.dense
+    assert isinstance(dense, nn.Linear), "both decoders start with the book's dense layer"
+    decoder.dense = make_output_layer(config.output_layer, decoder.embedding, dense)
     bridge = (Bridge(config.num_layers, config.num_hiddens, config.decoder_layers,
                      config.decoder_hiddens, config.cell) if config.needs_bridge else None)
     net = EncoderDecoder(encoder, decoder, bridge)

@@ -49,7 +49,8 @@ class AdaptiveOutput(nn.Module):
 
     def __init__(self, num_hiddens: int, vocab_size: int):
         super().__init__()
-        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, adaptive_cutoffs(vocab_size), div_value=2.0)
+        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, adaptive_cutoffs(vocab_size),
+                                                     div_value=2.0)
 
     def forward(self, output: torch.Tensor) -> torch.Tensor:
         flat = output.reshape(-1, output.shape[-1])                       # (num_steps * batch, H)

@@ -38,9 +38,8 @@ def parameter_count(config: ModelConfig, src_vocab: int, tgt_vocab: int) -> int:
 def training_bytes(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_size: int, num_steps: int) -> int:
     params = parameter_count(config, src_vocab, tgt_vocab)
     gates = 4 if config.cell == "lstm" else 3
-    per_token = (2 * config.embed_size + config.decoder_hiddens
-                 + (gates + 2) * (config.num_hiddens * config.num_layers + config.decoder_hiddens * config.decoder_layers)
-                 + 3 * tgt_vocab)
+    rnn_units = config.num_hiddens * config.num_layers + config.decoder_hiddens * config.decoder_layers
+    per_token = 2 * config.embed_size + config.decoder_hiddens + (gates + 2) * rnn_units + 3 * tgt_vocab
     if config.decoder == "attention":    # per target token: tanh features over every source position
         per_token += 3 * num_steps * config.decoder_hiddens
     activations = batch_size * num_steps * per_token

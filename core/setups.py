@@ -68,18 +68,25 @@ class Field:
             if raw.lower() in _TRUE + _FALSE:
                 return raw.lower() in _TRUE
             raise SetupError(Text("{name}: {value!r} is not 1 or 0", name=self.name, value=raw))
-        return self._number(raw, self.high if high is None else min(high, self.high))
+        low, top = self._bounds()
+        return self._number(raw, low, top if high is None else min(high, top))
 
-    def _number(self, raw: str, high: float) -> int | float:
+    def _bounds(self) -> tuple[float, float]:
+        """low and high of an "int" or "float" field (every one in the tables sets both)."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"the number field {self.name!r} needs low and high")
+        return self.low, self.high
+
+    def _number(self, raw: str, low: float, high: float) -> int | float:
         pattern = _INT if self.kind == "int" else _FLOAT
         if not pattern.fullmatch(raw.strip()):
             if self.kind == "int":
                 raise SetupError(Text("{name}: {value!r} is not a whole number", name=self.name, value=raw))
             raise SetupError(Text("{name}: {value!r} is not a number", name=self.name, value=raw))
         value = int(raw) if self.kind == "int" else float(raw)
-        if not math.isfinite(value) or not self.low <= value <= high:
+        if not math.isfinite(value) or not low <= value <= high:
             raise SetupError(Text("{name}: {value!r} is outside {low}–{high}",
-                                  name=self.name, value=raw, low=_num(self.low), high=_num(high)))
+                                  name=self.name, value=raw, low=_num(low), high=_num(high)))
         return value
 
     def write(self, value: Any) -> str:

@@ -12,6 +12,7 @@ import os
 import random
 import urllib.request
 import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .config import FILE_SOURCES, SYNTHETIC_TASKS, DataConfig
@@ -139,8 +140,12 @@ def pairs_to_show(config: DataConfig, held_out: list[tuple[str, str]], src_token
         return held_out
     if config.source in BOOK_EXAMPLE_SOURCES:
         return BOOK_EXAMPLES
-    words = lambda tokens: " ".join(t for t in tokens if not t.startswith("<"))[:200] or "."
-    return [(words(src_tokens[:12]), words(tgt_tokens[:12]))]
+    return [(_plain_words(src_tokens[:12]), _plain_words(tgt_tokens[:12]))]
+
+
+def _plain_words(tokens: list[str]) -> str:
+    """The tokens without the special ones (`<unk>`, `<pad>`...), as a short sentence."""
+    return " ".join(t for t in tokens if not t.startswith("<"))[:200] or "."
 
 
 def sample_pairs(config: DataConfig, data: NMTData, count: int = 4) -> list[tuple[str, str, bool]]:
@@ -161,7 +166,9 @@ def pairs_from_lines(lines: list[str], description: str, limit: int | None = Non
                      tokenizer: str = "space") -> PairSet:
     """Preprocessed `src<TAB>tgt[<TAB>...]` lines -> pairs; extra columns ignored, bad lines counted.
     Both sides are split with `split_words(..., tokenizer)`."""
-    source, target, skipped = [], [], 0
+    source: list[list[str]] = []
+    target: list[list[str]] = []
+    skipped = 0
     for line in lines:
         if limit is not None and len(source) >= limit:
             break
@@ -210,8 +217,12 @@ def synthetic_pairs(task: str, count: int, num_steps: int, seed: int) -> PairSet
     """copy / reverse / sort over a small alphabet, with exact references."""
     rng = random.Random(seed)
     max_len = max(1, num_steps - 1)        # leave room for <eos>
-    transform = {"copy": list, "reverse": lambda s: s[::-1], "sort": sorted}[task]
-    seen, source, target = set(), [], []
+    transforms: dict[str, Callable[[list[str]], list[str]]] = {"copy": list, "reverse": lambda s: s[::-1],
+                                                               "sort": sorted}
+    transform = transforms[task]
+    seen: set[tuple[str, ...]] = set()
+    source: list[list[str]] = []
+    target: list[list[str]] = []
     for _ in range(count * 20):
         if len(source) >= count:
             break
@@ -224,7 +235,7 @@ def synthetic_pairs(task: str, count: int, num_steps: int, seed: int) -> PairSet
 
 
 def random_split(pairs: PairSet, config: DataConfig,
-                 keep_in_training: list[tuple[str, str]] = ()) -> tuple[PairSet, PairSet]:
+                 keep_in_training: Iterable[tuple[str, str]] = ()) -> tuple[PairSet, PairSet]:
     """A seeded shuffle; at most a fifth of the pairs is held out, so small files still train.
     Pairs in `keep_in_training` are never held out and come first among the training pairs,
     so `num_examples` never drops them."""
@@ -259,7 +270,7 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
         return random_split(pairs, config)
     if source == "tatoeba":
         name = config.path or UPLOAD
-        text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(config.path)
+        text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(_path_of(config))
         return tatoeba_split(text, config, Text("Tatoeba file {name}", name=_file_name(name)))
     keep: list[tuple[str, str]] = []
     if source == "tsv":
@@ -279,6 +290,13 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
 def _file_name(name: str) -> str:
     """A file's name without its folder, for a message; the upload's own word stays a Text."""
     return name if isinstance(name, Text) else Path(name).name
+
+
+def _path_of(config: DataConfig) -> str:
+    """The file of a file source; `config.validate()` has made sure there is one."""
+    if config.path is None:
+        raise DataError(Text("source {source!r} needs a file path", source=config.source))
+    return config.path
 
 
 def _read_bytes(path: str | None) -> bytes:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from . import cli, fast
 from .checkpoint import Checkpoint, CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
@@ -32,6 +31,7 @@ from .config import (
 )
 from .data import BatchIterator, DataError, NMTData, Vocab
 from .device import pick_device
+from .encoder_decoder import EncoderDecoder
 from .history import History, TrainResult
 from .i18n import Text
 from .loss import make_loss
@@ -112,7 +112,7 @@ def continue_run(ckpt: Checkpoint, more_epochs: int, raw: bytes | None = None,
     return start_run(ckpt.data_config, ckpt.model_config, train_config, raw=raw, resume=ckpt)
 
 
-def train_seq2seq(net: nn.Module, data_iter: Iterable, lr: float, num_epochs: int,
+def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float, num_epochs: int,
                   tgt_vocab: Vocab, device) -> TrainResult:
     """The book's function: Xavier init, then the one loop with the book's settings."""
     net.apply(xavier_init_weights)

@@ -19,6 +19,7 @@ from torch import nn
 from . import fast
 from .config import TrainConfig
 from .data import Vocab
+from .encoder_decoder import EncoderDecoder
 from .history import EpochEvent, History, StepEvent, TrainResult
 from .i18n import Text
 from .loss import MaskedSoftmaxCELoss, make_loss
@@ -53,7 +54,7 @@ def make_adam(net: nn.Module, lr: float, device: torch.device) -> torch.optim.Ad
     return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
 
 
-def masked_sequence_loss(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor, Y: torch.Tensor,
+def masked_sequence_loss(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tensor, Y: torch.Tensor,
                          Y_valid_len: torch.Tensor, bos_id: int, num_steps: int,
                          token_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                          = MaskedSoftmaxCELoss.token_loss) -> torch.Tensor:
@@ -85,20 +86,23 @@ class Trainer:
     nothing of data sources, sampling or the UI; it reports through `on_event`.
     """
 
-    def __init__(self, net: nn.Module, data_iter: Iterable, tgt_vocab: Vocab, config: TrainConfig,
+    def __init__(self, net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab, config: TrainConfig,
                  device: torch.device, history: History | None = None,
                  optimizer_state: dict | None = None, *, loss: nn.Module | None = None):
         self.net = net.to(device)
         self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
         self.history = history or History()
-        self.optimizer = make_adam(net, config.lr, device)
+        self.optimizer: torch.optim.Optimizer = make_adam(net, config.lr, device)   # an exercise swaps in SGD
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
         self.loss = loss if loss is not None else make_loss(config.masked)
-        # the valid-positions-only path needs a masked loss of core.loss and a decoder that splits
-        # its forward (`hidden_states` + `dense`); anything else goes through the whole output
+        # the valid-positions-only path needs a masked loss of core.loss (with its per-token
+        # `token_loss`) and a decoder that splits its forward (`hidden_states` + `dense`);
+        # anything else goes through the whole output
         self.masked = getattr(self.loss, "masked", False)
-        self.valid_positions_only = (self.masked and hasattr(self.loss, "token_loss")
+        self.token_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = getattr(
+            self.loss, "token_loss", None)
+        self.valid_positions_only = (self.masked and self.token_loss is not None
                                      and hasattr(net.decoder, "hidden_states") and hasattr(net.decoder, "dense"))
         self.params = [p for p in net.parameters() if p.requires_grad]
         if self.device.type == "cpu":
@@ -132,9 +136,10 @@ class Trainer:
         num_steps = Y.shape[1]
         if self.masked:
             Y = Y[:, :max(int(Y_valid_len.max()), 1)]
-            if self.valid_positions_only and self.config.teacher_forcing_ratio >= 1.0:
+            teacher_forced = self.config.teacher_forcing_ratio >= 1.0
+            if self.valid_positions_only and self.token_loss is not None and teacher_forced:
                 return masked_sequence_loss(self.net, X, X_valid_len, Y, Y_valid_len,
-                                            self.tgt_vocab["<bos>"], num_steps, self.loss.token_loss)
+                                            self.tgt_vocab["<bos>"], num_steps, self.token_loss)
         return self.loss(self._forward(X, X_valid_len, Y), Y, Y_valid_len) * (Y.shape[1] / num_steps)
 
     def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -161,15 +166,16 @@ class Trainer:
         for epoch in range(len(hist.epoch_loss), self.config.num_epochs):
             epoch_loss, epoch_tokens, epoch_start = 0.0, 0, time.perf_counter()
             for batch in self.data_iter:
-                loss_sum, tokens, norm = self._step(batch)
-                loss_value, tokens = float(loss_sum), int(tokens)
+                loss_sum, token_count, norm = self._step(batch)
+                loss_value, tokens = float(loss_sum), int(token_count)
                 if not math.isfinite(loss_value):
                     status, message = "diverged", Text(
                         "the loss became {loss} at step {step}: training stopped before this step "
                         "changed the weights; try a smaller lr", loss=loss_value, step=len(hist.step_loss) + 1)
                     break
                 self.optimizer.step()
-                epoch_loss, epoch_tokens, run_tokens = epoch_loss + loss_value, epoch_tokens + tokens, run_tokens + tokens
+                epoch_loss, epoch_tokens = epoch_loss + loss_value, epoch_tokens + tokens
+                run_tokens += tokens
                 hist.step_loss.append(loss_value / max(tokens, 1))
                 hist.step_grad_norm.append(float(norm))
                 elapsed = time.perf_counter() - start

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from .. import fast
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData
+from ..encoder_decoder import EncoderDecoder
 from ..i18n import Text
 from ..model import build_model
 from ..sources import prepare_data
@@ -83,15 +83,15 @@ def first_batch(data: NMTData, batch_size: int) -> tuple[torch.Tensor, ...]:
     return next(data.batches(batch_size, shuffle=False))
 
 
-def gradients(net: nn.Module, batch, data: NMTData, micro_batches: int = 1,
+def gradients(net: EncoderDecoder, batch, data: NMTData, micro_batches: int = 1,
               reduction: str = "sum") -> dict[str, torch.Tensor]:
     """The gradient `Trainer._step` leaves in `net` (clipping off), copied per parameter."""
     config = TrainConfig(accumulation_steps=micro_batches, reduction=reduction, clip_theta=NO_CLIP)
     Trainer(net, [], data.tgt_vocab, config, CPU)._step(batch)
-    return {name: p.grad.detach().clone() for name, p in net.named_parameters()}
+    return {name: p.grad.detach().clone() for name, p in net.named_parameters() if p.grad is not None}
 
 
-def step_size(net: nn.Module, batch, data: NMTData, reduction: str, optimizer: str, lr: float) -> float:
+def step_size(net: EncoderDecoder, batch, data: NMTData, reduction: str, optimizer: str, lr: float) -> float:
     """||θ_after - θ_before|| of one optimizer step on a copy of `net` (Adam: the trainer's own)."""
     net = copy.deepcopy(net)
     trainer = Trainer(net, [], data.tgt_vocab, TrainConfig(lr=lr, reduction=reduction, clip_theta=NO_CLIP), CPU)
@@ -108,7 +108,7 @@ def _norm(grads: dict[str, torch.Tensor]) -> float:
 
 
 def _setup(batch_size: int, micro_batch: int, seed: int, data_config: DataConfig,
-           model_config: ModelConfig | None) -> tuple[int, NMTData, tuple[torch.Tensor, ...], nn.Module]:
+           model_config: ModelConfig | None) -> tuple[int, NMTData, tuple[torch.Tensor, ...], EncoderDecoder]:
     """(micro-batches, data, the first batch, a fresh seeded model with dropout 0)."""
     num_micro = check_split(batch_size, micro_batch)
     data = prepare_data(data_config)

@@ -115,7 +115,7 @@ def _watched(net: EncoderDecoder) -> dict[str, nn.Module]:
     if hasattr(net, "bridge"):
         modules["bridge"] = net.bridge
     if hasattr(net.decoder, "attention"):
-        modules["decoder.attention"] = net.decoder.attention
+        modules["decoder.attention"] = net.decoder.get_submodule("attention")
     return modules
 
 
@@ -230,7 +230,7 @@ def split_input_weight(net: EncoderDecoder) -> tuple[torch.Tensor, torch.Tensor,
 
     The plain decoder concatenates (embedding, context), the attention decoder (context,
     embedding): the blocks are cut in that order."""
-    W = net.decoder.rnn.weight_ih_l0.detach()
+    W = net.decoder.rnn.get_parameter("weight_ih_l0").detach()
     D = net.decoder.embedding.embedding_dim
     if hasattr(net.decoder, "attention"):
         return W, W[:, W.shape[1] - D:], W[:, :W.shape[1] - D]

@@ -18,6 +18,7 @@ from ..data import Vocab
 from ..decode import encode_source, translate
 from ..encoder_decoder import EncoderDecoder, top_hidden
 from ..i18n import Text
+from ..model import Seq2SeqDecoder
 
 MAX_SENTENCES = 2000         # the held-out pairs of a checkpoint are a few hundred; a bound anyway
 
@@ -82,8 +83,8 @@ def project_2d(vectors: torch.Tensor) -> Projection:
     axes = axes * torch.where(signs == 0, torch.ones_like(signs), signs)
     variance = S ** 2
     total = float(variance.sum()) or 1.0
-    explained = tuple(float(v) / total for v in (list(variance[:2]) + [0.0, 0.0])[:2])
-    return Projection(((X - mean) @ axes.T).float(), explained, mean.float(), axes.float())
+    first, second = (float(v) / total for v in (list(variance[:2]) + [0.0, 0.0])[:2])
+    return Projection(((X - mean) @ axes.T).float(), (first, second), mean.float(), axes.float())
 
 
 def nearest(vectors: torch.Tensor, query: torch.Tensor, count: int = 5,
@@ -137,7 +138,10 @@ def _with_rule(net: EncoderDecoder, rule: str) -> EncoderDecoder:
     if getattr(net.decoder, "fixed_context", None) == (rule == "encoder"):
         return net
     other = copy.deepcopy(net)
-    other.decoder.fixed_context = rule == "encoder"
+    plain = other.decoder
+    if not isinstance(plain, Seq2SeqDecoder):      # decoder_trajectory turns attention decoders away
+        raise TypeError("only the plain decoder (core.model.Seq2SeqDecoder) has a context rule")
+    plain.fixed_context = rule == "encoder"
     return other
 
 

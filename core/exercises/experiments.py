@@ -284,7 +284,8 @@ class ExperimentJob(BackgroundJob):
                  orphan_timeout: float = 60.0, owner: str = ""):
         self.experiment, self.rerun, self.runner = experiment, rerun, runner
         self.orphan_timeout, self.owner, self.queue = orphan_timeout, owner, None
-        self.status, self.message, self.result = "created", "", None
+        self.status, self.message = "created", ""
+        self.result: ExperimentResult | None = None
         self._stop, self._lock = threading.Event(), threading.Lock()
         self._thread: threading.Thread | None = None
         self._variant, self._epoch, self._epochs_done, self._start = 0, 0, 0, time.monotonic()

@@ -62,9 +62,9 @@ def toy_batch(labels: list[str], preds: list[str], valid_len: list[int], confide
     for i, row in enumerate(pred_rows):
         for t, token in enumerate(row):
             probs[i, t, index[token]] = confidence
-    labels = torch.tensor([[index[t] for t in row] for row in label_rows])  # (N, T)
+    label_ids = torch.tensor([[index[t] for t in row] for row in label_rows])  # (N, T)
     # log-probabilities are logits whose softmax is exactly `probs`
-    return LossBatch(probs.log(), labels, torch.tensor(valid_len), label_rows, pred_rows)
+    return LossBatch(probs.log(), label_ids, torch.tensor(valid_len), label_rows, pred_rows)
 
 
 def real_batch(ckpt: Checkpoint, pairs: list[tuple[str, str]]) -> LossBatch:

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -173,7 +174,7 @@ class _Recurrence(torch.autograd.Function):
         return torch.ops.seq2seq_gru.backward(grad_out, workspace, out, h0, w_hh)
 
 
-def applies(rnn: nn.Module, X: torch.Tensor) -> bool:
+def applies(rnn: nn.Module, X: torch.Tensor) -> TypeGuard[nn.GRU]:
     """The fused path covers what the chapter trains: a unidirectional, time-first GRU with
     biases, float32 on the CPU, in training mode with gradients on (evaluation and decoding
     keep nn.GRU's kernels, so they are bit-identical to the book's). A GRU with forward hooks
@@ -241,7 +242,8 @@ def install(net: nn.Module) -> nn.Module:
 
 def uninstall(net: nn.Module) -> nn.Module:
     """Undo `install`: every FusedGRU of `net` is a plain nn.GRU again."""
-    for module in net.modules():
-        if type(module) is FusedGRU:
-            module.__class__ = nn.GRU
+    # typed as Modules: narrowed to FusedGRU, the type checker would not let their class become nn.GRU
+    fused: list[nn.Module] = [m for m in net.modules() if type(m) is FusedGRU]
+    for module in fused:
+        module.__class__ = nn.GRU
     return net

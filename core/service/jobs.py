@@ -87,9 +87,9 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
     except (OSError, ValueError):
         pass
     try:
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return quota / period if quota > 0 and period > 0 else None
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
     except (OSError, ValueError):
         return None
 
@@ -133,17 +133,20 @@ class BackgroundJob:
     """start / stop / join / alive for a job whose `_work` runs on a daemon thread, possibly
     after a wait in a `JobQueue` (status "queued": `alive`, with no thread yet).
 
-    Subclasses call `_init_job()`, give `planned_epochs`, `epochs_done` and `_elapsed`, and call
-    `_fit_threads()` now and then from `_work` so an in-process job follows `threads_per_job()`.
+    Subclasses call `_init_job()`, give `name`, `owner`, `planned_epochs`, `epochs_done` and
+    `_elapsed`, and call `_fit_threads()` now and then from `_work` so an in-process job follows
+    `threads_per_job()`.
     """
     status: str
     message: str
+    owner: str                       # which tab, for the operator page
     runner: Runner
     queue: Any                       # the JobQueue that started it, if any
     stats: WorkerStats
     orphan_timeout: float
     _stop: threading.Event
     _thread: threading.Thread | None
+    _elapsed: float                  # seconds trained so far
 
     def _init_job(self) -> None:
         self._ended, self._last_seen = threading.Event(), time.monotonic()
@@ -349,16 +352,17 @@ class TrainingJob(BackgroundJob):
 
     def _work(self) -> None:
         try:
-            self.result, final = self.runner.run(TrainWork(self.run, self.sample_every, self.checkpoint_every), self._on_message,
-                                                 self._stop, self.stats)
+            work = TrainWork(self.run, self.sample_every, self.checkpoint_every)
+            self.result, final = self.runner.run(work, self._on_message, self._stop, self.stats)
             self.saved_to = str(self._save(final))
             self.status, self.message = self.result.status, self.message or self.result.message
         except Exception as err:      # the page shows it; the app keeps working
             self.status = "failed"
             from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
             reason = message_of(err) if from_worker else error_text(err)
+            kept = self._target if self.saved_to else None      # a checkpoint it sent before failing
             self.message = (Text("{reason}; the last checkpoint it sent is kept in {file}",
-                                 reason=reason, file=self._target.name) if self.saved_to else reason)
+                                 reason=reason, file=kept.name) if kept is not None else reason)
             if not from_worker:       # a worker prints its own traceback
                 traceback.print_exc()
 

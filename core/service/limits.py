@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from ..i18n import Text
 
@@ -73,10 +74,10 @@ class Limits:
              cores: int = 2) -> Limits:
         """From the environment, then the secrets file; LimitError names a bad value. Without
         SEQ2SEQ_MAX_JOBS, `cores` (the usable ones) decides how many runs train at once."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}       # each one checked by `_positive` for its field's kind
         for f in fields(cls):
             variable = cls.VARIABLES[f.name]
-            raw = env.get(variable)
+            raw: object = env.get(variable)
             if raw is None and secrets is not None:
                 raw = secrets.get(variable)
             if raw is not None and str(raw).strip() != "":

@@ -10,10 +10,14 @@ import os
 import resource
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from ..i18n import Text
-from .jobs import BackgroundJob, TrainingJob
-from .queue import JobQueue
+from .jobs import TrainingJob
+from .queue import JobQueue, Queued
+
+if TYPE_CHECKING:       # for the checker only: the engine never imports the exercises
+    from ..exercises.experiments import ExperimentJob
 
 TOKEN = "SEQ2SEQ_OPERATOR_TOKEN"
 MEMINFO = Path("/proc/meminfo")
@@ -30,18 +34,19 @@ def token_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def settings_of(job: BackgroundJob) -> str:
+def settings_of(job: Queued) -> str:
     if isinstance(job, TrainingJob):
         d, m, t = job.run.data_config, job.run.model_config, job.run.train_config
         return Text("{source}, {cell} {layers}×{hiddens}, batch {batch}, {epochs} epochs, lr {lr:g}",
                     source=d.source, cell=m.cell.upper(), layers=m.num_layers, hiddens=m.num_hiddens,
                     batch=d.batch_size, epochs=t.num_epochs, lr=t.lr)
-    return Text("experiment {name}, {variants} variants", name=job.name, variants=len(job.experiment.variants))
+    experiment = cast("ExperimentJob", job).experiment     # the queue's one other kind of job
+    return Text("experiment {name}, {variants} variants", name=job.name, variants=len(experiment.variants))
 
 
 def job_rows(queue: JobQueue) -> list[dict[str, object]]:
     """Every running and waiting job, one row each, running first, then in queue order."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for job in queue.running() + queue.waiting():
         rows.append({"job": job.job_id, "tab": job.owner, "what": job.name, "settings": settings_of(job),
                      "status": job.status, "place": queue.place(job),
@@ -51,7 +56,7 @@ def job_rows(queue: JobQueue) -> list[dict[str, object]]:
     return rows
 
 
-def find_job(queue: JobQueue, job_id: str) -> BackgroundJob | None:
+def find_job(queue: JobQueue, job_id: str) -> Queued | None:
     return next((j for j in queue.running() + queue.waiting() if j.job_id == job_id), None)
 
 

@@ -11,10 +11,13 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..i18n import Text
 from .limits import QueueFull
+
+if TYPE_CHECKING:       # for the annotations only: the queue itself never imports torch
+    from .workers import WorkerStats
 
 TICK_SECONDS = 1.0
 DROPPED = Text("the browser tab went away while the run waited in the queue")
@@ -24,12 +27,23 @@ CLEARED = Text("the operator cleared the queue")
 
 
 class Queued(Protocol):
-    """What the queue needs of a job (core.service.jobs.BackgroundJob has it)."""
+    """What the queue needs of a job, and what the operator page shows of the jobs it holds
+    (core.service.jobs.BackgroundJob has it)."""
     status: str
     message: str
+    queue: JobQueue | None       # the queue sets it when the job enters
+    job_id: str
+    owner: str                   # which tab
+    stats: WorkerStats
 
     @property
+    def name(self) -> str: ...
+    @property
     def alive(self) -> bool: ...
+    @property
+    def epochs_done(self) -> int: ...
+    @property
+    def elapsed(self) -> float: ...
     @property
     def planned_epochs(self) -> int: ...
     @property
@@ -40,6 +54,7 @@ class Queued(Protocol):
     def start(self): ...
     def orphaned(self, now: float) -> bool: ...
     def withdraw(self, message: str) -> None: ...
+    def cancel(self, message: str) -> None: ...
 
 
 class JobQueue:
