@@ -6,7 +6,6 @@ import pickle
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.book_weights import origin_text
 from core.i18n import LANGUAGES, Text, from_accept_language, glossary, language_of, text_in, translator
+from tests.apptest_helpers import rerun_until
 from tests.test_pages import HOME, ROOT, no_exception, tiny_run_state
 
 LOCALES = ROOT / "locales"
@@ -253,10 +253,7 @@ def test_a_finished_run_says_so_in_chinese(app_dir, monkeypatch):
     """The run's status line comes from the worker process as a Text and is shown translated."""
     at = open_in_chinese("pages/1_🏋️_Train.py", **tiny_run_state(name="zh-run", epochs=3))
     at = no_exception(at.button[0].click().run())
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not at.success:
-        time.sleep(0.3)
-        at = no_exception(at.run())
+    at = rerun_until(at, lambda page: page.success, "the run's finish line")
     line = next(s.value for s in at.success if "zh-run" in s.value)
     assert "training finished" not in line and CJK.search(line.split("：", 1)[-1]), line
 

@@ -5,7 +5,6 @@ as the browser's polling would.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from core.checkpoint import save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.exercises.accumulation import compare
 from core.train import start_run
+from tests.apptest_helpers import rerun_until
 
 pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
@@ -65,12 +65,9 @@ def test_exercises_offers_every_exercise_and_runs_one_in_the_background(app_dir,
     at = open_page(EXERCISES, **{"keep.exercises.pick": "mask"})
     assert len(next(s for s in at.selectbox if s.label == "Exercise").options) == 6
     at = no_exception(at.button(key="exercises.run").click().run())
-    deadline = time.monotonic() + 30
-    while not at.info and time.monotonic() < deadline:
-        time.sleep(0.2)
-        at = no_exception(at.run())
+    at = rerun_until(at, lambda page: page.info, "the experiment's reading")
     cached = ex.load_cached(next(e for e in ex.catalogue() if e.key == "mask"))
-    assert cached is not None, "the experiment did not finish in time"
+    assert cached is not None, "the experiment ended without caching its result"
     table = next(d.value for d in at.dataframe if "held-out BLEU (0–100)" in d.value.columns)
     assert table["held-out BLEU (0–100)"].tolist() == [v.bleu for v in cached.variants]
     assert f"{cached.variants[1].final_loss:.3f}" in at.info[0].value
@@ -84,10 +81,7 @@ def test_exercises_stop_ends_the_run_and_shows_what_it_measured_uncached(app_dir
     at = open_page(EXERCISES, **{"keep.exercises.pick": "cell"})
     at = no_exception(at.button(key="exercises.run").click().run())
     at = no_exception(at.button(key="exercises.stop").click().run())
-    deadline = time.monotonic() + 10
-    while not at.warning and time.monotonic() < deadline:
-        time.sleep(0.1)
-        at = no_exception(at.run())
+    at = rerun_until(at, lambda page: page.warning, "the stopped experiment's message")
     assert any("stopped" in w.value for w in at.warning) and any("stopped" in i.value for i in at.info)
     assert ex.load_cached(next(e for e in ex.catalogue() if e.key == "cell")) is None
     assert at.button(key="exercises.run").label == "▶️ Run"

@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 import torch
 
 import core.train
+from tests.apptest_helpers import rerun_until
 from tests.test_pages import DECODE, HOME, TRAIN, by_label, no_exception, open_page, tiny_run_state
 
 pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 
-def wait_until_done(at, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not at.get("download_button"):
-        time.sleep(0.2)
-        at = no_exception(at.run())
-    return at
+def wait_until_done(at):
+    return rerun_until(at, lambda page: page.get("download_button"), "the run to end and save")
 
 
 def test_a_nan_loss_stops_the_run_with_a_message_and_keeps_the_last_good_checkpoint(app_dir, monkeypatch):
@@ -46,10 +42,7 @@ def test_an_exception_in_the_training_job_reaches_the_page_and_the_app_keeps_wor
     monkeypatch.setenv("SEQ2SEQ_WORKERS", "thread")     # the patched step runs in this process
     at = no_exception(open_page(TRAIN, **tiny_run_state(epochs=5, name="boom-run")))
     at = no_exception(at.button[0].click().run())
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any("simulated failure" in e.value for e in at.error):
-        time.sleep(0.2)
-        at = no_exception(at.run())
+    at = rerun_until(at, lambda page: any("simulated failure" in e.value for e in page.error), "the job's error")
     assert any("simulated failure" in e.value for e in at.error)
     at.switch_page(DECODE)
     assert no_exception(at.run()).code            # other views still work

@@ -1,11 +1,10 @@
 """The operator page: absent without the token, refused with a wrong one, cancels with the right one."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest_helpers import rerun_until
 from tests.test_pages import HOME, TRAIN, no_exception, open_page, tiny_run_state
 
 pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
@@ -49,13 +48,8 @@ def start_tab(name: str, epochs: int) -> AppTest:
     return no_exception(next(b for b in at.button if b.label == "▶️ Start training").click().run())
 
 
-def wait_for_warning(at: AppTest, text: str, seconds: float = 15) -> AppTest:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not any(text in w.value for w in at.warning):
-        time.sleep(0.3)
-        at = no_exception(at.run())
-    assert any(text in w.value for w in at.warning), [w.value for w in at.warning]
-    return at
+def wait_for_warning(at: AppTest, text: str) -> AppTest:
+    return rerun_until(at, lambda page: any(text in w.value for w in page.warning), f"the warning {text!r}")
 
 
 def jobs_table(at: AppTest):
@@ -77,10 +71,8 @@ def test_the_right_token_lists_every_job_cancels_one_and_clears_the_queue(app_di
     no_exception(at.button(key="operator.cancel").click().run())
     wait_for_warning(first, "cancelled by this server's operator")
     at = operator_page(TOKEN)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and list(jobs_table(at)["status"]) != ["running", "queued"]:
-        time.sleep(0.3)
-        at = operator_page(TOKEN)
+    at = rerun_until(at, lambda page: list(jobs_table(page)["status"]) == ["running", "queued"],
+                     "the next run to take the freed slot", rerun=lambda _page: operator_page(TOKEN))
     assert list(jobs_table(at)["what"]) == ["second-run", "third-run"]
     no_exception(at.button(key="operator.clear").click().run())
     wait_for_warning(third, "the operator cleared the queue")

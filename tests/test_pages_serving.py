@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.apptest_helpers import rerun_until
 from tests.test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_state
 from ui.polling import WAITING_SECONDS
 from ui.views.train_live import REFRESH_SECONDS
@@ -54,10 +55,7 @@ def test_a_second_tab_waits_in_the_queue_shows_its_place_and_stop_takes_it_out(a
     waiting = [i.value for i in second.info if "training queue" in i.value]
     assert waiting and "number 1 in line" in waiting[0] and "1 run trains at once" in waiting[0]
     second = no_exception(second.button(key="train.stop").click().run())
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not second.warning:
-        time.sleep(0.2)
-        second = no_exception(second.run())
+    second = rerun_until(second, lambda page: page.warning, "the waiting run's message")
     assert any("taken out of the queue" in w.value for w in second.warning)
     assert not (app_dir / "waits.pt").exists()
     first = no_exception(first.button(key="train.stop").click().run())
@@ -79,10 +77,8 @@ def test_a_waiting_tab_polls_seldom_and_a_running_one_at_its_pace(app_dir, monke
     second = start(open_page(TRAIN, **tiny_run_state(name="waits", epochs=2)))
     assert intervals[-1] == WAITING_SECONDS > REFRESH_SECONDS
     first = no_exception(first.button(key="train.stop").click().run())
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any("epoch" in p.text for p in second.get("progress")):
-        time.sleep(0.3)
-        second = no_exception(second.run())
+    second = rerun_until(second, lambda page: any("epoch" in p.text for p in page.get("progress")),
+                         "the waiting run to start")
     assert intervals[-1] == REFRESH_SECONDS                  # its turn came: polled as a running run
     no_exception(second.button(key="train.stop").click().run())
 
