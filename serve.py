@@ -25,8 +25,8 @@ APP = ROOT / "app.py"
 QUIET_AT_IMPORT = "streamlit.runtime.caching.cache_data_api"
 
 
-# What the training workers' forkserver imports, not the pages: it waits for the fused GRU kernel's
-# build (up to 2 minutes on a machine's first start), which the pages start in the background.
+# What the training workers' forkserver imports, not the pages (it loads the fused GRU kernel for
+# the workers; `warm_up` loads it for this process itself, after the imports).
 FOR_THE_WORKERS = {"core.service.worker_boot"}
 
 
@@ -51,6 +51,8 @@ def warm_up() -> None:
             importlib.import_module(name)
     finally:
         quiet.setLevel(level)
+    from core import fast
+    fast.load(timeout=fast.BUILD_WAIT_SECONDS)   # runs then train on one kernel from their first step
     from ui import models
     try:
         models.warm_caches()

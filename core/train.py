@@ -91,7 +91,7 @@ def start_run(data_config: DataConfig, model_config: ModelConfig, train_config: 
     generator = torch.Generator().manual_seed(train_config.seed + len(history.epoch_loss))
     batches = BatchIterator(data, data_config.batch_size, shuffle=True, generator=generator)
     loss = make_loss(train_config.masked, log_probs=returns_log_probs(model_config.output_layer))
-    trainer = Trainer(net, batches, data.tgt_vocab, train_config, device, history, opt_state, loss=loss)
+    trainer = Trainer(net, batches, data.tgt_vocab, train_config, device, history, opt_state, loss=loss, fused=True)
     return TrainingRun(data, data_config, model_config, train_config, trainer)
 
 
@@ -117,14 +117,12 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float, num_epoch
     """The book's function: Xavier init, then the one loop with the book's settings."""
     net.apply(xavier_init_weights)
     config = TrainConfig(lr=lr, num_epochs=num_epochs)
-    result = Trainer(net, data_iter, tgt_vocab, config, torch.device(device)).run()
-    fast.uninstall(net)             # the learner's GRUs are nn.GRUs again, as they passed them
+    result = Trainer(net, data_iter, tgt_vocab, config, torch.device(device)).run()   # the learner's nn.GRU
     print(f"loss {result.final_loss:.3f}, {result.tokens_per_second:.1f} tokens/sec on {device}")
     return result
 
 
 # -- python -m core.train --------------------------------------------------------------------
-BUILD_WAIT_SECONDS = 120.0      # the fused GRU's first build takes ~10 s; past this, nn.GRU runs
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -192,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         run = start_run(data_config, model_config, train_config, resume=resume)
     except (ValueError, DataError, CheckpointError) as err:
         return cli.fail(err)
-    kernel = "nn.GRU"
-    if run.trainer.device.type == "cpu":
-        fast.load(timeout=BUILD_WAIT_SECONDS)   # the whole run on one kernel
-        kernel = fast.status()
+    kernel = fast.status() if run.trainer.device.type == "cpu" else "nn.GRU"   # start_run chose it
     cli.say(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
             f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}; {kernel}")
     with cli.EpochProgress(train_config.num_epochs, done=len(run.trainer.history.epoch_loss)) as progress:

@@ -82,13 +82,15 @@ class Trainer:
     """Trains `net` on batches of (X, X_valid_len, Y, Y_valid_len) from `data_iter`.
 
     `loss` is the per-sequence loss, `MaskedSoftmaxCELoss` (the book's) when not given: any
-    loss of `core.loss` (masked or not, on logits or log-probabilities). The trainer knows
+    loss of `core.loss` (masked or not, on logits or log-probabilities). `fused=True` trains the
+    model's GRUs with the fused CPU recurrence (`core.fast.fuse`: the same function and
+    parameters) where it can be loaded, decided before the first step. The trainer knows
     nothing of data sources, sampling or the UI; it reports through `on_event`.
     """
 
     def __init__(self, net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab, config: TrainConfig,
                  device: torch.device, history: History | None = None,
-                 optimizer_state: dict | None = None, *, loss: nn.Module | None = None):
+                 optimizer_state: dict | None = None, *, loss: nn.Module | None = None, fused: bool = False):
         self.net = net.to(device)
         self.data_iter, self.tgt_vocab, self.config, self.device = data_iter, tgt_vocab, config, device
         self.history = history or History()
@@ -105,8 +107,9 @@ class Trainer:
         self.valid_positions_only = (self.masked and self.token_loss is not None
                                      and hasattr(net.decoder, "hidden_states") and hasattr(net.decoder, "dense"))
         self.params = [p for p in net.parameters() if p.requires_grad]
-        if self.device.type == "cpu":
-            fast.install(self.net)     # nn.GRU runs until the kernel is built (or if it cannot be)
+        # fused: the model's GRUs run the fused CPU recurrence (the same function and parameters),
+        # decided here once, before the first step; the book's train_seq2seq keeps nn.GRU
+        self.fused = fused and self.device.type == "cpu" and fast.fuse(self.net)
 
     # -- one step -------------------------------------------------------------------------
     def _forward(self, X, X_valid_len, Y) -> torch.Tensor:

@@ -46,16 +46,6 @@ def fra_eng_text(fra_eng_path) -> str:
     return read_tatoeba_file(fra_eng_path)
 
 
-@pytest.fixture(scope="session")
-def fused_gru_settled() -> None:
-    """Training switches to the fused GRU when its background build ends; a module that trains
-    settles that once (`pytestmark = pytest.mark.usefixtures("fused_gru_settled")`), so no test
-    sees the switch happen between two runs it compares. Modules that never train never wait
-    for the build (a minute on a machine's first run)."""
-    from core.fast import fused_gru
-    fused_gru.load(timeout=300)
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     """Fixed seed; one intra-op thread, so tests never oversubscribe the CPU beside a server."""
@@ -73,7 +63,7 @@ def checkpoint_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ckpt_dir(tmp_path_factory, fused_gru_settled) -> Path:
+def ckpt_dir(tmp_path_factory) -> Path:
     """A checkpoint folder with one tiny model trained for two epochs on the shipped corpus."""
     folder = tmp_path_factory.mktemp("checkpoints")
     data = DataConfig(source="corpus", num_examples=300, num_test=30, batch_size=32)

@@ -12,8 +12,6 @@ from core.exercises import anatomy, context
 from core.exercises.accumulation import saved_activation_bytes, time_for_memory
 from core.model import build_model
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 CONFIGS = {
     "gru": ModelConfig(embed_size=6, num_hiddens=8),
     "lstm": ModelConfig(embed_size=6, num_hiddens=8, cell="lstm"),

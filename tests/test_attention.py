@@ -12,8 +12,6 @@ from core.model import build_model, count_parameters
 from core.resources import parameter_count
 from core.train import configs_from_args, start_run, train_parser
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 NUM_STEPS = 6
 ATTENTION = dict(embed_size=16, num_hiddens=24, num_layers=2, dropout=0.0, decoder="attention")
 

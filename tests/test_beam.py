@@ -11,8 +11,6 @@ from core.decode import GreedyResult, encode_source, greedy_decode, greedy_steps
 from core.model import build_model
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 NUM_STEPS = 8
 SMALL = dict(embed_size=16, num_hiddens=32, num_layers=2, dropout=0.0)
 

@@ -18,8 +18,6 @@ from core.checkpoint import CheckpointError, checkpoint_payload, load_checkpoint
 from core.decode import predict_seq2seq
 from core.loss import MaskedSoftmaxCELoss
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = Path(__file__).resolve().parent.parent
 NUM_EXAMPLES, NUM_STEPS, EPOCHS = 600, 10, 8
 RESERVED = ["<pad>", "<bos>", "<eos>"]

@@ -18,8 +18,6 @@ from core.checkpoint import (
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 def checkpoint_bytes(ckpt) -> bytes:
     """What an upload of this checkpoint's file holds."""

@@ -6,8 +6,6 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import encode_source, greedy_decode, predict_seq2seq, trajectory, translate
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 @pytest.fixture(scope="module")
 def trained():

@@ -15,8 +15,6 @@ from core.exercises.accumulation import AccumulationError, check_split, compare
 from core.loss import MaskedNLLLoss, MaskedSoftmaxCELoss
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 TINY = ex.BaseSetup(DataConfig(source="reverse", num_examples=48, num_test=8, batch_size=16, num_steps=5),
                     ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=2))
 

@@ -15,8 +15,6 @@ from core.model import build_model
 from core.trainer import Trainer
 from tests.test_train import VOCAB, make_batch
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
@@ -142,7 +140,7 @@ def test_a_training_step_gives_nn_grus_loss_and_gradients(monkeypatch):
     def step():
         torch.manual_seed(0)
         net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.2), len(VOCAB), len(VOCAB))
-        trainer = Trainer(net, [batch], VOCAB, TrainConfig(), torch.device("cpu"))
+        trainer = Trainer(net, [batch], VOCAB, TrainConfig(), torch.device("cpu"), fused=True)
         torch.manual_seed(1)
         loss, _, norm = trainer._step(batch)
         return float(loss), float(norm), {n: p.grad.clone() for n, p in net.named_parameters()}
@@ -216,3 +214,46 @@ def test_a_library_older_than_its_source_is_not_used(tmp_path, monkeypatch):
     os.utime(library, (old, old))
     assert fused_gru.prebuilt_library(tmp_path, "x") is None
     assert fused_gru.prebuilt_library(tmp_path, "missing") is None
+
+
+def test_fuse_puts_a_fused_gru_holding_the_same_parameters_in_place_and_draws_no_random_numbers():
+    net = build_model(ModelConfig(embed_size=6, num_hiddens=8, num_layers=2), len(VOCAB), len(VOCAB))
+    before = dict(net.named_parameters())
+    torch.manual_seed(5)
+    expected_next = torch.rand(1)
+    torch.manual_seed(5)
+    assert fused_gru.fuse(net)
+    assert torch.equal(torch.rand(1), expected_next)                  # no random numbers drawn
+    assert type(net.encoder.rnn) is fused_gru.FusedGRU and type(net.decoder.rnn) is fused_gru.FusedGRU
+    after = dict(net.named_parameters())
+    assert list(after) == list(before) and all(after[n] is p for n, p in before.items())
+    assert not any(type(m) is nn.GRU for m in net.modules())
+
+
+def test_a_run_is_trained_on_one_kernel_chosen_before_its_first_step_and_the_books_function_keeps_nn_gru():
+    from core.config import DataConfig
+    from core.train import start_run, train_seq2seq
+    data = DataConfig(source="reverse", num_examples=32, num_test=4, batch_size=8, num_steps=5)
+    run = start_run(data, ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), TrainConfig(num_epochs=1))
+    assert run.trainer.fused and type(run.trainer.net.encoder.rnn) is fused_gru.FusedGRU   # before it trained
+    net = build_model(ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), len(VOCAB), len(VOCAB))
+    train_seq2seq(net, [make_batch(n=4, steps=5)], 0.005, 1, VOCAB, "cpu")
+    assert type(net.encoder.rnn) is nn.GRU and type(net.decoder.rnn) is nn.GRU     # the learner's own modules
+
+
+def test_a_process_that_gave_up_waiting_for_the_build_keeps_nn_gru_when_the_build_ends_later(monkeypatch):
+    """Which kernel a step runs never depends on when a build happened to end."""
+    release = threading.Event()
+    state = {"loaded": False, "error": None, "started": False, "ready": threading.Event(), "gave_up": False}
+    monkeypatch.setattr(fused_gru, "_state", state)
+
+    def slow_build(state):
+        release.wait(60)
+        state["loaded"] = True
+        state["ready"].set()
+    monkeypatch.setattr(fused_gru, "_build", slow_build)
+    net = build_model(ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), len(VOCAB), len(VOCAB))
+    assert fused_gru.fuse(net, timeout=0.01) is False and type(net.encoder.rnn) is nn.GRU
+    release.set()
+    assert state["ready"].wait(60) and state["loaded"]
+    assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4)) and "unavailable" in fused_gru.status()

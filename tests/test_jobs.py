@@ -1,15 +1,11 @@
 """Background training jobs: save on the way out, stop fast, never orphaned, isolated."""
 import time
 
-import pytest
-
 from core.checkpoint import load_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.service.jobs import TrainingJob
 from core.train import start_run
 from tests.apptest_helpers import HANG_GUARD, wait_until
-
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 
 def job(name, epochs=3, source="reverse", **kwargs):

@@ -84,3 +84,15 @@ def test_core_never_imports_streamlit():
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not any(n.split(".")[0] == "streamlit" for n in names), path
+
+
+def test_no_module_rewrites_the_class_of_an_object():
+    """The fast GRU is chosen where a run is trained (`Trainer(fused=True)` puts new modules in
+    place), never by turning the learner's nn.GRU into another class behind their back."""
+    rewrites = []
+    for path in sorted([*CORE.rglob("*.py"), *(CORE.parent / "ui").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            rewrites += [f"{path.name}:{node.lineno}" for t in targets
+                         if isinstance(t, ast.Attribute) and t.attr == "__class__"]
+    assert not rewrites, rewrites

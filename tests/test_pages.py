@@ -21,8 +21,6 @@ from core.metrics import bleu
 from core.train import start_run
 from tests.apptest_helpers import finish, rerun_until, tab_job
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",
                                       "pages/3_🔎_Decode.py", "pages/4_📏_BLEU.py")

@@ -18,8 +18,6 @@ from core.decode import greedy_decode
 from core.metrics import bleu
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = Path(__file__).resolve().parent.parent
 DECODE = "pages/3_🔎_Decode.py"
 TIMEOUT = 60

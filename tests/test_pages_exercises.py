@@ -17,8 +17,6 @@ from core.exercises.accumulation import compare
 from core.train import start_run
 from tests.apptest_helpers import rerun_until
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = Path(__file__).resolve().parent.parent
 HOME, EXERCISES, ACCUMULATION = "app.py", "pages/5_🧪_Exercises.py", "pages/6_➕_Accumulation.py"
 TINY = ex.BaseSetup(DataConfig(source="reverse", num_examples=48, num_test=8, batch_size=16, num_steps=5),

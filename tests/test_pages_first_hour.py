@@ -10,8 +10,6 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import load_checkpoint
 from tests.apptest_helpers import finish, no_exception, open_page
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 TRAIN = "pages/1_🏋️_Train.py"
 TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
         "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,

@@ -10,8 +10,6 @@ import core.train
 from tests.apptest_helpers import rerun_until
 from tests.test_pages import DECODE, HOME, TRAIN, by_label, no_exception, open_page, tiny_run_state
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 def wait_until_done(at):
     return rerun_until(at, lambda page: page.get("download_button"), "the run to end and save")

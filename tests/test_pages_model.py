@@ -16,8 +16,6 @@ from core.metrics import bleu_breakdown
 from core.train import start_run
 from tests.apptest_helpers import no_exception, open_page
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 MODEL, MASKING, BLEU, ACCUMULATION = ("pages/0_🔬_Model.py", "pages/2_🎭_Masking.py", "pages/4_📏_BLEU.py",
                                       "pages/6_➕_Accumulation.py")
 

@@ -7,8 +7,6 @@ from streamlit.testing.v1 import AppTest
 from tests.apptest_helpers import rerun_until
 from tests.test_pages import HOME, TRAIN, no_exception, open_page, tiny_run_state
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 OPERATOR = "pages/7_🛠️_Operator.py"
 TOKEN = "correct horse battery staple"
 

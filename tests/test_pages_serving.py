@@ -10,8 +10,6 @@ from tests.test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_
 from ui.polling import WAITING_SECONDS
 from ui.views.train_live import REFRESH_SECONDS
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 START = "▶️ Start training"
 
 

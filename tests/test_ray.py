@@ -26,7 +26,7 @@ from core.train import start_run
 from tests.apptest_helpers import HANG_GUARD, wait_until
 
 ray = pytest.importorskip("ray", reason="Ray is a test dependency (requirements-dev.txt)")
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fused_gru_settled")]
+pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).with_name("ray"))
 
 

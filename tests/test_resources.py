@@ -7,8 +7,6 @@ from core.model import build_model, count_parameters
 from core.resources import check_fits, parameter_count
 from core.train import start_run
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(cell="lstm", num_layers=3),
                                     ModelConfig(dec_num_hiddens=48, dec_num_layers=1),

@@ -2,14 +2,10 @@
 says whether its sentence was seen in training or held out."""
 from __future__ import annotations
 
-import pytest
-
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.history import SampleEvent
 from core.sources import BOOK_EXAMPLES, load_split, prepare_data, sample_pairs
 from core.train import start_run
-
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
 
 
 def test_the_corpus_keeps_the_books_four_examples_in_its_training_pairs_for_every_seed():

@@ -9,8 +9,6 @@ import pytest
 
 import serve
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = serve.ROOT
 
 

@@ -19,8 +19,6 @@ from core.service.workers import IN_THREAD, InProcess, WorkerFailed, WorkerStats
 from core.train import start_run
 from tests.apptest_helpers import HANG_GUARD, wait_until
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 
 class FakeJob:
     """What the queue sees of a job, with a clock the test turns."""

@@ -18,8 +18,6 @@ from core.metrics import corpus_bleu, corpus_scores
 from core.sources import load_split
 from core.train import configs_from_args, start_run, train_parser
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # English -> Chinese: 4 subjects x 3 verbs x 5 drinks = 60 short pairs, 18 distinct characters.

@@ -13,8 +13,6 @@ from core.model import build_model
 from core.train import start_run
 from core.trainer import Trainer, clip_gradients
 
-pytestmark = pytest.mark.usefixtures("fused_gru_settled")   # it trains: one kernel from its first step (conftest)
-
 VOCAB = Vocab([[str(i) for i in range(12)]], reserved_tokens=["<pad>", "<bos>", "<eos>"])
 
 

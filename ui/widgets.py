@@ -15,7 +15,6 @@ from typing import TypeVar
 
 import streamlit as st
 
-from core import fast
 from core.book_weights import origin_text
 from core.checkpoint import Checkpoint, checkpoint_dir
 from core.config import CONTEXTS
@@ -129,7 +128,6 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     st.set_page_config(page_title=f"{_(title)} · seq2seq playground", page_icon=icon, layout="wide")
     server.check_settings()
     one_thread_per_job()
-    fast.load_in_background()    # once per server; the first run need not wait for it
     with st.sidebar:
         i18n.picker()
         _navigation()

@@ -27,7 +27,6 @@ from ..sources import prepare_data
 from ..trainer import Trainer
 
 CORPUS = DataConfig(source="corpus", num_examples=1500, num_test=200)
-KERNEL_WAIT_SECONDS = 30.0       # the fused GRU is built once per machine (~10 s); then nn.GRU runs
 NO_CLIP = 1e6                      # clip_theta high enough that _step never rescales these gradients
 CPU = torch.device("cpu")
 
@@ -87,14 +86,15 @@ def gradients(net: EncoderDecoder, batch, data: NMTData, micro_batches: int = 1,
               reduction: str = "sum") -> dict[str, torch.Tensor]:
     """The gradient `Trainer._step` leaves in `net` (clipping off), copied per parameter."""
     config = TrainConfig(accumulation_steps=micro_batches, reduction=reduction, clip_theta=NO_CLIP)
-    Trainer(net, [], data.tgt_vocab, config, CPU)._step(batch)
+    Trainer(net, [], data.tgt_vocab, config, CPU, fused=True)._step(batch)
     return {name: p.grad.detach().clone() for name, p in net.named_parameters() if p.grad is not None}
 
 
 def step_size(net: EncoderDecoder, batch, data: NMTData, reduction: str, optimizer: str, lr: float) -> float:
     """||θ_after - θ_before|| of one optimizer step on a copy of `net` (Adam: the trainer's own)."""
     net = copy.deepcopy(net)
-    trainer = Trainer(net, [], data.tgt_vocab, TrainConfig(lr=lr, reduction=reduction, clip_theta=NO_CLIP), CPU)
+    trainer = Trainer(net, [], data.tgt_vocab, TrainConfig(lr=lr, reduction=reduction, clip_theta=NO_CLIP), CPU,
+                      fused=True)
     if optimizer == "sgd":
         trainer.optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     before = [p.detach().clone() for p in net.parameters()]
@@ -164,7 +164,7 @@ class TimeForMemory:
     micro_bytes: int                 # for one micro-batch: the most kept at once when accumulating
     batch_seconds: float             # one optimizer step's forward/backward, whole batch (median)
     accumulated_seconds: float       # the same step as num_micro accumulated micro-batches (median)
-    kernel: str = ""                 # what ran the GRU (fast.status())
+    kernel: str = ""                 # what ran the GRU (fast.status_text(): a Text, shown translated)
 
     @property
     def memory_ratio(self) -> float:
@@ -190,11 +190,11 @@ def time_for_memory(batch_size: int = 64, micro_batch: int = 16, seed: int = 0, 
     """Both halves of the trade on one real batch, measured on the same computation the
     trainer runs: activation bytes and step time, whole batch against accumulated micro-batches."""
     num_micro, data, batch, net = _setup(batch_size, micro_batch, seed, data_config, model_config)
-    fast.load(timeout=KERNEL_WAIT_SECONDS)      # one kernel for every number below
     micro = tuple(t[:micro_batch].clone() for t in batch)     # its own storage, not a view of the batch
-    trainers = {n: Trainer(net, [], data.tgt_vocab, TrainConfig(accumulation_steps=n, clip_theta=NO_CLIP), CPU)
-                for n in (1, num_micro)}
+    # the trainer's own kernel, chosen before the first step: one kernel for every number below
+    trainers = {n: Trainer(net, [], data.tgt_vocab, TrainConfig(accumulation_steps=n, clip_theta=NO_CLIP), CPU,
+                           fused=True) for n in (1, num_micro)}
     batch_bytes, micro_bytes = saved_activation_bytes(trainers[1], batch), saved_activation_bytes(trainers[1], micro)
     return TimeForMemory(batch_size, micro_batch, batch_bytes, micro_bytes,
                          _median_seconds(lambda: trainers[1]._step(batch), repeats),
-                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats), fast.status())
+                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats), fast.status_text())

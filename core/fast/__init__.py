@@ -1,8 +1,9 @@
 """The speed path, kept out of the chapter's reading path: a fused GRU recurrence for CPU training.
 
-The model is written as the book writes it (`self.rnn(X)`); the trainer calls `install(net)`
-once, which makes the model's GRUs run the fused recurrence while they train on the CPU.
+The model is written as the book writes it (`self.rnn(X)`); a run trained with the trainer's
+`fused=True` calls `fuse(net)` once, which puts a FusedGRU (the same parameters) in place of
+each of the model's GRUs, after loading the kernel: one kernel from the run's first step.
 """
-from .fused_gru import FusedGRU, install, load, load_in_background, status, uninstall
+from .fused_gru import BUILD_WAIT_SECONDS, FusedGRU, fuse, load, status, status_text, usable
 
-__all__ = ["FusedGRU", "install", "load", "load_in_background", "status", "uninstall"]
+__all__ = ["BUILD_WAIT_SECONDS", "FusedGRU", "fuse", "load", "status", "status_text", "usable"]

@@ -8,10 +8,14 @@ gradients are one product over all steps. The input projections, the dropout bet
 layers and the layer stack stay here, as `nn.GRU` does them, so the parameters, the random
 numbers drawn and the result are `nn.GRU`'s (equal up to float rounding; tests pin this).
 
-The extension is compiled once per machine on first use (about 10 s; cached by torch under
-`TORCH_EXTENSIONS_DIR`), on a background thread: training runs `nn.GRU` until it is ready.
-Where it cannot be built or does not apply (no compiler, CUDA, LSTM, float64, evaluation)
-`nn.GRU` runs instead, so nothing depends on it. `SEQ2SEQ_FUSED_GRU=0` turns it off.
+It is an explicit choice where a run is trained: `fuse(net)` (the trainer's `fused=True`) loads
+the extension first, waiting for it (compiled once per machine, about 10 s; cached by torch
+under `TORCH_EXTENSIONS_DIR`), then puts a `FusedGRU` holding the same parameters in place of
+each `nn.GRU`. A run therefore uses one kernel from its first step to its last: never a switch
+at whatever step a build happens to end. The app builds it at start-up (`serve.py`, the
+workers' preload), so no page waits. Where it cannot be built or does not apply (no compiler,
+CUDA, LSTM, float64, evaluation) `nn.GRU` runs instead, so nothing depends on it; the book's
+`train_seq2seq` keeps the learner's `nn.GRU`. `SEQ2SEQ_FUSED_GRU=0` turns it off.
 """
 from __future__ import annotations
 
@@ -28,14 +32,17 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.modules import module as _module_globals  # the global forward hooks
 
-from ..i18n import translator
+from ..i18n import Text, text_in
 
 SOURCE = Path(__file__).with_name("csrc") / "fused_gru.cpp"
 ENV_SWITCH = "SEQ2SEQ_FUSED_GRU"
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
-# "ready" is set when the one build attempt has ended, whichever way.
-_state: dict = {"loaded": False, "error": None, "started": False, "ready": threading.Event()}
+# "ready" is set when the one build attempt has ended, whichever way; "gave_up" when a `load`
+# stopped waiting for it: this process then keeps nn.GRU even if the build ends later, so
+# which kernel a step runs never depends on when a build finished.
+_state: dict = {"loaded": False, "error": None, "started": False, "ready": threading.Event(), "gave_up": False}
+BUILD_WAIT_SECONDS = 120.0    # the first build takes ~10 s; past this, nn.GRU runs
 
 
 def _compile_flags() -> list[str]:
@@ -120,8 +127,7 @@ def _load_prebuilt(build_dir: Path, name: str) -> bool:
 
 
 def load_in_background() -> None:
-    """Start the build (once per process) without waiting for it: nn.GRU runs until it is
-    ready, and a training run switches to it at its next step."""
+    """Start the build (once per process) without waiting for it; `load` waits for it."""
     if not enabled():
         return
     with _lock:
@@ -141,21 +147,34 @@ def load(timeout: float | None = None) -> bool:
     if not enabled():
         return False
     load_in_background()
-    _state["ready"].wait(timeout)
-    return _state["loaded"]
+    if not _state["ready"].wait(timeout) and not _state["loaded"]:
+        _state["gave_up"] = True
+    return usable()
+
+
+def usable() -> bool:
+    """Loaded, and this process did not give up waiting for it (then it keeps nn.GRU)."""
+    return bool(_state["loaded"]) and not _state.get("gave_up", False) and enabled()
 
 
 def status(lang: str = "en") -> str:
     """What training on the CPU runs, in a few words for the UI (in the reader's language)."""
-    _ = translator(lang)
+    return text_in(status_text(), lang)
+
+
+def status_text() -> Text:
+    """The same as a `Text`: kept with a measurement (the Accumulation view's), it is shown in
+    the language of whoever reads it later, not in the one it was measured in."""
     if not enabled():
-        return _("nn.GRU: the fused GRU kernel is off ({switch}=0)").format(switch=ENV_SWITCH)
-    if _state["loaded"]:
-        return _("fused GRU kernel")
+        return Text("nn.GRU: the fused GRU kernel is off ({switch}=0)", switch=ENV_SWITCH)
+    if usable():
+        return Text("fused GRU kernel")
+    if _state.get("gave_up") and _state["loaded"]:   # built after this process stopped waiting
+        return Text("nn.GRU: the fused GRU kernel is unavailable, {reason}", reason="built too late")
     if _state["error"]:
         reason = _state["error"].splitlines()[0][:160]
-        return _("nn.GRU: the fused GRU kernel is unavailable, {reason}").format(reason=reason)
-    return _("nn.GRU while the fused GRU kernel builds")
+        return Text("nn.GRU: the fused GRU kernel is unavailable, {reason}", reason=reason)
+    return Text("nn.GRU while the fused GRU kernel builds")
 
 
 class _Recurrence(torch.autograd.Function):
@@ -183,7 +202,7 @@ def applies(rnn: nn.Module, X: torch.Tensor) -> TypeGuard[nn.GRU]:
             and isinstance(X, torch.Tensor) and X.dim() == 3 and X.device.type == "cpu"
             and X.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
             and rnn.weight_hh_l0.device.type == "cpu" and rnn.bias and not rnn.bidirectional
-            and not rnn.batch_first and _state["loaded"] and enabled())
+            and not rnn.batch_first and usable())
 
 
 def _has_forward_hooks(module: nn.Module) -> bool:
@@ -221,7 +240,7 @@ class FusedGRU(nn.GRU):
     """An `nn.GRU` whose training forward runs the fused recurrence where it applies.
 
     Same parameters, names and state_dict as nn.GRU; evaluation, hooks, CUDA and float64 run
-    nn.GRU's own forward. `install` turns a model's GRUs into this class in place.
+    nn.GRU's own forward. `fuse` puts one in place of each nn.GRU of a model.
     """
 
     def forward(self, X, hx=None):
@@ -229,21 +248,27 @@ class FusedGRU(nn.GRU):
             return gru_layers(self, X, hx)
         return super().forward(X, hx)
 
+    @classmethod
+    def holding(cls, gru: nn.GRU) -> FusedGRU:
+        """A FusedGRU holding `gru`'s own Parameter objects (optimizer state, checkpoints and
+        names carry over). Made on the meta device, so its own initialisation draws no random
+        numbers; every parameter is then `gru`'s."""
+        fused = cls(gru.input_size, gru.hidden_size, num_layers=gru.num_layers, bias=gru.bias,
+                    batch_first=gru.batch_first, dropout=gru.dropout, bidirectional=gru.bidirectional,
+                    device="meta", dtype=gru.weight_hh_l0.dtype)
+        for name in gru._flat_weights_names:
+            setattr(fused, name, gru.get_parameter(name))   # RNNBase.__setattr__ keeps _flat_weights in step
+        return fused.train(gru.training)
 
-def install(net: nn.Module) -> nn.Module:
-    """Every plain `nn.GRU` in `net` becomes a `FusedGRU` (the same object and parameters, so
-    optimizers and checkpoints are unaffected); starts the kernel's build if it is not built."""
-    load_in_background()
-    for module in net.modules():
-        if type(module) is nn.GRU:
-            module.__class__ = FusedGRU
-    return net
 
-
-def uninstall(net: nn.Module) -> nn.Module:
-    """Undo `install`: every FusedGRU of `net` is a plain nn.GRU again."""
-    # typed as Modules: narrowed to FusedGRU, the type checker would not let their class become nn.GRU
-    fused: list[nn.Module] = [m for m in net.modules() if type(m) is FusedGRU]
-    for module in fused:
-        module.__class__ = nn.GRU
-    return net
+def fuse(net: nn.Module, timeout: float | None = BUILD_WAIT_SECONDS) -> bool:
+    """Put a FusedGRU holding the same parameters in place of every plain `nn.GRU` of `net`,
+    once the kernel is loaded (built now if need be, waiting at most `timeout` seconds).
+    False, and `net` left as it is, where the kernel cannot be loaded (or is switched off)."""
+    if not load(timeout):
+        return False
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.GRU:
+                setattr(parent, name, FusedGRU.holding(child))
+    return True

@@ -9,6 +9,4 @@ from .. import fast, train  # noqa: F401  (imported for the workers)
 from ..exercises import experiments  # noqa: F401
 from . import jobs  # noqa: F401
 
-KERNEL_WAIT_SECONDS = 120.0
-
-fast.load(timeout=KERNEL_WAIT_SECONDS)
+fast.load(timeout=fast.BUILD_WAIT_SECONDS)   # before any run: its trainer then finds it loaded
