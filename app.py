@@ -8,7 +8,7 @@ from core.sources import CORPUS_PATH
 from ui import book_import, i18n, models
 from ui.glossary import glossary_expander
 from ui.i18n import N_, _
-from ui.widgets import NAV, PAGES, checkpoint_facts, md_escape, no_checkpoint, start_page
+from ui.widgets import NAV, PAGES, checkpoint_facts, link_params, md_escape, no_checkpoint, start_page
 
 BLURBS = {   # what each view shows (translated where shown: the reader's language is known only then)
     "model": N_("the encoder–decoder itself: every tensor's shape, the context vector, "
@@ -33,7 +33,7 @@ st.markdown(_(
 for page, label, icon in NAV:
     if page in BLURBS:
         link, text = st.columns([1, 4], vertical_alignment="center")
-        link.page_link(PAGES[page], label=_(label), icon=icon, query_params=i18n.link_params())
+        link.page_link(PAGES[page], label=_(label), icon=icon, query_params=link_params())
         text.markdown(_(BLURBS[page]))
 
 st.divider()

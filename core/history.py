@@ -6,6 +6,7 @@ them. `History` is what checkpoints keep and the views plot.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 
@@ -92,3 +93,32 @@ def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[fl
     if values and positions[-1] != len(values) - 1:
         positions.append(len(values) - 1)
     return [i + 1 for i in positions], [values[i] for i in positions]
+
+
+# -- how long a run still trains ----------------------------------------------------------------
+RECENT_EPOCHS = 3     # the epochs an estimate of the rate reads: recent enough to follow a change of load
+
+
+def recent_epoch_seconds(epoch_ends: Sequence[float], recent: int = RECENT_EPOCHS) -> float | None:
+    """Seconds per epoch lately: the mean length of the last `recent` epochs, from the times
+    (seconds into the run) at which this run's epochs ended. The first epoch also holds the
+    run's start-up (the first batches, the caches warming), so it counts only while it is the
+    only one; None before any epoch ended."""
+    if not epoch_ends:
+        return None
+    if len(epoch_ends) == 1:
+        return epoch_ends[0]
+    span = min(recent, len(epoch_ends) - 1)
+    return (epoch_ends[-1] - epoch_ends[-1 - span]) / span
+
+
+def seconds_left(epoch_ends: Sequence[float], epochs_left: int, now: float,
+                 recent: int = RECENT_EPOCHS) -> float | None:
+    """Seconds until a run's last epoch ends, at `now` seconds into the run: the epochs not yet
+    ended at the recent rate, less the part of the current one already behind (at most one
+    epoch's worth, should this one run long). None before any epoch ended."""
+    per_epoch = recent_epoch_seconds(epoch_ends, recent)
+    if per_epoch is None:
+        return None
+    into_current = min(max(now - epoch_ends[-1], 0.0), per_epoch)
+    return max(per_epoch * max(epochs_left, 0) - into_current, 0.0)

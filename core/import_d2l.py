@@ -40,7 +40,8 @@ def import_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="?", help="the state_dict file (torch.save(net.state_dict(), ...))")
     p.add_argument("--api", default=API, help=f"the book's code that trained it: {' or '.join(APIS)}")
     p.add_argument("--out", required=True, help="checkpoint name (under checkpoints/), or with --export a file stem")
-    p.add_argument("--data", default="fra-eng", help="fra-eng (the book's file) or a fra.txt / zip PATH")
+    p.add_argument("--data", default="fra-eng", help="fra-eng (the book's file: $FRA_ENG_PATH, the cache or a download) "
+                   "or a fra.txt / zip PATH (offline: the notebook's fra-eng.zip)")
     p.add_argument("--num-examples", type=int, default=BOOK_NUM_EXAMPLES, help="0.17.6's load_data_nmt")
     p.add_argument("--num-train", type=int, default=NUM_TRAIN_10, help="1.0's MTFraEng")
     p.add_argument("--num-val", type=int, default=NUM_VAL_10, help="1.0's MTFraEng")

@@ -125,6 +125,9 @@ TRAIN_FIELDS = (
 )
 DECODE_FIELDS = (Field("src", "text"), Field("ref", "text"))
 BLEU_FIELDS = (Field("pred", "text"), Field("ref", "text"), _int("k", 1, 6))
+# The sidebar's "Decoder context at inference", on every page and in every sidebar link. Not
+# "context": that is the Train form's own field (the rule a new run trains with).
+CONTEXT_RULE_FIELD = Field("inference_context", "choice", choices=CONTEXTS)
 
 
 def read_setup(params: Mapping[str, str], fields: tuple[Field, ...],

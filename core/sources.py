@@ -77,8 +77,15 @@ def download_fra_eng(directory: Path | None = None) -> Path:
     target = directory / "fra-eng.zip"
     if target.is_file() and _sha1(target.read_bytes()) == FRA_ENG_SHA1:
         return target
-    with urllib.request.urlopen(FRA_ENG_URL, timeout=60) as response:
-        raw = response.read()
+    try:
+        with urllib.request.urlopen(FRA_ENG_URL, timeout=60) as response:
+            raw = response.read()
+    except OSError as err:          # URLError, a timeout, DNS: most often no network
+        raise DownloadError(Text(
+            "could not download the book's data file {file} from {url} ({reason}): no network? Download "
+            "{file} where there is one and give its path: --data PATH on a command line "
+            "(python -m core.import_d2l, python -m core.train), or FRA_ENG_PATH for the app",
+            file="fra-eng.zip", url=FRA_ENG_URL, reason=_reason(err))) from None
     if _sha1(raw) != FRA_ENG_SHA1:
         raise DataError(Text("{url}: checksum mismatch, download refused", url=FRA_ENG_URL))
     directory.mkdir(parents=True, exist_ok=True)
@@ -86,6 +93,16 @@ def download_fra_eng(directory: Path | None = None) -> Path:
     partial.write_bytes(raw)
     os.replace(partial, target)
     return target
+
+
+class DownloadError(OSError):
+    """The book's file could not be downloaded; the message names the file and what to do instead."""
+
+
+def _reason(err: OSError) -> str:
+    """What urllib says went wrong, without its `<urlopen error …>` wrapping."""
+    reason = getattr(err, "reason", None)
+    return str(reason if reason is not None else err)
 
 
 def _sha1(raw: bytes) -> str:

@@ -59,7 +59,7 @@ class TrainingRun:
             on_event = SampleTranslations(self.trainer.net, sample_pairs(self.data_config, self.data),
                                           self.data.src_vocab, self.data.tgt_vocab, self.data_config.num_steps,
                                           sample_every, self.trainer.history, on_event,
-                                          tokenizer=self.data_config.tokenizer)
+                                          tokenizer=self.data_config.tokenizer, train_targets=self.data.train.target)
         self.result = self.trainer.run(on_event, stop)
         return self.result
 

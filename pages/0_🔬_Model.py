@@ -11,6 +11,7 @@ from core.exercises.anatomy import (
     trace_forward,
 )
 from core.exercises.context import context_vectors, decoder_trajectory
+from core.exercises.diagram import diagram_of
 from core.model import count_parameters
 from core.sources import example_pair, pairs_to_show
 from ui import charts, models, state
@@ -37,7 +38,7 @@ state.propose("model.batch", owner, {state.MODEL_N: min(4, len(pairs)), state.MO
 n, t = view.batch_inputs(num_steps, len(pairs))
 X, X_valid_len, dec_X = teacher_forced_batch(pairs[:n], ckpt.src_vocab, ckpt.tgt_vocab, t)
 trace = trace_forward(net, X, X_valid_len, dec_X)
-view.show_trace(trace, [s for s, _t in pairs[:n]])
+view.show_trace(trace, diagram_of(trace), [s for s, _t in pairs[:n]])
 st.subheader(_("Parameters per layer"))
 view.show_parameters(parameter_table(net), count_parameters(net))
 st.divider()

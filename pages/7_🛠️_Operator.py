@@ -10,6 +10,6 @@ from ui.widgets import start_page
 start_page("Operator", "🛠️", job_badge=False)
 st.title(_("🛠️ Operator"))
 if view.unlocked():
-    st.caption(_("Every run on this server, whichever tab started it. Refreshed when you press a button or reload."))
+    view.refresh_line()
     view.load_panel()
     view.jobs_panel()

@@ -8,7 +8,7 @@ import torch
 
 from core.config import ModelConfig
 from core.data import Vocab
-from core.exercises import anatomy, context
+from core.exercises import anatomy, context, diagram
 from core.exercises.accumulation import saved_activation_bytes, time_for_memory
 from core.model import build_model
 
@@ -163,3 +163,86 @@ def test_accumulating_four_micro_batches_keeps_a_quarter_of_the_activations():
                              model_config=ModelConfig(embed_size=8, num_hiddens=8, dropout=0.0))
     assert report.micro_bytes < report.batch_bytes and report.memory_ratio > 2.5
     assert report.batch_seconds > 0 and report.accumulated_seconds > 0
+
+
+# -- the diagram: encoder and decoder side by side (issue 25, item 4) ----------------------------
+DIAGRAMS = {**CONFIGS, "lstm-bridge": ModelConfig(embed_size=6, num_hiddens=8, dec_num_hiddens=12,
+                                                  dec_num_layers=1, cell="lstm")}
+
+
+def drawn(name: str) -> tuple[anatomy.ForwardTrace, diagram.Diagram]:
+    trace = anatomy.trace_forward(build_model(DIAGRAMS[name], 13, 17), *batch())
+    return trace, diagram.diagram_of(trace)
+
+
+def test_the_trace_holds_the_teacher_forced_target_inputs():
+    X, valid, dec_X = batch()
+    trace = anatomy.trace_forward(build_model(CONFIGS["gru"], 13, 17), X, valid, dec_X)
+    assert trace.get("target").letters == ("N", "T") and torch.equal(trace.get("target").values, dec_X.float())
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_diagram_puts_the_encoder_and_the_decoder_side_by_side(name):
+    trace, d = drawn(name)
+    assert [n.key for n in d.column(diagram.ENCODER)] == ["encoder.source", "encoder.embedding", "encoder.rnn",
+                                                          "encoder.state"]
+    assert [n.key for n in d.column(diagram.DECODER)] == ["decoder.target", "decoder.embedding", "decoder.concat",
+                                                          "decoder.rnn", "decoder.dense", "decoder.logits"]
+    # the decoder's concatenation is level with the encoder's final state, which feeds it across
+    assert d.node("decoder.concat").row == d.node("encoder.state").row
+    keys = {n.key for n in d.nodes}
+    for e in d.edges:
+        assert {e.source, e.target} <= keys, e
+        assert e.shape == anatomy.letters_to_shape(e.letters, trace.sizes), e
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_encoders_final_state_of_all_layers_becomes_the_decoders_initial_state(name):
+    trace, d = drawn(name)
+    path = d.edges_of(diagram.INITIAL_STATE)
+    bridged = "bridge" in name
+    assert [(e.source, e.target) for e in path] == (
+        [("encoder.state", "bridge"), ("bridge", "decoder.rnn")] if bridged else [("encoder.state", "decoder.rnn")])
+    assert path[0].letters == ("L", "N", "H") and path[0].shape == (2, 3, 8)      # all L = 2 layers
+    assert path[-1].shape == ((1, 3, 12) if bridged else (2, 3, 8))               # (L', N, H') after a bridge
+    assert all(e.pair == ("lstm" in name) for e in path)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "bridge", "lstm-bridge"])
+def test_the_context_enters_the_concatenation_at_every_decoder_step(name):
+    trace, d = drawn(name)
+    [context] = d.edges_of(diagram.CONTEXT)
+    assert (context.source, context.target) == ("bridge" if "bridge" in name else "encoder.state", "decoder.concat")
+    assert context.every_step and context.letters == ("N", "H'" if "bridge" in name else "H")
+    assert context.shape == trace.get("context").shape == (3, 12 if "bridge" in name else 8)
+    assert not d.edges_of(diagram.ATTENTION) and "attention" not in {n.key for n in d.nodes}
+
+
+@pytest.mark.parametrize("name", ["attention", "lstm-attention"])
+def test_an_attention_decoder_attends_over_all_encoder_outputs_instead_of_a_fixed_context(name):
+    trace, d = drawn(name)
+    assert not d.edges_of(diagram.CONTEXT)
+    attended = {(e.source, e.target): e for e in d.edges_of(diagram.ATTENTION)}
+    assert set(attended) == {("encoder.rnn", "attention"), ("decoder.rnn", "attention"),
+                             ("attention", "decoder.concat")}
+    assert attended["encoder.rnn", "attention"].letters == ("N", "T", "H")          # every encoder step
+    assert attended["encoder.rnn", "attention"].shape == (3, 5, 8)
+    assert attended["attention", "decoder.concat"].every_step
+    assert d.node("attention").column == diagram.BETWEEN
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_bridge_node_is_drawn_only_for_a_model_with_a_bridge(name):
+    _, d = drawn(name)
+    assert ("bridge" in {n.key for n in d.nodes}) == ("bridge" in name)
+
+
+def test_an_lstms_state_edges_carry_the_h_c_pair_and_its_context_comes_from_h():
+    _, d = drawn("lstm")
+    [state] = d.edges_of(diagram.INITIAL_STATE)
+    assert state.shape_text == "(h, c): 2 × (L, N, H) = 2 × (2, 3, 8)"
+    assert "(h, c)" in d.node("encoder.state").label
+    [context] = d.edges_of(diagram.CONTEXT)
+    assert not context.pair and "of h" in context.label
+    _, gru = drawn("gru")
+    assert gru.edges_of(diagram.INITIAL_STATE)[0].shape_text == "(L, N, H) = (2, 3, 8)"

@@ -259,3 +259,28 @@ def test_the_wrong_api_for_the_keys_is_named(trained10, trained, fra_eng_text):
         import_state_dict(trained["raw"], "x.params", data_text=fra_eng_text, api="1.0")
     with pytest.raises(CheckpointError, match=r"num_train=256.*has \d+ tokens"):
         import_state_dict(trained10["raw"], "x.params", data_text=fra_eng_text, api="1.0", num_train=256)
+
+
+def test_the_command_line_offline_names_the_books_file_and_data_path_instead_of_a_urlopen_error(
+        tmp_path, monkeypatch, capsys):
+    """Without --data and without a network, the download's failure says what to do, not `<urlopen error …>`."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from core import import_d2l
+    from core.config import ModelConfig
+    from core.model import build_model
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.delenv("FRA_ENG_PATH", raising=False)
+    monkeypatch.setenv("SEQ2SEQ_CACHE", str(tmp_path / "cache"))       # nothing downloaded before
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    params = tmp_path / "seq2seq.params"
+    torch.save(build_model(ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), 12, 12).state_dict(), params)
+    assert import_d2l.main([str(params), "--out", "offline"]) == 2
+    said = capsys.readouterr().err
+    assert "fra-eng.zip" in said and "--data PATH" in said and "no network" in said, said
+    assert "urlopen error" not in said and "Name or service not known" in said

@@ -25,7 +25,7 @@ def experiment(key: str, base: ex.BaseSetup = TINY) -> ex.Experiment:
 
 def fake(label, value, loss, bleu, heldout=0.5, params=1000, seconds=1.0) -> ex.VariantResult:
     return ex.VariantResult(label, value, "finished", loss, [loss + 0.2, loss], heldout, bleu,
-                            [], params, seconds, 0.25)
+                            [], params, 3 * seconds, 0.25, seconds)     # wall seconds: the load's, never shown
 
 
 # -- experiments as data -----------------------------------------------------------------------
@@ -130,6 +130,35 @@ def test_a_job_trains_in_the_background_and_caches_its_result(checkpoint_dir):
     assert ex.load_cached(experiment("bridge")) == job.result
 
 
+def test_a_variants_cost_is_its_training_threads_cpu_seconds_with_one_intra_op_thread():
+    threads_while_training: set[int] = set()
+    torch.set_num_threads(2)
+    try:
+        result = ex.run_variant(experiment("cell").variants[0],
+                                lambda event: threads_while_training.add(torch.get_num_threads()))
+        assert torch.get_num_threads() == 2                       # given back after the run
+    finally:
+        torch.set_num_threads(1)
+    assert threads_while_training == {1} and result.cpu_seconds > 0
+
+
+def test_the_base_setup_is_trained_once_and_reused_by_every_exercise_that_holds_it(monkeypatch):
+    trained_variants = []
+    run_variant = ex.run_variant
+
+    def counting(variant, *args, **kwargs):
+        trained_variants.append(variant.label)
+        return run_variant(variant, *args, **kwargs)
+    monkeypatch.setattr(ex, "run_variant", counting)
+    trained: dict = {}
+    mask = ex.run_experiment(experiment("mask"), trained=trained)
+    cell = ex.run_experiment(experiment("cell"), trained=trained)
+    assert trained_variants == ["masked (book)", "unmasked", "LSTM"]      # "GRU (book)" is the masked run
+    masked, gru = mask.variants[0], cell.variants[0]
+    assert (gru.label, gru.value) == ("GRU (book)", "gru")
+    assert replace(gru, label=masked.label, value=masked.value) == masked  # one run, one cost
+
+
 @pytest.mark.parametrize("key, variants, expect", [
     ("hyperparameters", [fake("hidden 32", 32, 0.30, 10.0), fake("hidden 64", 64, 0.10, 16.5),
                          fake("hidden 128", 128, 0.05, 11.0)], ["0.050 (hidden 128)", "16.5 (hidden 64)", "memorisation"]),
@@ -144,7 +173,8 @@ def test_a_job_trains_in_the_background_and_caches_its_result(checkpoint_dir):
                          fake("ratio 0.5", 0.5, 0.15, 11.0, 0.60), fake("ratio 0", 0.0, 0.40, 2.0, 0.90)],
      ["0.75 → 15.0", "beats pure teacher forcing by 5.0", "reaches 2.0", "favours ratio 1 (0.400)"]),
     ("cell", [fake("GRU", "gru", 0.1, 12.0, params=3000, seconds=8.0),
-              fake("LSTM", "lstm", 0.09, 12.3, params=3900, seconds=10.5)], ["1.30×", "10.5 s", "interchangeable"]),
+              fake("LSTM", "lstm", 0.09, 12.3, params=3900, seconds=10.5)],
+     ["1.30×", "10.5 CPU seconds to train against 8.0 (the training thread's CPU time", "interchangeable"]),
     ("output_layer", [fake("dense", "dense", 0.1, 12.0, params=5000), fake("tied", "tied", 0.1, 12.2, params=4000),
                       fake("adaptive", "adaptive", 0.2, 7.0, params=4500)],
      ["-1,000", "-500", "Tying keeps", "costs 5.0 BLEU"]),
@@ -181,6 +211,30 @@ def test_each_exercise_ships_its_results_for_the_current_definitions():
             "`python scripts/make_experiment_results.py`")
         assert [v.label for v in result.variants] == [v.label for v in experiment.variants]
     assert len(list(ex.SHIPPED_DIR.glob("*.json"))) == len(ex.catalogue())     # no stale files
+
+
+def shipped_variants() -> list[tuple[ex.Variant, ex.VariantResult]]:
+    pairs = []
+    for e in ex.catalogue():
+        result = ex.read_result(ex.cache_path(e, ex.SHIPPED_DIR), e)
+        assert result is not None, f"{e.key}: run `python scripts/make_experiment_results.py`"
+        pairs += list(zip(e.variants, result.variants))
+    return pairs
+
+
+def test_the_shipped_costs_compare_one_base_run_and_bigger_models_never_look_much_cheaper():
+    base = ex.Variant("base", None, ex.BASE.data, ex.BASE.model, ex.BASE.train)
+    pairs = shipped_variants()
+    bases = [r for v, r in pairs if v.trains == base.trains]
+    assert len(bases) == 6                                       # every exercise starts from it
+    assert len({(r.cpu_seconds, r.final_loss, r.bleu) for r in bases}) == 1, "the base setup is one run"
+    cost, parameters = bases[0].cpu_seconds, bases[0].parameters
+    for variant, result in pairs:
+        assert result.cpu_seconds > 0, variant.label
+        if result.parameters >= 1.5 * parameters:
+            assert result.cpu_seconds >= 0.8 * cost, (
+                f"{variant.label}: {result.parameters:,} parameters at {result.cpu_seconds:.1f} CPU s, "
+                f"the base's {parameters:,} at {cost:.1f}")
 
 
 def test_a_first_visit_reads_the_shipped_result_without_training(checkpoint_dir, monkeypatch):

@@ -28,7 +28,7 @@ SAME_IN_BOTH = re.compile(r"^[\W\d_]*$|^(?:[\w.\-]*_[\w.\-]*|top-k|k|BLEU|chrF|G
 CORE_TERMS = {"encoder": ["编码器"], "decoder": ["解码器"], "context variable": ["上下文变量"],
               "hidden state": ["隐状态"], "embedding layer": ["嵌入层"], "token": ["词元"],
               "vocabulary": ["词表"], "valid length": ["有效长度"], "padding": ["填充"],
-              "mask": ["掩码", "遮蔽"], "teacher forcing": ["强制教学"], "greedy": ["贪心"],
+              "mask": ["遮蔽"], "teacher forcing": ["强制教学"], "greedy": ["贪心"],
               "beam search": ["束搜索"], "gradient clipping": ["梯度裁剪"], "accumulation": ["累加"],
               "perplexity": ["困惑度"], "attention weights": ["注意力权重"]}
 
@@ -267,3 +267,34 @@ def test_an_imported_checkpoints_origin_is_shown_in_chinese(origin):
     assert CJK.search(text_in(origin_text(origin), "zh")) and "imported" not in text_in(origin_text(origin), "zh")
     assert text_in(origin_text(origin, short=True), "zh").startswith("从 d2l")
     assert origin_text("trained somewhere else") == "trained somewhere else"
+
+
+# -- issue 25, item 9: what the Chinese pages still said in English, and 掩码 beside 遮蔽 --------
+LEFTOVER = re.compile(r"\bcorpus\b|Playground|GRU kernel|\bNone\b|掩码")
+
+
+def drawn_in_chinese(page: str) -> list[str]:
+    """Every text the page shows a reader (code spans left out), its select options and its formulas."""
+    at = open_in(page, "zh")
+    options = [str(o) for kind in ("selectbox", "radio") for w in at.get(kind) for o in (w.options or [])]
+    return [re.sub(r"`[^`]*`", "", t.replace("\\", "")) for t in shown_texts(at) + options] + [f.value for f in at.latex]
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py", "pages/6_➕_Accumulation.py"])
+def test_the_chinese_pages_leave_no_english_corpus_playground_kernel_or_formula_word(app_dir, page):
+    texts = drawn_in_chinese(page)
+    assert [t for t in texts if LEFTOVER.search(t)] == []
+    assert not any(r"\text{plain}" in t for t in texts)
+    if page == "app.py":                                      # the sidebar's model line and Home's facts
+        assert any("数据：内置语料" in t for t in texts), texts
+    if page == "pages/2_🎭_Masking.py":
+        assert any(r"\text{未遮蔽}" in t for t in texts)
+    if page == "pages/6_➕_Accumulation.py":
+        assert any("GRU 内核" in t for t in texts)
+
+
+def test_the_chinese_catalog_says_遮蔽_for_mask_as_the_editions_chapter_does():
+    assert {t.english: t.chinese for t in glossary()}["mask"] == "遮蔽"
+    assert [(m, zh) for m, zh in messages("zh").items() if "掩码" in zh] == []
+    masked = {m: zh for m, zh in messages("zh").items() if re.search(r"\bmask", m.lower()) and "`" not in m}
+    assert masked and all("遮蔽" in zh for zh in masked.values()), masked

@@ -31,6 +31,14 @@ def start(at: AppTest) -> AppTest:
     return no_exception(next(b for b in at.button if b.label == "▶️ Start training").click().run())
 
 
+
+@pytest.mark.trains
+@pytest.mark.process
+def test_the_finish_line_says_finished_once_with_the_epochs(app_dir):
+    at = finish(start(open_train(**{"keep.train.name": "once"})))
+    line = next(s.value for s in at.success if "once" in s.value)
+    assert line == "Run **once** finished (2 epochs)", line
+
 @pytest.mark.trains
 @pytest.mark.process
 def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_told(app_dir):
@@ -104,6 +112,19 @@ def test_an_upload_that_is_not_a_checkpoint_keeps_the_one_in_use_and_says_what_t
     assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value == before
     assert not any("is missing" in w.value for w in at.warning) and at.code       # Decode still works
 
+
+
+def test_a_text_file_uploaded_as_a_checkpoint_says_what_a_checkpoint_is_and_where_text_goes(with_default):
+    """Not Streamlit's own "text/plain files are not allowed": our refusal, naming the Train page."""
+    at = open_decode()
+    before = next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("pairs.txt", b"go .\tva !\n", "text/plain").run())
+    message = " ".join(e.value for e in at.sidebar.error)
+    assert "pairs.txt" in message and "not a checkpoint" in message and ".pt" in message, message
+    assert "Train page" in message and "training data" in message
+    assert next(s for s in at.sidebar.selectbox if s.label == "In use on every page").value == before
+    at = no_exception(at.sidebar.get("file_uploader")[0].upload("notes.docx", b"PK\x03\x04", "application/zip").run())
+    assert any("notes.docx is not a checkpoint" in e.value for e in at.sidebar.error)
 
 def open_decode(**state) -> AppTest:
     return open_page("pages/3_🔎_Decode.py", **state)
@@ -201,6 +222,17 @@ def test_the_books_weights_are_imported_from_the_sidebar_and_used_on_every_page(
     assert home.get("download_button")                                 # back to the book's code
 
 
+
+def test_an_import_confirms_what_was_imported_and_that_it_is_now_in_use(with_default, fra_eng_path,
+                                                                       fra_eng_text, monkeypatch):
+    monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
+    at = no_exception(upload_book_weights(fra_eng_text).sidebar.button(key="import.go").click().run())
+    said = " ".join(s.value for s in at.sidebar.success)
+    assert "seq2seq.params" in said and "seq2seq.pt" in said and "now in use" in said, said
+    assert "600 examples of fra-eng.zip" in said                       # what it was rebuilt from
+    at = no_exception(at.run())
+    assert not any("now in use" in s.value for s in at.sidebar.success)  # said once
+
 def test_an_import_with_the_wrong_settings_says_which_and_keeps_the_checkpoint_in_use(with_default, fra_eng_path,
                                                                                       fra_eng_text, monkeypatch):
     monkeypatch.setenv("FRA_ENG_PATH", str(fra_eng_path))
@@ -261,3 +293,14 @@ def test_any_checkpoints_context_rule_is_switched_in_the_sidebar_without_changin
     assert any("Decoding with the encoder rule" in c.value for c in at.sidebar.caption)
     from ui import models
     assert models.load(models.file_ref(tmp_path / "book-rule.pt")).model.decoder.fixed_context is False
+
+
+def test_the_home_deep_link_opens_the_home_page_in_the_links_language(with_default):
+    """/Home (pages/8_🔁_Home.py) is the home page, as /Train is the Train view: not "page not found"."""
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at = no_exception(at.run())
+    at.switch_page("pages/8_🔁_Home.py")
+    at = no_exception(at.run())
+    assert at.title[0].value.endswith("seq2seq playground") and at.query_params["lang"] == "zh"
+    assert any(s.value.startswith("🧠 ") and "检查点" in s.value for s in at.subheader)   # Home's own, in Chinese

@@ -2,6 +2,7 @@
 the one `core.exercises` computes for the checkpoint in use."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.exercises.accumulation import time_for_memory
 from core.exercises.anatomy import parameter_table, teacher_forced_batch, trace_forward
 from core.exercises.context import context_vectors, nearest
+from core.exercises.diagram import ATTENTION, CONTEXT, INITIAL_STATE, diagram_of
 from core.metrics import bleu_breakdown
 from core.train import start_run
 from tests.apptest_helpers import no_exception, open_page
+from ui import state
 
 MODEL, MASKING, BLEU, ACCUMULATION = ("pages/0_🔬_Model.py", "pages/2_🎭_Masking.py", "pages/4_📏_BLEU.py",
                                       "pages/6_➕_Accumulation.py")
@@ -56,6 +59,42 @@ def test_the_shape_table_is_the_traced_forward_pass_for_the_chosen_n_and_t(tiny)
     assert shapes["shape"].tolist() == [t.shape_text for t in trace.tensors]
     assert shapes["letters"].tolist() == [t.letters_text for t in trace.tensors]
     assert "(3, 7)" in shapes["shape"].tolist()
+
+
+def drawn_edges(at: AppTest) -> dict[tuple[str, str], str]:
+    """The Model view's graphviz diagram: (from, to) -> that edge's DOT statement."""
+    [chart] = at.get("graphviz_chart")
+    edges = re.findall(r'^"([^"]+)" -> "([^"]+)" (.*)$', chart.proto.spec, re.MULTILINE)
+    return {(a, b): rest for a, b, rest in edges}
+
+
+def test_the_diagram_hands_the_encoders_state_and_context_to_the_decoder(tiny):
+    at = open_page(MODEL, **{"keep.model.n": 3, "keep.model.t": 7})
+    X, valid, dec_X = teacher_forced_batch(tiny.test_pairs[:3], tiny.src_vocab, tiny.tgt_vocab, 7)
+    diagram = diagram_of(trace_forward(tiny.model, X, valid, dec_X))
+    drawn = drawn_edges(at)
+    # (a) the encoder's final state, all its layers, starts the decoder's RNN, its shape on the edge
+    [state] = diagram.edges_of(INITIAL_STATE)
+    assert state.shape_text in drawn["encoder.state", "decoder.rnn"]
+    assert state.letters == ("L", "N", "H") and "(2, 3, 12)" in drawn["encoder.state", "decoder.rnn"]
+    assert ("(h, c)" in drawn["encoder.state", "decoder.rnn"]) == (tiny.model_config.cell == "lstm")
+    if tiny.model_config.decoder == "attention":      # (b) no fixed c: the decoder attends over all outputs
+        assert ("encoder.state", "decoder.concat") not in drawn
+        for e in diagram.edges_of(ATTENTION):
+            assert e.shape_text in drawn[e.source, e.target]
+        assert "(N, T, H) = (3, 7, 12)" in drawn["encoder.rnn", "attention"]
+    else:                                              # (b) the context c enters every decoder step
+        [context] = diagram.edges_of(CONTEXT)
+        assert (context.source, context.target) == ("encoder.state", "decoder.concat")
+        assert "(N, H) = (3, 12)" in context.shape_text and context.shape_text in drawn["encoder.state", "decoder.concat"]
+    assert any("initial state" in c.value for c in at.caption)
+
+
+def test_the_diagram_is_labelled_in_the_readers_language(tiny):
+    at = open_page(MODEL, **{state.LANGUAGE: "zh"})
+    drawn = drawn_edges(at)
+    assert "初始状态" in drawn["encoder.state", "decoder.rnn"]
+    assert "cluster_encoder { label=\"编码器\"" in at.get("graphviz_chart")[0].proto.spec
 
 
 def test_parameter_counts_shown_add_up_to_the_models_total(tiny):

@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_helpers import rerun_until
-from tests.test_pages import HOME, TRAIN, no_exception, open_page, tiny_run_state
+from tests.test_pages import HOME, ROOT, TRAIN, no_exception, open_page, tiny_run_state
 
 OPERATOR = "pages/7_🛠️_Operator.py"
 TOKEN = "correct horse battery staple"
@@ -79,3 +79,33 @@ def test_the_right_token_lists_every_job_cancels_one_and_clears_the_queue(app_di
     wait_for_warning(second, "cancelled by this server's operator")
     assert any("No run is training or waiting" in i.value for i in operator_page(TOKEN).info)
     assert not (app_dir / "third-run.pt").exists() and (app_dir / "first-run.pt").exists()
+
+
+def test_the_token_is_kept_by_refresh_but_a_reload_asks_for_it_again_as_the_docs_say(app_dir, monkeypatch):
+    """docs/SERVING.md: kept in the tab's session (🔄 Refresh keeps it), never in the URL; a reload is a new session."""
+    monkeypatch.setenv("SEQ2SEQ_OPERATOR_TOKEN", TOKEN)
+    at = operator_page(TOKEN)
+    assert at.dataframe and "reloading the page asks for the operator token again" in " ".join(c.value for c in at.caption)
+    at = no_exception(at.button(key="operator.refresh").click().run())
+    assert at.dataframe and not at.text_input and TOKEN not in str(dict(at.query_params))
+    assert any("Enter the operator token" in i.value for i in operator_page().info)   # a reload
+    serving = (ROOT / "docs" / "SERVING.md").read_text(encoding="utf-8")
+    assert "kept for the browser session" not in serving and "a reload asks for it again" in serving
+
+
+def test_the_limits_table_shows_each_limit_in_force_never_none(app_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_OPERATOR_TOKEN", TOKEN)
+    for variable in ("SEQ2SEQ_MAX_EPOCHS", "SEQ2SEQ_MAX_QUEUE", "SEQ2SEQ_MAX_PARAMETERS"):
+        monkeypatch.delenv(variable, raising=False)
+    limits = operator_page(TOKEN).dataframe[0].value
+    shown = dict(zip(limits["variable"], limits["value"]))
+    assert shown["SEQ2SEQ_MAX_EPOCHS"] == "100,000 (default: the Epochs box's bound)"
+    assert shown["SEQ2SEQ_MAX_QUEUE"] == shown["SEQ2SEQ_MAX_PARAMETERS"] == "no limit"
+    assert not any(str(v) in ("None", "nan") for v in shown.values())
+    at = AppTest.from_file(str(ROOT / HOME), default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page(OPERATOR)
+    at = no_exception(no_exception(at.run()).text_input(key="operator.token_input").input(TOKEN).run())
+    values = " ".join(str(v) for v in at.dataframe[0].value.iloc[:, -1])
+    assert "100,000" in values and "不限" in values and "None" not in values and "no limit" not in values

@@ -47,3 +47,56 @@ def test_the_sample_rows_of_a_run_carry_whether_the_sentence_was_trained_on():
     assert [e.epoch for e in samples] == [1, 2]
     assert {row["seen"] for row in samples[-1].samples} == {True, False}
     assert run.trainer.history.samples[-1]["seen"] in (True, False)
+
+
+def test_unknown_words_names_the_references_words_outside_the_vocabulary_and_why():
+    from core.data import Vocab, count_corpus
+    from core.sampling import unknown_words, unknown_words_note
+    targets = [["je", "suis", "chez", "moi", "."], ["je", "suis", "."]]
+    vocab = Vocab(targets, min_freq=2, reserved_tokens=["<pad>", "<bos>", "<eos>"])
+    unknown = unknown_words("je suis chez toi .", vocab, count_corpus(targets))
+    assert unknown == {"chez": 1, "toi": 0}        # seen once (min_freq 2) / never seen
+    assert unknown_words("je suis .", vocab, count_corpus(targets)) == {}
+    assert unknown_words_note(unknown) == ["chez: below min_freq in this run's vocabulary (1× in its training targets)",
+                                           "toi: never seen in this run's training targets"]
+
+
+TINY_CORPUS_RUN = (DataConfig(num_examples=300, num_test=30, batch_size=32),
+                   ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=1))
+
+
+def test_a_sample_row_carries_its_references_words_the_run_cannot_translate(tmp_path):
+    from core.checkpoint import load_checkpoint, save_checkpoint
+    from core.data import count_corpus
+    from core.train import continue_run
+    run = start_run(*TINY_CORPUS_RUN)
+    run.train(sample_every=1)
+    rows = {row["src"]: row for row in run.trainer.history.samples}
+    assert rows["i'm home ."]["unknown"] == {"moi": 1}     # trained on, yet "moi" fell below min_freq 2
+    assert rows["he's calm ."]["unknown"] == {}
+    counts, vocab = count_corpus(run.data.train.target), run.data.tgt_vocab
+    for row in rows.values():
+        assert row["unknown"] == {w: counts[w] for w in row["ref"].split() if w not in vocab}
+    save_checkpoint(run.checkpoint(), tmp_path / "run.pt")
+    resumed = continue_run(load_checkpoint(tmp_path / "run.pt"), 1)     # vocabularies read back: no counts of their own
+    resumed.train(sample_every=1)
+    last = [row for row in resumed.trainer.history.samples if row["epoch"] == 2]
+    assert next(row for row in last if row["src"] == "i'm home .")["unknown"] == {"moi": 1}
+
+
+def _draw_samples(rows: list[dict]) -> None:
+    from core.service.jobs import JobSnapshot
+    from ui.views import train_live
+    train_live._samples(JobSnapshot("finished", "", 1, 1, 1, [1.0], [1.0], [1.0], [1.0], rows, 1.0, None, 1.0))
+
+
+def test_the_samples_table_says_which_reference_words_are_outside_the_vocabulary_and_why():
+    from streamlit.testing.v1 import AppTest
+    run = start_run(*TINY_CORPUS_RUN)
+    run.train(sample_every=1)
+    at = AppTest.from_function(_draw_samples, args=(run.trainer.history.samples,), default_timeout=60).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("src")
+    assert table.loc["i'm home .", "unknown"] == "moi: below min_freq in this run's vocabulary (1× in its training targets)"
+    assert table.loc["he's calm .", "unknown"] == ""
+    assert any("`<unk>` to the model" in c.value for c in at.caption)

@@ -120,3 +120,16 @@ def test_decode_and_bleu_take_their_sentences_from_the_link(app_dir):
     assert by_label(at.number_input, "k (n-gram orders)").value == 3
     at = open_with(BLEU, k="<script>")
     assert any("k:" in w.value for w in at.warning) and by_label(at.number_input, "k (n-gram orders)").value == 2
+
+
+def test_a_script_in_a_links_sentence_is_shown_as_plain_text_as_the_docs_say(app_dir):
+    """A sentence in a link is text: `<script>` stays the words it is, never run and never refused
+    (docs/SERVING.md said "refused with a message", which only a number or a choice is)."""
+    payload = "<script>alert(1)</script> i am cold ."
+    at = open_with(DECODE, src=payload)
+    assert by_label(at.text_input, "Source sentence").value == payload
+    assert not any("link had values" in w.value for w in at.warning)
+    drawn = [m.value for m in at.markdown] + [c.value for c in at.code]
+    assert not any("<script>" in text for text in drawn if not text.lstrip().startswith("`"))   # escaped or code
+    serving = (ROOT / "docs" / "SERVING.md").read_text(encoding="utf-8")
+    assert "or script value is refused" not in serving and "shown as plain text" in serving

@@ -25,6 +25,7 @@ from core.book_weights import (
     from_api_keys,
     import_state_dict,
     infer_sizes,
+    origin_text,
     read_state_dict,
     read_vocab_file,
 )
@@ -61,7 +62,9 @@ def offer(name: str, raw: bytes, found: tuple[str, str]) -> None:
 
 
 def import_form() -> None:
-    """Drawn in the sidebar while an uploaded state_dict waits for what it cannot tell."""
+    """Drawn in the sidebar while an uploaded state_dict waits for what it cannot tell; once it
+    is imported, says so (once)."""
+    _confirm_import()
     pending = state.get(state.PENDING_IMPORT)
     if pending is None:
         return
@@ -85,11 +88,25 @@ def import_form() -> None:
             return
         path = save_checkpoint(ckpt, _free_path(name))
         state.put(state.PENDING_IMPORT, None)
+        state.put(state.IMPORTED, (name, path.name, ckpt.origin))
         state.put(state.ACTIVE_CHECKPOINT, models.file_ref(path).key)
         st.rerun()
     if st.button(_("Cancel"), key="import.cancel"):
         state.put(state.PENDING_IMPORT, None)
         st.rerun()
+
+
+def _confirm_import() -> None:
+    """What the import just made and that it is in use now, shown on the run after it (once)."""
+    done = state.get(state.IMPORTED)
+    if done is None:
+        return
+    state.put(state.IMPORTED, None)
+    name, checkpoint, origin = done
+    from .widgets import md_escape  # here: ui.widgets imports this module
+    st.success(_("Imported **{file}** as the checkpoint **{checkpoint}** ({origin}); it is now in use on every "
+                 "page.").format(file=md_escape(name), checkpoint=md_escape(checkpoint),
+                                 origin=md_escape(i18n.said(origin_text(origin)))), icon="📥")
 
 
 def _rebuild_inputs(api: str) -> dict | None:

@@ -27,6 +27,7 @@ from core.config import DataConfig
 from core.data import NMTData
 from core.evaluate import EvalReport, evaluate_pairs
 from core.exercises.context import ContextMap, build_context_map
+from core.i18n import Text
 from core.sources import load_split, prepare_data
 
 from . import state
@@ -87,6 +88,26 @@ def _switched(key: str, _ckpt: Checkpoint, rule: str) -> Checkpoint:
     other.model.decoder.fixed_context = rule == "encoder"
     other.model_config = replace(other.model_config, context=rule)
     return other
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".params")   # .params is what the book's notebooks save
+DATA_SUFFIXES = (".txt", ".tsv", ".zip", ".csv")     # sentence pairs: the Train page's data
+
+
+def refused_by_name(name: str) -> Text | None:
+    """Why a file with this name is no checkpoint (said before reading it), or None. The sidebar's
+    uploader takes any file, so that a text file gets this instead of Streamlit's own bare
+    "text/plain files are not allowed"."""
+    suffix = Path(name).suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        return None
+    if suffix in DATA_SUFFIXES:
+        return Text("{file} is not a checkpoint but, by its name, data: a checkpoint is a model's weights, the "
+                    ".pt file a run on the Train page saves (or the book's .params). Sentence pairs in a text "
+                    "file (.txt, .tsv or fra-eng.zip) are training data: upload them on the Train page, under "
+                    "Data → Source", file=name)
+    return Text("{file} is not a checkpoint: a checkpoint is a model's weights, the .pt file a run on the "
+                "Train page saves (or .pth, or the book's .params)", file=name)
 
 
 def try_upload(name: str, raw: bytes) -> Checkpoint:

@@ -21,6 +21,7 @@ UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
 LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
 UPLOAD_ERROR = "_upload_error"           # (file name, why) that upload was not taken into use (None: it was)
 PENDING_IMPORT = "_pending_import"       # (name, bytes, about) of an uploaded book state_dict to import
+IMPORTED = "_imported"                   # (uploaded file, checkpoint file, origin) of the import just done
 LINK_APPLIED = "link.applied."           # + view: the URL values last applied (or written) there
 LINK_PARAMS = "link.params."             # + view: the parameters its link carries now
 LINK_PROBLEMS = "link.problems."         # + view: why a link's values were refused
@@ -39,6 +40,9 @@ EXPERIMENT_REFUSED = "exercises.refused"  # why the server refused the last Run 
 EXPERIMENT_JOB = "exercises.job"         # this tab's core.exercises.experiments.ExperimentJob
 PREFILLED = "prefilled."                 # + a view: (checkpoint cache key, the values it proposed)
 MODEL_TIMINGS = "model.timings"          # {checkpoint cache key: [ConcatTiming]} measured in this tab
+CONTEXT_CHOICE = "context.choice"        # (CheckpointRef.key, rule): the decoder-context rule chosen for
+                                         # that checkpoint (None: its own rule), kept across pages
+CONTEXT_LINKED = "context.linked"        # the ?inference_context= value last applied or written here
 
 # -- widget keys read back from session state, and the sidebar's (drawn by every page) ---------
 PICKER = "_checkpoint_picker"            # + "." + a hash of the list: the sidebar's checkpoint picker

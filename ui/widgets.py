@@ -22,7 +22,11 @@ from core.device import one_thread_per_job
 from core.i18n import message_of
 from core.model import count_parameters
 from core.service.operator import operator_token
-from core.setups import MAX_TEXT_CHARS  # per text field; longer text is cut, with a message
+from core.setups import (
+    CONTEXT_RULE_FIELD,
+    MAX_TEXT_CHARS,  # per text field; longer text is cut, with a message
+    read_setup,
+)
 
 from . import book_import, i18n, jobs, models, server, state
 from .i18n import N_, _
@@ -52,7 +56,6 @@ NAV = [   # (page, label, icon): the sidebar's links, drawn by start_page (confi
     ("exercises", N_("Exercises"), "🧪"),
     ("accumulation", N_("Accumulation"), "➕"),
 ]
-UPLOAD_TYPES = ["pt", "pth", "params"]   # .params is what the book's notebooks save; the file is checked
 BADGE_SECONDS = 2.0       # the sidebar badge's polling interval while this tab's job trains
 
 
@@ -130,8 +133,10 @@ def start_page(title: str, icon: str, job_badge: bool = True) -> Active:
     one_thread_per_job()
     with st.sidebar:
         i18n.picker()
-        _navigation()
+        nav = st.container()          # drawn after the picker: the links carry the context rule it settles
         active = _checkpoint_picker()
+        with nav:
+            _navigation()
         if job_badge:
             _job_status()
     return active
@@ -144,8 +149,15 @@ def _navigation() -> None:
     """The links to every view, carrying the reader's language."""
     with st.container(key="nav"):
         for page, label, icon in NAV + ([OPERATOR_LINK] if operator_token(os.environ) else []):
-            st.page_link(PAGES[page], label=_(label), icon=icon, query_params=i18n.link_params())
+            st.page_link(PAGES[page], label=_(label), icon=icon, query_params=link_params())
     st.divider()
+
+
+def link_params() -> dict[str, str]:
+    """Query parameters every internal link carries: the language (where the URL names it) and
+    the decoder-context rule the learner chose (where they chose one)."""
+    choice = state.get(state.CONTEXT_CHOICE)
+    return i18n.link_params() | ({CONTEXT_RULE_FIELD.name: choice[1]} if choice else {})
 
 
 def make_active(path: str) -> None:
@@ -169,6 +181,10 @@ def _take_upload(name: str, raw: bytes) -> None:
     """Use an uploaded checkpoint on every page, if it loads; weights trained with the book's
     code go to the import form; anything else says what the file is, and the checkpoint in use
     stays as it was."""
+    by_name = models.refused_by_name(name)            # a text file, say: no need to read it
+    if by_name is not None:
+        state.put(state.UPLOAD_ERROR, (name, by_name))
+        return
     found = book_import.book_state_dict(raw, name)
     if found is not None:
         book_import.offer(name, raw, found)
@@ -210,7 +226,7 @@ def _checkpoint_picker() -> Active:
     slot = st.container()             # the picker goes above the uploader, but needs its result
     with st.expander(_("Upload a checkpoint (.pt) or the book's weights (.params)"),
                      expanded=state.get(state.PENDING_IMPORT) is not None):
-        upload = st.file_uploader(_("Checkpoint file"), type=UPLOAD_TYPES, key=state.UPLOADER,
+        upload = st.file_uploader(_("Checkpoint file"), key=state.UPLOADER,   # any file: ours says why not
                                   label_visibility="collapsed", max_upload_size=server.upload_limit_mb())
         if upload is not None and state.get(state.LAST_UPLOAD) != upload.file_id:   # a new file: try it
             state.put(state.LAST_UPLOAD, upload.file_id)
@@ -239,11 +255,17 @@ def _checkpoint_picker() -> Active:
 
 def _context_rule(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
     """The decoder's context at inference, switchable for any plain-decoder checkpoint: its own
-    rule by default, the other one click away (training is the same either way)."""
+    rule by default, the other one click away (training is the same either way). A choice holds
+    on every page and in the URL until the learner changes it or another checkpoint is in use."""
+    _follow_context_link(ref)
     if ckpt.model_config.decoder != "plain":
+        _keep_context_choice(None)    # nothing to switch: a link's rule does not wait for another checkpoint
         return ckpt
-    rule = st.radio(_("Decoder context at inference"), CONTEXTS, index=CONTEXTS.index(ckpt.model_config.context),
-                    format_func=shown_as(CONTEXT_LABELS), horizontal=True, key=state.CONTEXT_RULE + ref.key,
+    widget = state.CONTEXT_RULE + ref.key
+    # Streamlit forgets a widget's value on a page switch: the radio starts from the session's choice
+    state.put(widget, _chosen_rule(ref, ckpt))
+    rule = st.radio(_("Decoder context at inference"), CONTEXTS, format_func=shown_as(CONTEXT_LABELS),
+                    horizontal=True, key=widget, on_change=_choose_rule, args=(ref.key, widget),
                     help=_("encoder: the encoder's final state at every step, as the chapter's figure draws it "
                            "and d2l 1.0 does. book: d2l 0.17.6's state[-1], which while decoding is the previous "
                            "decoder state, a context training never showed the model."))
@@ -252,6 +274,49 @@ def _context_rule(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
                      "Its weights are the same.").format(rule=context_label(rule),
                                                           saved=context_label(ckpt.model_config.context)))
     return models.with_context(models.cache_key(ref), ckpt, rule)
+
+
+def _follow_context_link(ref: CheckpointRef) -> None:
+    """A `?inference_context=` this session has neither applied nor written is a link opened here:
+    its rule becomes the choice for the checkpoint in use (a refused value is said, and ignored)."""
+    given = st.query_params.get(CONTEXT_RULE_FIELD.name)
+    if given is None or given == state.get(state.CONTEXT_LINKED):
+        return
+    state.put(state.CONTEXT_LINKED, given)
+    values, problems = read_setup({CONTEXT_RULE_FIELD.name: given}, (CONTEXT_RULE_FIELD,))
+    for problem in problems:
+        st.warning(_("This link's decoder context was not used ({problem}); the checkpoint's own rule decodes.").format(
+            problem=md_escape(i18n.said(problem))), icon="🔗")
+    if CONTEXT_RULE_FIELD.name in values:
+        state.put(state.CONTEXT_CHOICE, (ref.key, values[CONTEXT_RULE_FIELD.name]))
+
+
+def _chosen_rule(ref: CheckpointRef, ckpt: Checkpoint) -> str:
+    """The learner's rule while the checkpoint they chose it for is in use; once another one is,
+    that checkpoint's own rule again."""
+    choice = state.get(state.CONTEXT_CHOICE)
+    if choice is None or choice[0] != ref.key:
+        _keep_context_choice(None)
+        return ckpt.model_config.context
+    _keep_context_choice(choice)      # back into the URL if a link without it brought us here
+    return choice[1]
+
+
+def _choose_rule(ref_key: str, widget: str) -> None:
+    """Callback: the learner picked a rule in the sidebar."""
+    _keep_context_choice((ref_key, state.get(widget)))
+
+
+def _keep_context_choice(choice: tuple[str, str] | None) -> None:
+    """Keep the choice for the session and in the URL (the sidebar's links carry it on, see
+    `link_params`); None: no choice, each checkpoint decodes with its own rule."""
+    state.put(state.CONTEXT_CHOICE, choice)
+    name = CONTEXT_RULE_FIELD.name
+    if choice is None and name in st.query_params:
+        del st.query_params[name]
+    elif choice is not None and st.query_params.get(name) != choice[1]:
+        st.query_params[name] = choice[1]
+    state.put(state.CONTEXT_LINKED, None if choice is None else choice[1])   # our own edit, not a new link
 
 
 CONTEXT_LABELS = {"encoder": N_("encoder"), "book": N_("book")}   # a context rule (a config value) as shown
@@ -269,6 +334,16 @@ def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
     return lambda value: shown.get(value, value)
 
 
+SOURCE_LABELS = {   # a DataConfig.source (a config value) as the reader reads it beside a checkpoint
+    "corpus": N_("corpus"), "copy": N_("copy task"), "reverse": N_("reverse task"), "sort": N_("sort task"),
+    "tatoeba": N_("Tatoeba"), "tsv": N_("TSV"),
+}
+
+
+def source_label(source: str) -> str:
+    return _(SOURCE_LABELS[source]) if source in SOURCE_LABELS else source
+
+
 def checkpoint_line(ckpt: Checkpoint) -> str:
     m, h = ckpt.model_config, ckpt.history
     if ckpt.origin and not h.epoch_loss:
@@ -278,8 +353,8 @@ def checkpoint_line(ckpt: Checkpoint) -> str:
     else:
         trained = _("{epochs} epochs").format(epochs=len(h.epoch_loss))
     return _("{cell} {layers}×{hiddens}, {source} data, {trained}").format(
-        cell=m.cell.upper(), layers=m.num_layers, hiddens=m.num_hiddens, source=ckpt.data_config.source,
-        trained=trained)
+        cell=m.cell.upper(), layers=m.num_layers, hiddens=m.num_hiddens,
+        source=source_label(ckpt.data_config.source), trained=trained)
 
 
 def _job_status() -> None:
@@ -337,7 +412,7 @@ def no_checkpoint(what: str) -> None:
                      "`checkpoints/default.pt` is missing and no other checkpoint was found. "
                      "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.").format(
                          what=what), icon="🧭")
-    st.page_link(PAGES["train"], label=_("Train a model"), icon="🏋️", query_params=i18n.link_params())
+    st.page_link(PAGES["train"], label=_("Train a model"), icon="🏋️", query_params=link_params())
 
 
 def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
@@ -352,7 +427,7 @@ def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
     training = (_("{epochs} epochs, final loss {loss:.4f}") if h.epoch_loss else _("{epochs} epochs")).format(
         epochs=len(h.epoch_loss), loss=h.epoch_loss[-1] if h.epoch_loss else 0.0)
     return {
-        _("data"): data.format(source=d.source, path=d.path, num_steps=d.num_steps),
+        _("data"): data.format(source=source_label(d.source), path=d.path, num_steps=d.num_steps),
         _("model"): model.format(**sizes),
         _("decoder context"): _("Bahdanau attention over the encoder outputs") if m.decoder == "attention"
                               else _("the encoder's state at every step") if m.context == "encoder"

@@ -173,6 +173,7 @@ def trace_forward(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tenso
     else:
         add("context", Text("context c = top layer of the final state"), ("N", "H" + prime),
             _first(dec_args[1])[-1], Text("repeated over the T steps and concatenated to every input"))
+    add("target", Text("target inputs <bos> + Y[:, :-1] (teacher forcing)"), ("N", "T"), dec_X)
     add("decoder.embedding.output", Text("embedded target inputs"), ("N", "T", "D"), seen["decoder.embedding"][1])
     concat = ("1", "N", "H + D") if attention else ("T", "N", "D + H" + prime)
     add("decoder.rnn.input", Text("concatenation [embedding ⊕ context]") if not attention

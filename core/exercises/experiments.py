@@ -20,7 +20,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from ..trainer import teacher_forced_logits
 from .readings import LABELS, interpret  # noqa: F401  (interpret: part of this module's interface)
 from .results import ExperimentResult, VariantResult
 
-RESULT_VERSION = 1        # bump when VariantResult changes: old cache files are then ignored
+RESULT_VERSION = 2        # bump when VariantResult changes: old cache files are then ignored
 NUM_SAMPLES = 5           # held-out translations kept per variant
 
 
@@ -78,6 +79,12 @@ class Variant:
     def to_dict(self) -> dict:
         return {"label": self.label, "value": self.value, "data": self.data.to_dict(),
                 "model": self.model.to_dict(), "train": self.train.to_dict()}
+
+    @property
+    def trains(self) -> str:
+        """What it trains, without its name: equal for the base setup in every exercise."""
+        return json.dumps({"data": self.data.to_dict(), "model": self.model.to_dict(),
+                           "train": self.train.to_dict()}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -152,11 +159,30 @@ def heldout_loss(net: nn.Module, data: NMTData) -> float:
     return float(MaskedSoftmaxCELoss()(Y_hat, Y, Y_valid_len).sum() / Y_valid_len.sum())
 
 
+@contextmanager
+def one_intra_op_thread() -> Iterator[None]:
+    """PyTorch computes on the calling thread alone meanwhile, so that thread's CPU time is the
+    whole cost of the work; the previous thread count is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_variant(variant: Variant, on_event: Callable | None = None,
                 stop: threading.Event | None = None) -> VariantResult:
-    """Train one variant from scratch, then score it on its run's held-out pairs."""
+    """Train one variant from scratch, then score it on its run's held-out pairs.
+
+    Its cost is the training thread's CPU seconds with one intra-op thread: unlike the wall
+    clock, other processes on the machine barely change it, so variants timed at different
+    moments (or on a busy server) compare."""
     run = start_run(variant.data, variant.model, variant.train)
-    trained = run.train(on_event, stop)
+    with one_intra_op_thread():
+        cpu_start = time.thread_time()
+        trained = run.train(on_event, stop)
+        cpu_seconds = time.thread_time() - cpu_start
     net, data = run.trainer.net, run.data
     pairs = data.test.sentences()
     report = evaluate_pairs(net, pairs, data.src_vocab, data.tgt_vocab, variant.data.num_steps)
@@ -165,16 +191,27 @@ def run_variant(variant: Variant, on_event: Callable | None = None,
                          list(trained.history.epoch_loss), heldout_loss(net, data),
                          report.corpus.bleu.score if pairs else float("nan"), report.rows[:NUM_SAMPLES],
                          count_parameters(net), trained.train_seconds,
-                         1.0 - float(tokens.sum()) / (len(tokens) * data.num_steps))
+                         1.0 - float(tokens.sum()) / (len(tokens) * data.num_steps), cpu_seconds)
 
 
 def run_experiment(experiment: Experiment, on_event: Callable[[int, object], None] | None = None,
-                   stop: threading.Event | None = None) -> ExperimentResult:
-    """Every variant in turn; `on_event(variant_index, event)` relays the trainer's events."""
+                   stop: threading.Event | None = None,
+                   trained: dict[str, VariantResult] | None = None) -> ExperimentResult:
+    """Every variant in turn; `on_event(variant_index, event)` relays the trainer's events.
+
+    `trained` (`Variant.trains` → its finished result), when given, is read and filled: a
+    variant trained before, such as the base setup every exercise starts from, is reused under
+    this experiment's label instead of trained again, so it is one run with one cost."""
     start, results = time.perf_counter(), []
     for index, variant in enumerate(experiment.variants):
+        known = trained.get(variant.trains) if trained is not None else None
+        if known is not None:
+            results.append(replace(known, label=variant.label, value=variant.value))
+            continue
         relay = (lambda event, i=index: on_event(i, event)) if on_event else None
         results.append(run_variant(variant, relay, stop))
+        if trained is not None and results[-1].status == "finished":
+            trained[variant.trains] = results[-1]
         if stop is not None and stop.is_set():
             break
     done = len(results) == len(experiment.variants) and all(r.status == "finished" for r in results)
@@ -316,8 +353,8 @@ class ExperimentJob(BackgroundJob):
         self._on_event(*message)
 
     def _on_event(self, index: int, event) -> None:
-        if isinstance(event, EpochEvent):
-            self._fit_threads()       # a training job may have started or ended meanwhile
+        # No `_fit_threads()` here: a variant trains with one intra-op thread (run_variant, so
+        # its CPU seconds are its cost), which an in-thread job must not raise mid-run.
         with self._lock:
             if index != self._variant:
                 self._variant, self._epoch = index, 0
@@ -325,6 +362,7 @@ class ExperimentJob(BackgroundJob):
                 self._epoch = event.epoch
                 self._epochs_done += 1
                 self._elapsed = time.monotonic() - self._start
+                self._epoch_ended(self._elapsed)
         if self.orphaned():
             self.message = SESSION_GONE
             self._stop.set()

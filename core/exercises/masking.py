@@ -41,6 +41,13 @@ class LossBatch:
     label_tokens: list[list[str]]  # (N, T)
     pred_tokens: list[list[str]]   # (N, T) the argmax at each position
 
+    def first_padded(self) -> int:
+        """The sequence to open the formula on: the first whose valid length is shorter than the
+        padded length T, where the mask changes the loss (without padding, masked = plain). 0 when
+        no sequence has padding."""
+        width = self.labels.shape[1]
+        return next((i for i, valid in enumerate(self.valid_len.tolist()) if valid < width), 0)
+
 
 def toy_batch(labels: list[str], preds: list[str], valid_len: list[int], confidence: float) -> LossBatch:
     """The notes' 7.4.2 example: each prediction puts `confidence` on its token, the rest shared.

@@ -1,5 +1,7 @@
 """What each exercise's numbers say: one paragraph per experiment, written by simple rules
-from the measured results (held-out BLEU, losses, parameter counts), never a fixed text.
+from the measured results (held-out BLEU, losses, parameter counts, CPU seconds), never a
+fixed text. A time is always the training thread's CPU seconds with one thread
+(`VariantResult.cpu_seconds`), and the sentence says so: wall seconds depend on the load.
 
 Every reading comes in the reader's language (`lang`, a code of `core.i18n.LANGUAGES`): each
 sentence is one message with named placeholders, so a translation can order its words freely.
@@ -170,10 +172,11 @@ def _read_teacher_forcing(vs: list[VariantResult], _: Translate, name: Callable[
 def _read_cell(vs: list[VariantResult], _: Translate, name: Callable[[VariantResult], str]) -> list[str]:
     gru, lstm = vs
     text = [_("The LSTM has {lstm:,} parameters against the GRU's {gru:,} ({ratio:.2f}×: four gate blocks per "
-              "recurrent layer instead of three) and trained in {lstm_seconds:.1f} s against "
-              "{gru_seconds:.1f} s.").format(lstm=lstm.parameters, gru=gru.parameters,
-                                              ratio=lstm.parameters / gru.parameters,
-                                              lstm_seconds=lstm.train_seconds, gru_seconds=gru.train_seconds),
+              "recurrent layer instead of three) and took {lstm_seconds:.1f} CPU seconds to train against "
+              "{gru_seconds:.1f} (the training thread's CPU time with one thread: the work each cell needs, "
+              "which the machine's other load hardly changes).").format(
+                lstm=lstm.parameters, gru=gru.parameters, ratio=lstm.parameters / gru.parameters,
+                lstm_seconds=lstm.cpu_seconds, gru_seconds=gru.cpu_seconds),
             _("Final training loss {lstm_loss:.3f} (LSTM) vs {gru_loss:.3f} (GRU); held-out BLEU {lstm_bleu:.1f} "
               "vs {gru_bleu:.1f}.").format(lstm_loss=lstm.final_loss, gru_loss=gru.final_loss,
                                            lstm_bleu=lstm.bleu, gru_bleu=gru.bleu)]

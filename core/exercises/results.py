@@ -20,8 +20,12 @@ class VariantResult:
     bleu: float                      # standard corpus BLEU (0-100) of greedy translations of held-out pairs
     samples: list[dict]              # {src, ref, pred, bleu} for the first held-out pairs
     parameters: int
-    train_seconds: float
+    train_seconds: float             # wall clock: depends on what else the machine ran meanwhile
     pad_fraction: float              # share of target positions that are <pad> in the training arrays
+    # The cost a learner compares: CPU seconds of the training thread, trained with one intra-op
+    # thread (`time.thread_time()`), which other processes' load barely changes (wall seconds
+    # of the same run varied 28× between runs on a shared machine).
+    cpu_seconds: float
 
 
 @dataclass
@@ -31,6 +35,11 @@ class ExperimentResult:
     status: str                      # "finished" when every variant finished training
     variants: list[VariantResult] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def cpu_seconds(self) -> float:
+        """The training cost of all its variants (each `VariantResult.cpu_seconds`)."""
+        return sum(v.cpu_seconds for v in self.variants)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
-from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult
+from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult, recent_epoch_seconds, seconds_left
 from ..i18n import Text, message_of
 from ..model import count_parameters
 from ..train import TrainingRun
@@ -53,6 +53,7 @@ class JobSnapshot:
     clip_theta: float
     place: int | None = None             # in the server's queue, while "queued"
     expected_wait: float | None = None   # seconds until it starts, while "queued"
+    epoch_ends: list[float] = field(default_factory=list)   # `elapsed` at the end of each of this run's epochs
 
     @property
     def progress(self) -> float:
@@ -60,9 +61,11 @@ class JobSnapshot:
 
     @property
     def eta_seconds(self) -> float | None:
-        if self.epoch == 0 or self.status != "running":
+        """Seconds left, from the recent epochs' rate (`core.history.seconds_left`); None before
+        this run's first epoch ended."""
+        if self.status != "running":
             return None
-        return self.elapsed / self.epoch * (self.num_epochs - self.epoch)
+        return seconds_left(self.epoch_ends, self.num_epochs - self.epoch, self.elapsed)
 
     @property
     def waiting(self) -> bool:
@@ -147,8 +150,10 @@ class BackgroundJob:
     _stop: threading.Event
     _thread: threading.Thread | None
     _elapsed: float                  # seconds trained so far
+    _epoch_ends: list[float]         # `_elapsed` at the end of each epoch it trained
 
     def _init_job(self) -> None:
+        self._epoch_ends = []
         self._ended, self._last_seen = threading.Event(), time.monotonic()
         self.stats = WorkerStats()
         self.job_id = secrets.token_hex(4)     # names it on the operator page
@@ -242,16 +247,19 @@ class BackgroundJob:
         """Seconds it has trained (0 while it waits)."""
         return self._elapsed
 
+    def _epoch_ended(self, elapsed: float) -> None:
+        """A subclass's `_on_event` calls it at each epoch's end, `elapsed` seconds into the job."""
+        self._epoch_ends.append(elapsed)
+
     @property
     def seconds_per_epoch(self) -> float | None:
-        done = self.epochs_done
-        return self._elapsed / done if done and self._elapsed else None
+        """An epoch's length lately (the recent epochs, not the start-up); None before the first."""
+        return recent_epoch_seconds(list(self._epoch_ends)) or None
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds this job still trains (None before its first epoch)."""
-        per_epoch = self.seconds_per_epoch
-        return None if per_epoch is None else per_epoch * max(self.planned_epochs - self.epochs_done, 0)
+        """Seconds this job still trains, at the recent epochs' rate (None before its first epoch)."""
+        return seconds_left(list(self._epoch_ends), self.planned_epochs - self.epochs_done, self._elapsed)
 
 
 @dataclass
@@ -342,6 +350,7 @@ class TrainingJob(BackgroundJob):
             self._elapsed = getattr(event, "elapsed", self._elapsed)
             if isinstance(event, EpochEvent):
                 self._run_epochs += 1
+                self._epoch_ended(event.elapsed)
         if self.orphaned():
             self.message = SESSION_GONE
             self._stop.set()
@@ -401,4 +410,5 @@ class TrainingJob(BackgroundJob):
             [e.epoch_tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
             self.run.train_config.clip_theta,
             place=queue.place(self) if queue else None,
-            expected_wait=queue.expected_wait(self) if queue else None)
+            expected_wait=queue.expected_wait(self) if queue else None,
+            epoch_ends=[e.elapsed for e in epochs])

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..config import MAX_EPOCHS as MAX_EPOCHS_WIDGET  # the Epochs box's bound (not this module's variable name)
 from ..i18n import Text
 
 MAX_JOBS = "SEQ2SEQ_MAX_JOBS"
@@ -86,9 +87,21 @@ class Limits:
         return cls(**values)
 
     def as_rows(self) -> list[dict[str, object]]:
-        """Each limit with its variable, for the operator page and the README's table."""
-        return [{"limit": name, "variable": self.VARIABLES[name], "value": getattr(self, name)}
+        """Each limit with its variable and the value in force, for the operator page: a number, or
+        in words what an unset one means (never `None`)."""
+        return [{"limit": name, "variable": self.VARIABLES[name], "value": self.shown(name)}
                 for name in self.VARIABLES]
+
+    def shown(self, name: str) -> str:
+        """The value of limit `name` in force, as the operator page shows it: unset epochs are the
+        Epochs box's own bound (core.config.MAX_EPOCHS, also what a link's epochs are checked
+        against); any other unset limit is no limit."""
+        value = getattr(self, name)
+        if value is not None:
+            return _number(value)
+        if name == "max_epochs":
+            return Text("{epochs} (default: the Epochs box's bound)", epochs=_number(MAX_EPOCHS_WIDGET))
+        return Text("no limit")
 
     def check_run(self, *, epochs: int, parameters: int, train_pairs: int) -> None:
         """LimitExceeded before anything runs, naming the first limit the run is past."""

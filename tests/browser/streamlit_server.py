@@ -47,6 +47,7 @@ HANG_GUARD_MS = 180_000
 # view -> (URL path, title text as the page's st.title shows it)
 VIEWS = {
     "home": ("/", "seq2seq playground"),
+    "home-link": ("/Home", "seq2seq playground"),   # pages/8_🔁_Home.py sends /Home to the home page
     "train": ("/Train", "Train"),
     "masking": ("/Masking", "Masking"),
     "decode": ("/Decode", "Decode"),

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.exercises.accumulation import AccumulationReport, TimeForMemory, compare, time_for_memory
 
+from .. import i18n
 from ..i18n import _
 
 
@@ -48,7 +49,7 @@ def show_trade_off(trade: TimeForMemory) -> None:
                  "times are the median of a few optimizer steps' forward and backward on this machine "
                  "({kernel}; other work running beside it slows both). Accumulating keeps "
                  "{kept:.0%} of the activations at a time and takes {slower:.2f}× as "
-                 "long: less memory, paid for in time.").format(kernel=trade.kernel, kept=1 / trade.memory_ratio,
+                 "long: less memory, paid for in time.").format(kernel=i18n.said(trade.kernel), kept=1 / trade.memory_ratio,
                                                                 slower=trade.time_ratio))
 
 

@@ -96,11 +96,11 @@ def controls(experiment: Experiment, cached: ExperimentResult | None) -> None:
                        "at once next time.").format(runs=len(experiment.variants),
                                                     epochs=experiment.variants[0].train.num_epochs))
     elif measured_here(experiment):
-        c[2].caption(_("Measured on this server ({seconds:.0f} s of training). Re-run trains the variants again, "
-                       "here.").format(seconds=cached.seconds))
+        c[2].caption(_("Measured on this server ({seconds:.0f} CPU seconds of training, one thread). Re-run trains "
+                       "the variants again, here.").format(seconds=cached.cpu_seconds))
     else:
-        c[2].caption(_("Shipped with the project ({seconds:.0f} s of training). Re-run trains the variants again, "
-                       "here.").format(seconds=cached.seconds))
+        c[2].caption(_("Shipped with the project ({seconds:.0f} CPU seconds of training, one thread). Re-run trains "
+                       "the variants again, here.").format(seconds=cached.cpu_seconds))
 
 
 def progress_panel() -> None:
@@ -147,7 +147,8 @@ def _ended(status: str) -> str:
 def result_table(result: ExperimentResult) -> pd.DataFrame:
     return pd.DataFrame([{
         _("variant"): label(v), _("final loss"): v.final_loss, _("held-out loss"): v.heldout_loss,
-        _("held-out BLEU (0–100)"): v.bleu, _("parameters"): v.parameters, _("train s"): round(v.train_seconds, 1),
+        _("held-out BLEU (0–100)"): v.bleu, _("parameters"): v.parameters,
+        _("training CPU s"): round(v.cpu_seconds, 1),
         _("status"): _(STATUSES.get(v.status, v.status))} for v in result.variants])
 
 
@@ -162,7 +163,11 @@ def show_result(result: ExperimentResult) -> None:
         _("held-out BLEU (0–100)"): st.column_config.ProgressColumn(
             format="%.1f", min_value=0.0, max_value=max(best, 1.0),
             help=_("corpus BLEU (0–100) of greedy translations")),
-        _("parameters"): st.column_config.NumberColumn(format="localized")})
+        _("parameters"): st.column_config.NumberColumn(format="localized"),
+        _("training CPU s"): st.column_config.NumberColumn(
+            format="%.1f", help=_("CPU seconds the training thread used, with one thread: the work the variant "
+                                  "needs, which other load on the server hardly changes (its wall-clock time "
+                                  "does)"))})
     charts.show(charts.curves({label(v): v.epoch_loss for v in result.variants},
                               _("Training loss each epoch (Σ loss / tokens)"), _("epoch"), height=320),
                 key="exercises.curves")

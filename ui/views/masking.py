@@ -137,7 +137,9 @@ def show_loss(batch: LossBatch, parts: LossBreakdown, book: torch.Tensor) -> Non
                                 "plain mean (unmasked)": st.column_config.NumberColumn(_("plain mean (unmasked)"),
                                                                                        format="%.4f")})
     st.metric(_("Cross-entropy per valid token (masked)"), f"{parts.masked_per_token:.4f}")
-    i = st.selectbox(_("Formula for"), range(len(rows)), format_func=rows.__getitem__, key="mask.formula_row")
+    # opens on a padded sequence: on one without padding the masked and plain losses are equal
+    i = st.selectbox(_("Formula for"), range(len(rows)), index=batch.first_padded(), format_func=rows.__getitem__,
+                     key="mask.formula_row")
     for line in formulas(parts.per_position[i].tolist(), parts.weights[i].tolist(), float(parts.masked_per_seq[i]),
                          float(parts.plain_per_seq[i])):
         st.latex(line)
@@ -156,5 +158,7 @@ def formulas(losses: list[float], weights: list[float], masked: float, plain: fl
     terms = [(l, w) for l, w in zip(losses, weights) if short or w]
     weighted = " + ".join(f"{l:.3f}\\cdot{w:g}" if short else f"{l:.2f}" for l, w in terms) or "0"
     raw = " + ".join(f"{l:.3f}" if short else f"{l:.2f}" for l in losses)
+    unmasked = _("unmasked")                     # the subscript, in the reader's language
     return (rf"\ell = \frac{{1}}{{T}}\sum_t w_t\,\ell_t = \frac{{1}}{{{T}}}\left({weighted}\right) = {masked:.4f}",
-            rf"\bar\ell_{{\text{{plain}}}} = \frac{{1}}{{T}}\sum_t \ell_t = \frac{{1}}{{{T}}}\left({raw}\right) = {plain:.4f}")
+            rf"\bar\ell_{{\text{{{unmasked}}}}} = \frac{{1}}{{T}}\sum_t \ell_t = "
+            rf"\frac{{1}}{{{T}}}\left({raw}\right) = {plain:.4f}")

@@ -21,6 +21,7 @@ from core.exercises.anatomy import (
     timing_sizes,
 )
 from core.exercises.context import ContextMap, Trajectory, nearest
+from core.exercises.diagram import ATTENTION, BETWEEN, CONTEXT, DECODER, ENCODER, INITIAL_STATE, Diagram
 
 from .. import charts, i18n, state
 from ..i18n import N_, _
@@ -46,39 +47,70 @@ def batch_inputs(num_steps: int, pairs: int) -> tuple[int, int]:
     return int(n), int(t)
 
 
-def _dot(trace: ForwardTrace) -> str:
-    """Graphviz: one node per stage, each edge labelled with its tensor's letters and numbers."""
-    def node(key: str) -> str:
-        t = trace.get(key)
-        label = i18n.said(t.label).replace('"', "'")
-        return f'"{key}" [label="{label}\\n{t.letters_text} = {t.shape_text}"];'
+COLUMN_TITLES = {ENCODER: N_("Encoder"), DECODER: N_("Decoder")}
+EDGE_STYLES = {                # the two edges that join the columns stand out; attention is its own colour
+    INITIAL_STATE: f'color="{charts.ACCENT}", fontcolor="{charts.ACCENT}", penwidth=2.2',
+    CONTEXT: f'color="{charts.GOOD}", fontcolor="{charts.GOOD}", penwidth=2.2',
+    ATTENTION: 'color="#577590", fontcolor="#577590", penwidth=1.6, style=dashed',
+}
+EDGE_MEANINGS = {
+    INITIAL_STATE: N_("**orange**: the encoder's final state, all its layers, becomes the decoder's initial state"),
+    CONTEXT: N_("**green**: the context c, the top layer of that state, enters the concatenation at every "
+                "decoder step"),
+    ATTENTION: N_("**blue, dashed**: attention: at every step the decoder's top hidden state queries all the "
+                  "encoder outputs, and their weighted sum is that step's context (no fixed c)"),
+}
 
-    keys = trace.keys
-    lines = ['digraph { rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#fff4ef", '
-             'color="#e4572e", fontname="Helvetica", fontsize=11]; edge [color="#888888"];']
-    lines += [node(k) for k in keys]
-    flow = [k for k in keys if k not in ("encoder.rnn.cell", "decoder.rnn.state", "decoder.attention.query",
-                                         "decoder.attention.keys")]
-    lines += [f'"{a}" -> "{b}";' for a, b in zip(flow, flow[1:])]
-    if "encoder.rnn.cell" in keys:
-        lines.append('"encoder.rnn.state" -> "encoder.rnn.cell" [style=dashed, label=" (h, c)"];')
-    lines.append('"decoder.rnn.output" -> "decoder.rnn.state" [style=dashed];')
-    if "decoder.attention.keys" in keys:
-        lines.append('"encoder.rnn.output" -> "decoder.attention.keys" [style=dashed];')
-        lines.append('"decoder.attention.keys" -> "decoder.attention.context";')
-        lines.append('"decoder.attention.query" -> "decoder.attention.context";')
+
+def _quoted(*lines: str) -> str:
+    """A DOT string of these lines: a quote or a backslash in a label cannot end it early."""
+    return '"' + "\\n".join(line.replace("\\", "\\\\").replace('"', "'") for line in lines) + '"'
+
+
+def _dot(diagram: Diagram) -> str:
+    """Graphviz: the encoder's and the decoder's columns side by side, level rows, and each edge
+    labelled with its tensor's letters and numbers. The edges between the columns do not rank the
+    nodes (constraint=false), so both columns keep their own top-to-bottom order."""
+    lines = ['digraph { newrank=true; rankdir=TB; nodesep=0.5; ranksep=0.55; '
+             'node [shape=box, style="rounded,filled", fillcolor="#fff4ef", color="#e4572e", '
+             'fontname="Helvetica", fontsize=11]; edge [color="#888888", fontname="Helvetica", fontsize=9];']
+
+    def node(key: str, label: str, fill: str = "") -> str:
+        return f"{_quoted(key)} [label={_quoted(label)}{fill}];"
+
+    for column in (ENCODER, BETWEEN, DECODER):          # declared left to right, as they are drawn
+        if column == BETWEEN:
+            lines += [node(n.key, i18n.said(n.label), ', fillcolor="#eef3f8", color="#577590"')
+                      for n in diagram.column(BETWEEN)]
+            continue
+        lines.append(f'subgraph cluster_{column} {{ label={_quoted(_(COLUMN_TITLES[column]))}; '
+                     'style="rounded,dashed"; color="#bbbbbb"; fontname="Helvetica";')
+        lines += [node(n.key, i18n.said(n.label)) for n in diagram.column(column)]
+        lines.append("}")
+    for row in sorted({n.row for n in diagram.nodes}):
+        level = " ".join(_quoted(n.key) + ";" for n in diagram.nodes if n.row == row)
+        lines.append(f"{{ rank=same; {level} }}")
+    columns = {n.key: n.column for n in diagram.nodes}
+    for e in diagram.edges:
+        label = _quoted(i18n.said(e.label), e.shape_text)
+        style = EDGE_STYLES.get(e.kind, "")
+        across = ", constraint=false" if columns[e.source] != columns[e.target] else ""
+        lines.append(f"{_quoted(e.source)} -> {_quoted(e.target)} [label={label}"
+                     f"{', ' + style if style else ''}{across}];")
     return "\n".join(lines + ["}"])
 
 
-def show_trace(trace: ForwardTrace, sources: list[str]) -> None:
+def show_trace(trace: ForwardTrace, diagram: Diagram, sources: list[str]) -> None:
     st.caption(_("The sentences traced: {sentences}").format(sentences=" · ".join(md_escape(s) for s in sources)))
-    left, right = st.columns([2, 3])
+    st.graphviz_chart(_dot(diagram), width="stretch")
+    kinds = [kind for kind in EDGE_MEANINGS if diagram.edges_of(kind)]
+    st.caption(" · ".join(_(EDGE_MEANINGS[kind]) for kind in kinds))
+    left, right = st.columns([3, 2])
     with left:
-        st.graphviz_chart(_dot(trace), width="stretch")
-    with right:
         table = pd.DataFrame([{_("tensor"): i18n.said(t.label), _("letters"): t.letters_text, _("shape"): t.shape_text,
                                _("note"): i18n.said(t.note)} for t in trace.tensors])
         st.dataframe(table, hide_index=True, width="stretch", key="model.shapes")
+    with right:
         labels = {t.key: f"{i18n.said(t.label)} {t.shape_text}" for t in trace.tensors}
         key = st.selectbox(_("Show the values of"), trace.keys, format_func=labels.get,
                            **kept(state.MODEL_TENSOR, "context" if "context" in trace.keys else trace.keys[0]))
@@ -98,7 +130,8 @@ def show_slice(trace: ForwardTrace, key: str) -> None:
     said = (_("`{tensor}`: {shape} of {full}, the first {columns} columns") if values.shape[1] > SLICE_COLUMNS
             else _("`{tensor}`: {shape} of {full}"))
     st.caption(said.format(tensor=key + where, shape=tuple(values.shape), full=t.shape_text, columns=SLICE_COLUMNS))
-    st.dataframe(frame.style.format("{:.3f}" if values.is_floating_point() and key != "source" else "{:.0f}"),
+    token_ids = key in ("source", "target")          # copied as floats, shown as the whole numbers they are
+    st.dataframe(frame.style.format("{:.3f}" if values.is_floating_point() and not token_ids else "{:.0f}"),
                  width="stretch", key="model.slice")
 
 

@@ -1,7 +1,7 @@
 """The operator page: every job on this server (running and waiting), its load, cancel, clear.
 
 Nothing of it shows unless SEQ2SEQ_OPERATOR_TOKEN is set and the same token is entered here;
-the token is kept for this browser session only, never in the URL.
+the token is kept in this tab's Streamlit session only (a reload asks for it again), never in the URL.
 """
 from __future__ import annotations
 
@@ -60,6 +60,15 @@ def unlocked() -> bool:
         return False
     state.put(state.OPERATOR_TOKEN, given)
     return True
+
+
+def refresh_line() -> None:
+    """What the page shows and how to refresh it: a button, since a reload opens a new Streamlit
+    session, and the token is kept in this one only (never in the URL), so a reload asks again."""
+    c = st.columns([4, 1], vertical_alignment="center")
+    c[0].caption(_("Every run on this server, whichever tab started it, as of the last refresh. 🔄 Refresh keeps "
+                   "you signed in; reloading the page asks for the operator token again."))
+    c[1].button(_("🔄 Refresh"), key="operator.refresh")
 
 
 def load_panel() -> None:

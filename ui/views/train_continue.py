@@ -22,7 +22,7 @@ from core.train import TrainingRun, continue_run
 from .. import models, server, state
 from ..i18n import _
 from ..state import kept
-from ..widgets import Active, checkpoint_line, md_code, md_escape
+from ..widgets import Active, checkpoint_line, md_code, md_escape, source_label
 from .train_form import local_paths_allowed, overwrite_choice
 
 
@@ -54,7 +54,7 @@ def continue_form(active: Active, device: str) -> Continuation | None:
     st.caption(_("Trains epochs {first}–{last} on {source} data with the saved optimizer state; the Device "
                  "choice in the setup applies. The checkpoint in use is not changed: the continued model is "
                  "saved under the run name above.").format(first=done + 1, last=done + more,
-                                                          source=ckpt.data_config.source))
+                                                          source=source_label(ckpt.data_config.source)))
 
     def build() -> TrainingRun:
         return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)

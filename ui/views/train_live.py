@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.history import smooth, thin
+from core.sampling import unknown_words_note
 from core.service.jobs import JobSnapshot, TrainingJob
 
 from .. import charts, i18n, jobs, state
@@ -96,15 +97,26 @@ def _samples(snap: JobSnapshot) -> None:
         return
     last = snap.samples[-1]["epoch"]
     st.markdown(_("**Sample translations after epoch {epoch}** (BLEU with k = 2)").format(epoch=last))
-    rows = [{**r, "seen": _(SEEN[r.get("seen")]) if r.get("seen") in SEEN else ""}
+    rows = [{**r, "seen": _(SEEN[r.get("seen")]) if r.get("seen") in SEEN else "", "unknown": _unknown_note(r)}
             for r in snap.samples if r["epoch"] == last]
-    st.dataframe(pd.DataFrame(rows)[["seen", "src", "pred", "ref", "bleu"]], hide_index=True,
-                 column_config={**_sample_columns(seen=_("in training?")),
+    st.dataframe(pd.DataFrame(rows)[["seen", "src", "pred", "ref", "bleu", "unknown"]], hide_index=True,
+                 column_config={**_sample_columns(seen=_("in training?"), unknown=_("not in the vocabulary")),
                                 "bleu": st.column_config.NumberColumn("BLEU", format="%.3f")})
     st.caption(_("Trained on: the model has seen this pair, so it shows memorisation. Not trained on: a held-out "
                  "pair (or a book example this run's data left out), so it shows how far the model generalises."))
+    if any(r["unknown"] for r in rows):
+        st.caption(_("A reference word outside the target vocabulary is `<unk>` to the model: no translation can get "
+                     "it right, however long the run trains."))
     with st.expander(_("All samples so far")):
-        st.dataframe(pd.DataFrame(snap.samples), hide_index=True, column_config=_sample_columns(seen=_("seen")))
+        every = [{**r, "unknown": _unknown_note(r)} for r in snap.samples]
+        st.dataframe(pd.DataFrame(every), hide_index=True,
+                     column_config=_sample_columns(seen=_("seen"), unknown=_("not in the vocabulary")))
+
+
+def _unknown_note(row: dict) -> str:
+    """Which of the row's reference words the target vocabulary lacks, and why (rows saved before
+    they were recorded have no note)."""
+    return "; ".join(i18n.said(note) for note in unknown_words_note(row.get("unknown") or {}))
 
 
 def finished_panel() -> None:
@@ -122,10 +134,24 @@ def finished_panel() -> None:
 
 
 def _outcome(job: TrainingJob) -> None:
+    if job.status == "finished":
+        st.success(_finish_line(job))
+        return
     text = md_escape(i18n.said(job.message) if job.message else status_word(job.status))   # the engine's words
     {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
         _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=status_word(job.status),
                                                       message=text))
+
+
+def _finish_line(job: TrainingJob) -> str:
+    """"Run x finished (60 epochs)": the trainer's own "training finished" would only say it twice;
+    a note of the job's (saved under another name) still follows."""
+    name, epochs = md_escape(job.name), job.snapshot().epoch
+    note = job.message if job.result is None or job.message != job.result.message else ""
+    if not note:
+        return _("Run **{name}** finished ({epochs} epochs)").format(name=name, epochs=epochs)
+    return _("Run **{name}** finished ({epochs} epochs): {message}").format(
+        name=name, epochs=epochs, message=md_escape(i18n.said(note)))
 
 
 def _overlay_choice(labels: list[str]) -> dict:
