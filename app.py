@@ -6,9 +6,11 @@ import streamlit as st
 from core.device import describe_devices
 from core.sources import CORPUS_PATH
 from ui import book_import, i18n, models
+from ui.context_choice import link_params
 from ui.glossary import glossary_expander
 from ui.i18n import N_, _
-from ui.widgets import NAV, PAGES, checkpoint_facts, link_params, md_escape, no_checkpoint, start_page
+from ui.text import md_escape
+from ui.widgets import NAV, PAGES, checkpoint_facts, no_checkpoint, start_page
 
 BLURBS = {   # what each view shows (translated where shown: the reader's language is known only then)
     "model": N_("the encoder–decoder itself: every tensor's shape, the context vector, "

@@ -128,6 +128,9 @@ BLEU_FIELDS = (Field("pred", "text"), Field("ref", "text"), _int("k", 1, 6))
 # The sidebar's "Decoder context at inference", on every page and in every sidebar link. Not
 # "context": that is the Train form's own field (the rule a new run trains with).
 CONTEXT_RULE_FIELD = Field("inference_context", "choice", choices=CONTEXTS)
+# ...and the checkpoint file it was chosen for (a name, never a server path): a reload, which opens
+# the shipped checkpoint again, does not give another checkpoint that rule.
+CONTEXT_FOR_FIELD = Field("inference_for", "text")
 
 
 def read_setup(params: Mapping[str, str], fields: tuple[Field, ...],

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         run = start_run(data_config, model_config, train_config, resume=resume)
     except (ValueError, DataError, CheckpointError) as err:
         return cli.fail(err)
-    kernel = fast.status() if run.trainer.device.type == "cpu" else "nn.GRU"   # start_run chose it
+    kernel = str(fast.kernel_text(run.trainer.fused))   # what start_run chose, before the first step
     cli.say(f"{len(run.data.train)} training pairs, {len(run.data.test)} held out; vocab "
             f"{len(run.data.src_vocab)} / {len(run.data.tgt_vocab)}; device {run.trainer.device}; {kernel}")
     with cli.EpochProgress(train_config.num_epochs, done=len(run.trainer.history.epoch_loss)) as progress:

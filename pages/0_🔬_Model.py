@@ -15,10 +15,10 @@ from core.exercises.diagram import diagram_of
 from core.model import count_parameters
 from core.sources import example_pair, pairs_to_show
 from ui import charts, models, state
-from ui.i18n import N_, _
+from ui.i18n import N_, _, shown_as
 from ui.state import kept
 from ui.views import model as view
-from ui.widgets import long_text_input, no_checkpoint, shown_as, start_page
+from ui.widgets import long_text_input, no_checkpoint, start_page
 
 COLOURINGS = {"source length": N_("source length"), "first word": N_("first word")}   # value -> label shown
 

@@ -8,9 +8,10 @@ from core.sources import known_references
 from ui import state
 from ui.i18n import _
 from ui.state import kept
+from ui.text import md_escape
 from ui.views import decode as view
 from ui.views.beam import beam_section
-from ui.widgets import long_text_input, md_escape, no_checkpoint, start_page
+from ui.widgets import long_text_input, no_checkpoint, start_page
 
 active = start_page("Decode", "🔎")
 st.title(_("🔎 Decode"))

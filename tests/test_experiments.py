@@ -14,6 +14,7 @@ from core.config import OUTPUT_LAYERS, DataConfig, ModelConfig, TrainConfig
 from core.exercises.accumulation import AccumulationError, check_split, compare
 from core.loss import MaskedNLLLoss, MaskedSoftmaxCELoss
 from core.train import start_run
+from tests.apptest_helpers import HANG_GUARD
 
 TINY = ex.BaseSetup(DataConfig(source="reverse", num_examples=48, num_test=8, batch_size=16, num_steps=5),
                     ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=2))
@@ -126,7 +127,7 @@ def test_a_stopped_experiment_is_not_cached(checkpoint_dir):
 
 def test_a_job_trains_in_the_background_and_caches_its_result(checkpoint_dir):
     job = ex.ExperimentJob(experiment("bridge")).start()
-    assert job.join(60) and job.status == "finished" and job.snapshot().fraction == 1.0
+    assert job.join(HANG_GUARD) and job.status == "finished" and job.snapshot().fraction == 1.0
     assert ex.load_cached(experiment("bridge")) == job.result
 
 

@@ -127,7 +127,7 @@ def test_a_build_that_never_ends_does_not_hold_up_training(monkeypatch):
                                               "ready": threading.Event()})
     monkeypatch.setattr(fused_gru, "_build", lambda state: never.wait(30))
     assert fused_gru.load(timeout=0.2) is False
-    assert "builds" in fused_gru.status()
+    assert "not ready in time" in fused_gru.status()     # and it keeps nn.GRU: no switch later
     out, _ = fused_gru.run_rnn(nn.GRU(4, 6), torch.randn(3, 2, 4))
     assert not ran_fused(out)
     never.set()
@@ -256,4 +256,29 @@ def test_a_process_that_gave_up_waiting_for_the_build_keeps_nn_gru_when_the_buil
     assert fused_gru.fuse(net, timeout=0.01) is False and type(net.encoder.rnn) is nn.GRU
     release.set()
     assert state["ready"].wait(60) and state["loaded"]
-    assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4)) and "unavailable" in fused_gru.status()
+    assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4)) and "not ready in time" in fused_gru.status()
+
+
+def test_a_model_without_a_gru_is_left_as_it_is_and_waits_for_no_build(monkeypatch):
+    monkeypatch.setattr(fused_gru, "load", lambda timeout=None: pytest.fail("waited for the kernel's build"))
+    net = build_model(ModelConfig(cell="lstm", embed_size=4, num_hiddens=4, num_layers=1), len(VOCAB), len(VOCAB))
+    assert fused_gru.fuse(net) is False and type(net.encoder.rnn) is nn.LSTM
+    assert str(fused_gru.kernel_text(False)) != "fused GRU kernel"
+
+
+def test_a_fused_gru_unpickled_where_the_kernel_cannot_load_keeps_nn_gru_for_good(monkeypatch):
+    """A run is pickled to a worker process or a Ray actor: the kernel is decided there, once,
+    before its first step."""
+    import pickle
+    net = build_model(ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), len(VOCAB), len(VOCAB))
+    assert fused_gru.fuse(net) and net.encoder.rnn.runs_kernel
+    raw = pickle.dumps(net)
+    assert pickle.loads(raw).encoder.rnn.runs_kernel                 # here the kernel is loaded
+    monkeypatch.setattr(fused_gru, "_state", {"loaded": False, "error": "no compiler", "started": True,
+                                              "ready": threading.Event(), "gave_up": False})
+    fused_gru._state["ready"].set()
+    elsewhere = pickle.loads(raw).encoder.rnn                         # a process without it
+    assert not elsewhere.runs_kernel
+    fused_gru._state["loaded"] = True                                 # even if it appeared later
+    X = torch.randn(3, 2, 4)
+    assert not ran_fused(elsewhere(X)[0])

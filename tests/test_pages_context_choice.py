@@ -113,3 +113,25 @@ def test_picking_another_checkpoint_brings_back_that_checkpoints_own_rule(with_d
     assert PARAM not in at.query_params and PARAM not in link_params(at, "BLEU")
     at = no_exception(next(s for s in at.sidebar.selectbox if s.label == "In use on every page").select_index(1).run())
     assert rule(at).value == "book"
+
+
+def test_a_rule_chosen_for_another_checkpoint_is_not_given_to_the_one_a_reload_opens(with_default):
+    """The link names the checkpoint the rule was chosen for (its file name, never a path): a
+    reload opens the shipped checkpoint again, which then decodes with its own rule."""
+    ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
+    save_checkpoint(ckpt, with_default / "mine.pt")
+    at = open_page(DECODE)
+    at = no_exception(next(s for s in at.sidebar.selectbox if s.label == "In use on every page").select_index(1).run())
+    at = no_exception(rule(at).set_value("book").run())
+    assert at.query_params[PARAM] == "book" and at.query_params["inference_for"] == "mine.pt"
+    assert link_params(at, "BLEU") == {PARAM: "book", "inference_for": "mine.pt"}
+    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)   # a new session, the same URL
+    reloaded.query_params.update({PARAM: "book", "inference_for": "mine.pt"})
+    reloaded.switch_page(DECODE)
+    reloaded = no_exception(reloaded.run())
+    picker = next(s for s in reloaded.sidebar.selectbox if s.label == "In use on every page")
+    assert picker.index == 0 and rule(reloaded).value == "encoder"          # default.pt, its own rule
+    same = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)       # a link made for default.pt
+    same.query_params.update({PARAM: "book", "inference_for": "default.pt"})
+    same.switch_page(DECODE)
+    assert rule(no_exception(same.run())).value == "book"

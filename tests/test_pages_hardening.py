@@ -98,7 +98,7 @@ def test_the_data_preview_shows_uploaded_pairs_as_text_in_a_table_they_cannot_br
 
 
 def test_a_markdown_table_keeps_each_cell_in_its_row_and_shows_it_literally():
-    from ui.widgets import markdown_table
+    from ui.text import markdown_table
     table = markdown_table(["source", "target"], [("a\nb | c", "\\ *x* `y`"), ("go .", "va !")])
     lines = table.splitlines()
     assert lines[:2] == ["| source | target |", "| --- | --- |"] and len(lines) == 4

@@ -90,15 +90,20 @@ def test_two_runs_train_at_once_on_the_cluster_one_stops_and_a_killed_worker_kee
     wait(lambda: setup.queue.running() == [])
 
 
-def test_a_cluster_that_cannot_be_reached_is_reported_and_the_fallback_is_used_only_when_allowed():
+def test_a_cluster_that_cannot_be_reached_is_reported_and_the_fallback_is_used_only_when_allowed(monkeypatch):
+    from core.service import ray_runner
     lost = {"SEQ2SEQ_RAY_ADDRESS": f"127.0.0.1:{free_port()}", "SEQ2SEQ_RAY_TIMEOUT": "3"}
     if ray.is_initialized():
         ray.shutdown()
+    waits: list[float] = []            # the connection is given SEQ2SEQ_RAY_TIMEOUT, not the clock's mood
+    connect = ray_runner.OnRay.connect
+    monkeypatch.setattr(ray_runner.OnRay, "connect", lambda self, timeout: waits.append(timeout) or connect(self, timeout))
     answers: list = []
     asking = threading.Thread(target=lambda: answers.append(serve(lost)), daemon=True)
     asking.start()
     asking.join(HANG_GUARD)
     assert answers, "the app hung on a lost cluster"
+    assert waits == [3.0]
     refused = answers[0]
     assert "cannot be reached" in refused.problem and refused.queue.capacity() == 0
     allowed = serve({**lost, "SEQ2SEQ_RAY_FALLBACK": "1"})

@@ -225,7 +225,7 @@ def test_a_run_in_a_worker_process_reports_events_samples_and_its_checkpoint(che
 
 
 @pytest.mark.slow
-def test_stop_reaches_a_worker_process_within_a_second(checkpoint_dir):
+def test_stop_reaches_a_worker_process_and_ends_its_run_before_its_epochs(checkpoint_dir):
     job = tiny_job("stop-worker", epochs=100_000).start()
     wait_until(lambda: job.snapshot().step_loss, "the worker's first step")
     job.stop()

@@ -35,6 +35,7 @@ from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file
 
 from . import i18n, models, server, state
 from .i18n import N_, _
+from .text import md_escape
 
 REBUILD, FILES = N_("rebuilt from the book's data"), N_("from vocabulary files")  # the radio's values, shown translated
 API_LABELS = {API: N_("d2l {api}: load_data_nmt, train_seq2seq (the Chinese edition's)"),
@@ -103,7 +104,6 @@ def _confirm_import() -> None:
         return
     state.put(state.IMPORTED, None)
     name, checkpoint, origin = done
-    from .widgets import md_escape  # here: ui.widgets imports this module
     st.success(_("Imported **{file}** as the checkpoint **{checkpoint}** ({origin}); it is now in use on every "
                  "page.").format(file=md_escape(name), checkpoint=md_escape(checkpoint),
                                  origin=md_escape(i18n.said(origin_text(origin)))), icon="📥")

@@ -7,6 +7,8 @@ language, and the sidebar's links carry it to every page.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, from_accept_language, language_of, text_in, translator  # noqa: F401
@@ -79,3 +81,11 @@ def picker() -> None:
 def link_params() -> dict[str, str]:
     """Query parameters every internal link carries: the language, where the URL names it."""
     return {LANG_PARAM: current()} if _in_url() else {}
+
+
+def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
+    """A format_func showing each option (a value the code compares) as its label in the reader's
+    language. Translated now, while the page runs: a format_func is also called outside the run
+    (AppTest does, to read a widget), where the reader's language is not known."""
+    shown = {value: _(label) for value, label in labels.items()}
+    return lambda value: shown.get(value, value)

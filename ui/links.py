@@ -18,7 +18,7 @@ from core.setups import Field, read_setup, write_setup
 
 from . import i18n, state
 from .i18n import _
-from .widgets import md_escape
+from .text import md_escape
 
 
 def _url_values(fields: tuple[Field, ...]) -> dict[str, str]:

@@ -5,11 +5,9 @@ User text is never interpreted: chips escape it with `html.escape`, error messag
 """
 from __future__ import annotations
 
-import html
 import os
-import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -17,21 +15,19 @@ import streamlit as st
 
 from core.book_weights import origin_text
 from core.checkpoint import Checkpoint, checkpoint_dir
-from core.config import CONTEXTS
 from core.device import one_thread_per_job
 from core.i18n import message_of
 from core.model import count_parameters
 from core.service.operator import operator_token
 from core.setups import (
-    CONTEXT_RULE_FIELD,
     MAX_TEXT_CHARS,  # per text field; longer text is cut, with a message
-    read_setup,
-)
+    )
 
-from . import book_import, i18n, jobs, models, server, state
+from . import book_import, context_choice, i18n, jobs, models, server, state
 from .i18n import N_, _
 from .models import CheckpointRef
 from .polling import WAITING_SECONDS, poll
+from .text import md_code, md_escape
 
 T = TypeVar("T")
 PAGES = {   # legacy multipage: the file name gives the URL path (/Train, /Masking, ...)
@@ -85,27 +81,6 @@ def long_text_input(where, label: str, name: str, default: str, **kwargs) -> str
 
 
 # -- errors ------------------------------------------------------------------------------------
-def md_escape(text: str) -> str:
-    """Backslash-escape inline Markdown (and `$` math) so user text shows literally.
-
-    Line-start syntax (`#`, `-`, `1.`) is left alone: escaped text never starts a line here.
-    """
-    return re.sub(r"([\\`*_\[\]<>$~|])", r"\\\1", text)
-
-
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A Markdown table of user text: each cell escaped (a `|` ends no cell, `<b>` stays text).
-    The header is the app's own words."""
-    cells = [[md_escape(" ".join(cell.splitlines())) for cell in row] for row in rows]   # a line break ends a row
-    lines = [list(header), ["---"] * len(header)] + cells
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-
-
-def md_code(text: str) -> str:
-    """User text as a Markdown code span (escapes do not work inside one)."""
-    return f"`{text.replace('`', chr(39))}`"
-
-
 def show_error(what: str, err: BaseException | str, hint: str = "") -> None:
     st.error(f"**{md_escape(what)}**: {md_escape(i18n.said(err))}" + (f"  \n{hint}" if hint else ""), icon="⚠️")
 
@@ -149,15 +124,8 @@ def _navigation() -> None:
     """The links to every view, carrying the reader's language."""
     with st.container(key="nav"):
         for page, label, icon in NAV + ([OPERATOR_LINK] if operator_token(os.environ) else []):
-            st.page_link(PAGES[page], label=_(label), icon=icon, query_params=link_params())
+            st.page_link(PAGES[page], label=_(label), icon=icon, query_params=context_choice.link_params())
     st.divider()
-
-
-def link_params() -> dict[str, str]:
-    """Query parameters every internal link carries: the language (where the URL names it) and
-    the decoder-context rule the learner chose (where they chose one)."""
-    choice = state.get(state.CONTEXT_CHOICE)
-    return i18n.link_params() | ({CONTEXT_RULE_FIELD.name: choice[1]} if choice else {})
 
 
 def make_active(path: str) -> None:
@@ -249,89 +217,8 @@ def _checkpoint_picker() -> Active:
                        hint=_("Pick another checkpoint, or train a new one."))
         if ckpt is not None:
             st.caption(checkpoint_line(ckpt))
-            ckpt = _context_rule(refs[key], ckpt)
+            ckpt = context_choice.rule_picker(refs[key], ckpt)
     return Active(refs[key], ckpt)
-
-
-def _context_rule(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
-    """The decoder's context at inference, switchable for any plain-decoder checkpoint: its own
-    rule by default, the other one click away (training is the same either way). A choice holds
-    on every page and in the URL until the learner changes it or another checkpoint is in use."""
-    _follow_context_link(ref)
-    if ckpt.model_config.decoder != "plain":
-        _keep_context_choice(None)    # nothing to switch: a link's rule does not wait for another checkpoint
-        return ckpt
-    widget = state.CONTEXT_RULE + ref.key
-    # Streamlit forgets a widget's value on a page switch: the radio starts from the session's choice
-    state.put(widget, _chosen_rule(ref, ckpt))
-    rule = st.radio(_("Decoder context at inference"), CONTEXTS, format_func=shown_as(CONTEXT_LABELS),
-                    horizontal=True, key=widget, on_change=_choose_rule, args=(ref.key, widget),
-                    help=_("encoder: the encoder's final state at every step, as the chapter's figure draws it "
-                           "and d2l 1.0 does. book: d2l 0.17.6's state[-1], which while decoding is the previous "
-                           "decoder state, a context training never showed the model."))
-    if rule != ckpt.model_config.context:
-        st.caption(_("Decoding with the {rule} rule; this checkpoint was saved with the {saved} rule. "
-                     "Its weights are the same.").format(rule=context_label(rule),
-                                                          saved=context_label(ckpt.model_config.context)))
-    return models.with_context(models.cache_key(ref), ckpt, rule)
-
-
-def _follow_context_link(ref: CheckpointRef) -> None:
-    """A `?inference_context=` this session has neither applied nor written is a link opened here:
-    its rule becomes the choice for the checkpoint in use (a refused value is said, and ignored)."""
-    given = st.query_params.get(CONTEXT_RULE_FIELD.name)
-    if given is None or given == state.get(state.CONTEXT_LINKED):
-        return
-    state.put(state.CONTEXT_LINKED, given)
-    values, problems = read_setup({CONTEXT_RULE_FIELD.name: given}, (CONTEXT_RULE_FIELD,))
-    for problem in problems:
-        st.warning(_("This link's decoder context was not used ({problem}); the checkpoint's own rule decodes.").format(
-            problem=md_escape(i18n.said(problem))), icon="🔗")
-    if CONTEXT_RULE_FIELD.name in values:
-        state.put(state.CONTEXT_CHOICE, (ref.key, values[CONTEXT_RULE_FIELD.name]))
-
-
-def _chosen_rule(ref: CheckpointRef, ckpt: Checkpoint) -> str:
-    """The learner's rule while the checkpoint they chose it for is in use; once another one is,
-    that checkpoint's own rule again."""
-    choice = state.get(state.CONTEXT_CHOICE)
-    if choice is None or choice[0] != ref.key:
-        _keep_context_choice(None)
-        return ckpt.model_config.context
-    _keep_context_choice(choice)      # back into the URL if a link without it brought us here
-    return choice[1]
-
-
-def _choose_rule(ref_key: str, widget: str) -> None:
-    """Callback: the learner picked a rule in the sidebar."""
-    _keep_context_choice((ref_key, state.get(widget)))
-
-
-def _keep_context_choice(choice: tuple[str, str] | None) -> None:
-    """Keep the choice for the session and in the URL (the sidebar's links carry it on, see
-    `link_params`); None: no choice, each checkpoint decodes with its own rule."""
-    state.put(state.CONTEXT_CHOICE, choice)
-    name = CONTEXT_RULE_FIELD.name
-    if choice is None and name in st.query_params:
-        del st.query_params[name]
-    elif choice is not None and st.query_params.get(name) != choice[1]:
-        st.query_params[name] = choice[1]
-    state.put(state.CONTEXT_LINKED, None if choice is None else choice[1])   # our own edit, not a new link
-
-
-CONTEXT_LABELS = {"encoder": N_("encoder"), "book": N_("book")}   # a context rule (a config value) as shown
-
-
-def context_label(rule: str) -> str:
-    return _(CONTEXT_LABELS[rule]) if rule in CONTEXT_LABELS else rule
-
-
-def shown_as(labels: dict[str, str]) -> Callable[[str], str]:
-    """A format_func showing each option (a value the code compares) as its label in the reader's
-    language. Translated now, while the page runs: a format_func is also called outside the run
-    (AppTest does, to read a widget), where the reader's language is not known."""
-    shown = {value: _(label) for value, label in labels.items()}
-    return lambda value: shown.get(value, value)
 
 
 SOURCE_LABELS = {   # a DataConfig.source (a config value) as the reader reads it beside a checkpoint
@@ -412,7 +299,7 @@ def no_checkpoint(what: str) -> None:
                      "`checkpoints/default.pt` is missing and no other checkpoint was found. "
                      "Train one (a synthetic task takes seconds) or upload a `.pt` file in the sidebar.").format(
                          what=what), icon="🧭")
-    st.page_link(PAGES["train"], label=_("Train a model"), icon="🏋️", query_params=link_params())
+    st.page_link(PAGES["train"], label=_("Train a model"), icon="🏋️", query_params=context_choice.link_params())
 
 
 def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
@@ -440,35 +327,3 @@ def checkpoint_facts(ckpt: Checkpoint) -> dict[str, str]:
     }
 
 
-# -- token chips -------------------------------------------------------------------------------
-_CHIP_COLORS = {   # kind -> (background, text)
-    "token": ("#eef1f5", "#1f2933"), "special": ("#e3e8ff", "#3040b0"), "pad": ("#f5f5f5", "#9aa5b1"),
-    "unknown": ("#fbd9cf", "#9b2c13"), "match": ("#cdeee9", "#12645a"), "clipped": ("#ffe8cc", "#8a5200"),
-    "miss": ("#f1f1f1", "#7b8794"), "chosen": ("#fde2da", "#b23a1b"), "forced": ("#ffe8cc", "#8a5200"),
-}
-
-
-@dataclass
-class Chip:
-    text: str
-    kind: str = "token"      # a key of _CHIP_COLORS
-    note: str = ""           # small text under the token (an id, a count)
-    tip: str = ""            # hover text
-
-
-def chips_html(chips: Sequence[Chip]) -> str:
-    parts = []
-    for chip in chips:
-        bg, fg = _CHIP_COLORS[chip.kind]
-        strike = "text-decoration: line-through;" if chip.kind == "miss" else ""
-        note = (f"<span style='display:block;font-size:0.7em;opacity:0.75'>{html.escape(chip.note)}</span>"
-                if chip.note else "")
-        parts.append(
-            f"<span title='{html.escape(chip.tip, quote=True)}' style='display:inline-block;margin:2px 3px;"
-            f"padding:2px 8px;border-radius:8px;background:{bg};color:{fg};font-family:monospace;"
-            f"text-align:center;line-height:1.3;{strike}'>{html.escape(chip.text) or '&nbsp;'}{note}</span>")
-    return "<div style='line-height:2.2'>" + "".join(parts) + "</div>"
-
-
-def chip_row(chips: Sequence[Chip]) -> None:
-    st.markdown(chips_html(chips), unsafe_allow_html=True)

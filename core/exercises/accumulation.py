@@ -87,7 +87,13 @@ def gradients(net: EncoderDecoder, batch, data: NMTData, micro_batches: int = 1,
     """The gradient `Trainer._step` leaves in `net` (clipping off), copied per parameter."""
     config = TrainConfig(accumulation_steps=micro_batches, reduction=reduction, clip_theta=NO_CLIP)
     Trainer(net, [], data.tgt_vocab, config, CPU, fused=True)._step(batch)
-    return {name: p.grad.detach().clone() for name, p in net.named_parameters() if p.grad is not None}
+    return {name: _grad_of(name, p) for name, p in net.named_parameters()}
+
+
+def _grad_of(name: str, p: torch.nn.Parameter) -> torch.Tensor:
+    """A copy of `p`'s gradient; every parameter of these models gets one (a missing one is a bug)."""
+    assert p.grad is not None, f"{name} got no gradient"
+    return p.grad.detach().clone()
 
 
 def step_size(net: EncoderDecoder, batch, data: NMTData, reduction: str, optimizer: str, lr: float) -> float:
@@ -164,7 +170,7 @@ class TimeForMemory:
     micro_bytes: int                 # for one micro-batch: the most kept at once when accumulating
     batch_seconds: float             # one optimizer step's forward/backward, whole batch (median)
     accumulated_seconds: float       # the same step as num_micro accumulated micro-batches (median)
-    kernel: str = ""                 # what ran the GRU (fast.status_text(): a Text, shown translated)
+    kernel: str = ""                 # what ran the GRU (fast.kernel_text(): a Text, shown translated)
 
     @property
     def memory_ratio(self) -> float:
@@ -197,4 +203,5 @@ def time_for_memory(batch_size: int = 64, micro_batch: int = 16, seed: int = 0, 
     batch_bytes, micro_bytes = saved_activation_bytes(trainers[1], batch), saved_activation_bytes(trainers[1], micro)
     return TimeForMemory(batch_size, micro_batch, batch_bytes, micro_bytes,
                          _median_seconds(lambda: trainers[1]._step(batch), repeats),
-                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats), fast.status_text())
+                         _median_seconds(lambda: trainers[num_micro]._step(batch), repeats),
+                         fast.kernel_text(trainers[1].fused))

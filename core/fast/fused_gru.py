@@ -169,12 +169,19 @@ def status_text() -> Text:
         return Text("nn.GRU: the fused GRU kernel is off ({switch}=0)", switch=ENV_SWITCH)
     if usable():
         return Text("fused GRU kernel")
-    if _state.get("gave_up") and _state["loaded"]:   # built after this process stopped waiting
-        return Text("nn.GRU: the fused GRU kernel is unavailable, {reason}", reason="built too late")
+    if _state.get("gave_up"):   # whether or not the build has ended since: this process keeps nn.GRU
+        return Text("nn.GRU: the fused GRU kernel was not ready in time, and this process keeps nn.GRU")
     if _state["error"]:
         reason = _state["error"].splitlines()[0][:160]
         return Text("nn.GRU: the fused GRU kernel is unavailable, {reason}", reason=reason)
     return Text("nn.GRU while the fused GRU kernel builds")
+
+
+def kernel_text(fused: bool) -> Text:
+    """What a run's recurrence ran on (`Trainer.fused`), not what this process could run."""
+    if fused:
+        return Text("fused GRU kernel")
+    return Text("PyTorch's own RNN kernels") if usable() else status_text()
 
 
 class _Recurrence(torch.autograd.Function):
@@ -241,12 +248,22 @@ class FusedGRU(nn.GRU):
 
     Same parameters, names and state_dict as nn.GRU; evaluation, hooks, CUDA and float64 run
     nn.GRU's own forward. `fuse` puts one in place of each nn.GRU of a model.
+
+    `runs_kernel` is decided once per process, when the module is made (`fuse`: the kernel is
+    loaded) or unpickled (a worker process or a Ray actor loads the kernel then, before the run's
+    first step, or keeps nn.GRU for good): never switched while a run trains.
     """
+    runs_kernel: bool = False
 
     def forward(self, X, hx=None):
-        if applies(self, X):
+        if self.runs_kernel and applies(self, X):
             return gru_layers(self, X, hx)
         return super().forward(X, hx)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if self.runs_kernel:
+            self.runs_kernel = load(BUILD_WAIT_SECONDS)
 
     @classmethod
     def holding(cls, gru: nn.GRU) -> FusedGRU:
@@ -258,17 +275,19 @@ class FusedGRU(nn.GRU):
                     device="meta", dtype=gru.weight_hh_l0.dtype)
         for name in gru._flat_weights_names:
             setattr(fused, name, gru.get_parameter(name))   # RNNBase.__setattr__ keeps _flat_weights in step
+        fused.runs_kernel = usable()
         return fused.train(gru.training)
 
 
 def fuse(net: nn.Module, timeout: float | None = BUILD_WAIT_SECONDS) -> bool:
     """Put a FusedGRU holding the same parameters in place of every plain `nn.GRU` of `net`,
     once the kernel is loaded (built now if need be, waiting at most `timeout` seconds).
-    False, and `net` left as it is, where the kernel cannot be loaded (or is switched off)."""
-    if not load(timeout):
+    False, and `net` left as it is, where it has no GRU (no build is waited for then) or the
+    kernel cannot be loaded (or is switched off)."""
+    grus = [(parent, name) for parent in net.modules() for name, child in parent.named_children()
+            if type(child) is nn.GRU]
+    if not grus or not load(timeout):
         return False
-    for parent in list(net.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is nn.GRU:
-                setattr(parent, name, FusedGRU.holding(child))
+    for parent, name in grus:
+        setattr(parent, name, FusedGRU.holding(getattr(parent, name)))
     return True

@@ -9,10 +9,7 @@ server's queue (core.service.queue) is dropped from it.
 """
 from __future__ import annotations
 
-import functools
 import io
-import math
-import os
 import secrets
 import threading
 import time
@@ -28,6 +25,7 @@ from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult, recent_ep
 from ..i18n import Text, message_of
 from ..model import count_parameters
 from ..train import TrainingRun
+from .cores import usable_cores
 from .limits import Limits
 from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats, error_text
 
@@ -74,43 +72,6 @@ class JobSnapshot:
 
 _running: set[int] = set()        # ids of the jobs whose thread is working, in this process
 _running_lock = threading.Lock()
-
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
-    """The CPU quota a container grants (cores, e.g. 1.5), or None when there is none.
-
-    cgroup v2 writes "<quota> <period>" (or "max <period>") to cpu.max; v1 has two files.
-    """
-    try:
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:
-        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
-    except (OSError, ValueError):
-        return None
-
-
-def usable_cores() -> int:
-    """The cores this process may run on: its CPU affinity, capped by a container's quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:           # not Linux
-        cores = os.cpu_count() or 1
-    limit = _cpu_limit()
-    return max(1, min(cores, math.ceil(limit))) if limit else cores
-
-
-@functools.cache
-def _cpu_limit() -> float | None:
-    """cgroup_cpu_limit(), read once per process (usable_cores runs at every training step)."""
-    return cgroup_cpu_limit()
 
 
 def threads_per_job() -> int:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..i18n import Text, message_of
-from .jobs import usable_cores
+from .cores import usable_cores
 from .limits import LimitError, Limits
 from .queue import JobQueue
 from .ray_runner import CALL_SECONDS, OnRay, RayUnavailable

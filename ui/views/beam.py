@@ -18,7 +18,7 @@ from core.metrics import bleu
 from .. import charts, state
 from ..i18n import N_, _
 from ..state import kept
-from ..widgets import Chip, chip_row
+from ..text import Chip, chip_row
 
 MAX_BEAM = 10
 _FADED, _LIVE, _DONE = "#cbd2d9", "#577590", charts.GOOD

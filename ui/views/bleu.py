@@ -12,7 +12,8 @@ from core.setups import BLEU_FIELDS
 from .. import charts, links, state
 from ..i18n import N_, _
 from ..state import kept, prefill_bleu, set_kept
-from ..widgets import Chip, chip_row, long_text_input
+from ..text import Chip, chip_row
+from ..widgets import long_text_input
 
 # the legend's chips hold words, not tokens: translated where they are shown
 LEGEND = [Chip(N_("matched"), "match"), Chip(N_("in the reference, but its count is used up (clipped)"), "clipped"),

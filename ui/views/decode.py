@@ -14,7 +14,8 @@ from core.sources import example_pair
 from .. import charts, links, state
 from ..i18n import _
 from ..state import prefill_bleu
-from ..widgets import PAGES, Chip, chip_row
+from ..text import Chip, chip_row
+from ..widgets import PAGES
 from . import attention
 
 

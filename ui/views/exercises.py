@@ -14,7 +14,7 @@ from core.exercises.readings import variant_label
 from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
 from ..polling import follow
-from ..widgets import md_escape
+from ..text import md_escape
 
 REFRESH_SECONDS = 1.0
 # What ExperimentJob says when it ends (core keeps them in English): translated where shown.

@@ -24,9 +24,10 @@ from core.exercises.context import ContextMap, Trajectory, nearest
 from core.exercises.diagram import ATTENTION, BETWEEN, CONTEXT, DECODER, ENCODER, INITIAL_STATE, Diagram
 
 from .. import charts, i18n, state
+from ..context_choice import context_label
 from ..i18n import N_, _
 from ..state import kept
-from ..widgets import context_label, md_escape
+from ..text import md_escape
 
 LETTERS = N_("N batch · T time steps · D embedding · H hidden · L layers · V target vocabulary"
              " (H′, L′: the decoder's, when a bridge joins other sizes)")

@@ -23,7 +23,8 @@ from core.service.operator import (
 
 from .. import i18n, server, state
 from ..i18n import N_, _
-from ..widgets import md_escape, status_word
+from ..text import md_escape
+from ..widgets import status_word
 
 # The tables' columns as the reader reads them (core names them in English; the rows stay data)
 COLUMNS = {"limit": N_("limit"), "variable": N_("variable"), "value": N_("value"), "job": N_("job"), "tab": N_("tab"),

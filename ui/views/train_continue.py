@@ -22,7 +22,8 @@ from core.train import TrainingRun, continue_run
 from .. import models, server, state
 from ..i18n import _
 from ..state import kept
-from ..widgets import Active, checkpoint_line, md_code, md_escape, source_label
+from ..text import md_code, md_escape
+from ..widgets import Active, checkpoint_line, source_label
 from .train_form import local_paths_allowed, overwrite_choice
 
 

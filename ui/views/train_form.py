@@ -32,9 +32,11 @@ from core.setups import LINK_SOURCES, TRAIN_FIELDS
 from core.sources import MAX_FILE_BYTES, download_fra_eng
 
 from .. import charts, i18n, links, models, server, state
-from ..i18n import N_, _
+from ..context_choice import CONTEXT_LABELS
+from ..i18n import N_, _, shown_as
 from ..state import kept
-from ..widgets import CONTEXT_LABELS, guarded, markdown_table, md_code, show_error, shown_as
+from ..text import markdown_table, md_code
+from ..widgets import guarded, show_error
 
 D, M, T = DataConfig(), ModelConfig(), TrainConfig()
 DEFAULT_SAMPLE_EVERY = 10

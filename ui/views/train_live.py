@@ -17,7 +17,8 @@ from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
 from ..polling import follow
 from ..state import get_kept, kept, set_kept
-from ..widgets import make_active, md_code, md_escape, status_word
+from ..text import md_code, md_escape
+from ..widgets import make_active, status_word
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
 # four charts: polling less often leaves the run more of its speed (bench/RESULTS.md, section 5).
