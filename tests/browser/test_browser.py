@@ -275,9 +275,17 @@ def test_script_injection(shared_server, page, view):
 
 
 # -- f. two tabs train at once -----------------------------------------------------------------
-def test_two_tabs_train_at_once(fresh_server, browser):
+@pytest.fixture
+def two_jobs_server():
+    """A fresh server that trains two runs at once (on 2 cores the default is one: a second waits)."""
+    with sts.checkpoint_folder() as folder, sts.run_streamlit(folder, env={"SEQ2SEQ_MAX_JOBS": "2"}) as server:
+        yield server
+
+
+def test_two_tabs_train_at_once(two_jobs_server, browser):
     """Tab A's run cannot end by itself (100,000 epochs), so it trains the whole time tab B's
     60-epoch run does, however fast the machine: the overlap is an event, not a race."""
+    fresh_server = two_jobs_server
     a, b = sts.first_page(browser), browser.new_page()
     for tab, name, seed, epochs in ((a, "tab-a", 1, 100_000), (b, "tab-b", 2, 60)):
         sts.open_view(tab, fresh_server.url, "train")
