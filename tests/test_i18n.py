@@ -298,3 +298,12 @@ def test_the_chinese_catalog_says_遮蔽_for_mask_as_the_editions_chapter_does()
     assert [(m, zh) for m, zh in messages("zh").items() if "掩码" in zh] == []
     masked = {m: zh for m, zh in messages("zh").items() if re.search(r"\bmask", m.lower()) and "`" not in m}
     assert masked and all("遮蔽" in zh for zh in masked.values()), masked
+
+
+def test_the_operator_pages_where_line_reads_as_one_chinese_sentence():
+    """The place comes from the engine as a phrase; the Chinese line names it after a colon
+    instead of wrapping it in 运行在 … 中训练, which broke the word order."""
+    from core.i18n import translator
+    where = translator("zh")("worker processes on this server, {jobs} at once").format(jobs=1)
+    line = translator("zh")("Runs train in {where}; {free} free slot(s) now.").format(where=where, free=1)
+    assert line == "训练位置：本服务器上的工作进程，同时 1 个；当前有 1 个空闲位置。"
