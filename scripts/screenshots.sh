@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 [ -x "$py" ] || py=python3
-"$py" -c 'import sys; sys.path.insert(0, "tests/browser"); import streamlit_server as s
+"$py" -c 'import sys; from tests.browser import streamlit_server as s
 r = s.browser_missing_reason()
 sys.exit(f"scripts/screenshots.sh: cannot take screenshots: {r}" if r else 0)'
 SEQ2SEQ_SCREENSHOTS_DIR="$PWD/docs/screenshots" exec "$py" -m pytest -q -p no:cacheprovider \
