@@ -6,6 +6,7 @@ them. `History` is what checkpoints keep and the views plot.
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -96,19 +97,25 @@ def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[fl
 
 
 # -- how long a run still trains ----------------------------------------------------------------
-RECENT_EPOCHS = 3     # the epochs an estimate of the rate reads: recent enough to follow a change of load
+RECENT_EPOCHS = 3     # the epochs an estimate of the rate reads: recent enough to follow a change of load,
+RECENT_SECONDS = 5.0  # and at least this long: a tiny run's 30 ms epochs would make three of them noise
 
 
-def recent_epoch_seconds(epoch_ends: Sequence[float], recent: int = RECENT_EPOCHS) -> float | None:
-    """Seconds per epoch lately: the mean length of the last `recent` epochs, from the times
-    (seconds into the run) at which this run's epochs ended. The first epoch also holds the
-    run's start-up (the first batches, the caches warming), so it counts only while it is the
-    only one; None before any epoch ended."""
+def recent_epoch_seconds(epoch_ends: Sequence[float], recent: int = RECENT_EPOCHS,
+                         window: float = RECENT_SECONDS) -> float | None:
+    """Seconds per epoch lately: the mean length of the last `recent` epochs, or of those that
+    ended in the last `window` seconds where they are more, from the times (seconds into the
+    run) at which this run's epochs ended. The first epoch also holds the run's start-up (the
+    first batches, the caches warming), so it counts only while it is the only one; None
+    before any epoch ended."""
     if not epoch_ends:
         return None
     if len(epoch_ends) == 1:
         return epoch_ends[0]
-    span = min(recent, len(epoch_ends) - 1)
+    ended = len(epoch_ends) - 1                  # epochs after the first: each has a start and an end
+    before_window = bisect.bisect_right(epoch_ends, epoch_ends[-1] - window) - 1
+    in_window = ended if before_window < 0 else len(epoch_ends) - 1 - before_window
+    span = min(max(recent, in_window), ended)
     return (epoch_ends[-1] - epoch_ends[-1 - span]) / span
 
 

@@ -76,3 +76,14 @@ def test_a_training_job_reads_its_events_times_for_its_estimate(checkpoint_dir):
     assert job.seconds_per_epoch == pytest.approx(2.0)
     assert job.eta_seconds == pytest.approx(truth, rel=0.10)
     assert job.snapshot().eta_seconds == pytest.approx(truth, rel=0.10)
+
+
+def test_short_epochs_are_read_over_a_few_seconds_so_one_slow_epoch_does_not_swing_the_estimate():
+    """A tiny run's epochs last 30 ms, and every tenth one is held up (a redraw, a collection):
+    over the last three epochs one held-up epoch would double the rate; over the last few
+    seconds it is the run's own mean."""
+    lengths = [0.5] + [0.3 if i % 10 == 9 else 0.03 for i in range(400)]
+    ends = [sum(lengths[:i + 1]) for i in range(len(lengths))]
+    mean = (9 * 0.03 + 0.3) / 10
+    assert recent_epoch_seconds(ends) == pytest.approx(mean, rel=0.10)
+    assert recent_epoch_seconds(ends, window=0.0) == pytest.approx((0.03 + 0.03 + 0.3) / 3)   # three epochs alone
