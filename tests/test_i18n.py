@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -281,7 +282,12 @@ def drawn_in_chinese(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py", "pages/6_➕_Accumulation.py"])
-def test_the_chinese_pages_leave_no_english_corpus_playground_kernel_or_formula_word(app_dir, page):
+def test_the_chinese_pages_leave_no_english_corpus_playground_kernel_or_formula_word(ckpt_dir, tmp_path, monkeypatch,
+                                                                                     page):
+    only_tiny = tmp_path / "checkpoints"          # the corpus checkpoint alone: no run another test saved
+    only_tiny.mkdir()
+    shutil.copy(ckpt_dir / "tiny.pt", only_tiny / "tiny.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(only_tiny))
     texts = drawn_in_chinese(page)
     assert [t for t in texts if LEFTOVER.search(t)] == []
     assert not any(r"\text{plain}" in t for t in texts)
