@@ -49,6 +49,14 @@ def link_params(at: AppTest, label: str) -> dict[str, str]:
     return dict(parse_qsl(link.proto.query_string))
 
 
+def opened_with(params: dict[str, str], page: str) -> AppTest:
+    """A new session (a reload, or a link opened elsewhere) on `page` with the URL's `params`."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(params)
+    at.switch_page(page)
+    return no_exception(at.run())
+
+
 def follow_link(at: AppTest, label: str, page: str) -> AppTest:
     """Click the sidebar's link to `page`, as a browser does: that page, with the link's parameters."""
     params = link_params(at, label)
@@ -78,19 +86,13 @@ def test_the_decoder_context_chosen_on_decode_holds_on_bleu_model_and_train(with
 
 
 def test_a_new_session_opened_with_the_links_decoder_context_starts_on_it(with_default):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params[PARAM] = "book"
-    at.switch_page(BLEU)
-    at = no_exception(at.run())
+    at = opened_with({PARAM: "book"}, BLEU)
     assert rule(at).value == "book" and link_params(at, "Decode")[PARAM] == "book"
     assert corpus_bleu_shown(at) == corpus_bleu_with("book")
 
 
 def test_a_links_decoder_context_that_is_no_rule_is_said_and_the_checkpoints_own_is_used(with_default):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params[PARAM] = "fixed"
-    at.switch_page(BLEU)
-    at = no_exception(at.run())
+    at = opened_with({PARAM: "fixed"}, BLEU)
     assert rule(at).value == "encoder" and PARAM not in at.query_params
     assert any("decoder context" in w.value and "'fixed' is not one of book, encoder" in w.value
                for w in at.sidebar.warning)
@@ -125,13 +127,8 @@ def test_a_rule_chosen_for_another_checkpoint_is_not_given_to_the_one_a_reload_o
     at = no_exception(rule(at).set_value("book").run())
     assert at.query_params[PARAM] == "book" and at.query_params["inference_for"] == "mine.pt"
     assert link_params(at, "BLEU") == {PARAM: "book", "inference_for": "mine.pt"}
-    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)   # a new session, the same URL
-    reloaded.query_params.update({PARAM: "book", "inference_for": "mine.pt"})
-    reloaded.switch_page(DECODE)
-    reloaded = no_exception(reloaded.run())
+    reloaded = opened_with({PARAM: "book", "inference_for": "mine.pt"}, DECODE)   # the same URL
     picker = next(s for s in reloaded.sidebar.selectbox if s.label == "In use on every page")
     assert picker.index == 0 and rule(reloaded).value == "encoder"          # default.pt, its own rule
-    same = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)       # a link made for default.pt
-    same.query_params.update({PARAM: "book", "inference_for": "default.pt"})
-    same.switch_page(DECODE)
-    assert rule(no_exception(same.run())).value == "book"
+    same = opened_with({PARAM: "book", "inference_for": "default.pt"}, DECODE)   # a link made for default.pt
+    assert rule(same).value == "book"
