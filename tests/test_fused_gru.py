@@ -13,6 +13,7 @@ from core.config import ModelConfig, TrainConfig
 from core.fast import fused_gru
 from core.model import build_model
 from core.trainer import Trainer
+from tests.apptest_helpers import HANG_GUARD
 from tests.test_train import VOCAB, make_batch
 
 
@@ -248,14 +249,14 @@ def test_a_process_that_gave_up_waiting_for_the_build_keeps_nn_gru_when_the_buil
     monkeypatch.setattr(fused_gru, "_state", state)
 
     def slow_build(state):
-        release.wait(60)
+        release.wait(HANG_GUARD)
         state["loaded"] = True
         state["ready"].set()
     monkeypatch.setattr(fused_gru, "_build", slow_build)
     net = build_model(ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), len(VOCAB), len(VOCAB))
     assert fused_gru.fuse(net, timeout=0.01) is False and type(net.encoder.rnn) is nn.GRU
     release.set()
-    assert state["ready"].wait(60) and state["loaded"]
+    assert state["ready"].wait(HANG_GUARD) and state["loaded"]
     assert not fused_gru.applies(nn.GRU(4, 6), torch.randn(3, 2, 4)) and "not ready in time" in fused_gru.status()
 
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from core.evaluate import evaluate_pairs
-from tests.apptest_helpers import ROOT, no_exception, open_page
+from tests.apptest_helpers import HANG_GUARD, ROOT, no_exception, open_page
 
 DECODE, BLEU, MODEL, TRAIN = "pages/3_🔎_Decode.py", "pages/4_📏_BLEU.py", "pages/0_🔬_Model.py", "pages/1_🏋️_Train.py"
 PARAM = "inference_context"
@@ -51,7 +51,7 @@ def link_params(at: AppTest, label: str) -> dict[str, str]:
 
 def opened_with(params: dict[str, str], page: str) -> AppTest:
     """A new session (a reload, or a link opened elsewhere) on `page` with the URL's `params`."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_GUARD)
     at.query_params.update(params)
     at.switch_page(page)
     return no_exception(at.run())

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import load_checkpoint
-from tests.apptest_helpers import finish, no_exception, open_page
+from tests.apptest_helpers import HANG_GUARD, finish, no_exception, open_page
 
 TRAIN = "pages/1_🏋️_Train.py"
 TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
@@ -297,7 +297,7 @@ def test_any_checkpoints_context_rule_is_switched_in_the_sidebar_without_changin
 
 def test_the_home_deep_link_opens_the_home_page_in_the_links_language(with_default):
     """/Home (pages/8_🔁_Home.py) is the home page, as /Train is the Train view: not "page not found"."""
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=HANG_GUARD)
     at.query_params["lang"] = "zh"
     at = no_exception(at.run())
     at.switch_page("pages/8_🔁_Home.py")

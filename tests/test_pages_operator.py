@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_helpers import rerun_until
+from tests.apptest_helpers import HANG_GUARD, rerun_until
 from tests.test_pages import HOME, ROOT, TRAIN, no_exception, open_page, tiny_run_state
 
 OPERATOR = "pages/7_🛠️_Operator.py"
@@ -102,7 +102,7 @@ def test_the_limits_table_shows_each_limit_in_force_never_none(app_dir, monkeypa
     assert shown["SEQ2SEQ_MAX_EPOCHS"] == "100,000 (default: the Epochs box's bound)"
     assert shown["SEQ2SEQ_MAX_QUEUE"] == shown["SEQ2SEQ_MAX_PARAMETERS"] == "no limit"
     assert not any(str(v) in ("None", "nan") for v in shown.values())
-    at = AppTest.from_file(str(ROOT / HOME), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / HOME), default_timeout=HANG_GUARD)
     at.query_params["lang"] = "zh"
     at.run()
     at.switch_page(OPERATOR)

@@ -6,6 +6,7 @@ from core.config import DataConfig, ModelConfig, TrainConfig
 from core.history import SampleEvent
 from core.sources import BOOK_EXAMPLES, load_split, prepare_data, sample_pairs
 from core.train import start_run
+from tests.apptest_helpers import HANG_GUARD
 
 
 def test_the_corpus_keeps_the_books_four_examples_in_its_training_pairs_for_every_seed():
@@ -94,7 +95,7 @@ def test_the_samples_table_says_which_reference_words_are_outside_the_vocabulary
     from streamlit.testing.v1 import AppTest
     run = start_run(*TINY_CORPUS_RUN)
     run.train(sample_every=1)
-    at = AppTest.from_function(_draw_samples, args=(run.trainer.history.samples,), default_timeout=60).run()
+    at = AppTest.from_function(_draw_samples, args=(run.trainer.history.samples,), default_timeout=HANG_GUARD).run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("src")
     assert table.loc["i'm home .", "unknown"] == "moi: below min_freq in this run's vocabulary (1× in its training targets)"
