@@ -6,16 +6,20 @@ import streamlit as st
 from core.device import describe_devices
 from core.sources import CORPUS_PATH
 from ui import book_import, i18n, models
+from ui.checkpoint_facts import checkpoint_facts
 from ui.context_choice import link_params
 from ui.glossary import glossary_expander
 from ui.i18n import N_, _
+from ui.sidebar import NAV, PAGES
 from ui.text import md_escape
-from ui.widgets import NAV, PAGES, checkpoint_facts, no_checkpoint, start_page
+from ui.widgets import no_checkpoint, start_page
 
 BLURBS = {   # what each view shows (translated where shown: the reader's language is known only then)
     "model": N_("the encoder–decoder itself: every tensor's shape, the context vector, "
                 "the decoder's state (7.1–7.3)"),
     "train": N_("train the RNN encoder–decoder live: loss, tokens/s, gradient norm, samples"),
+    "step": N_("one real training step opened up: teacher forcing, the masked loss, backward, clipping, "
+               "Adam's update, timings (7.5)"),
     "masking": N_("the broadcast behind `sequence_mask` and the masked cross-entropy (7.4)"),
     "decode": N_("greedy decoding step by step: top-k, entropy, what if another token won (7.7)"),
     "bleu": N_("BLEU n-gram by n-gram, brevity penalty, corpus BLEU on held-out pairs (7.8)"),

@@ -55,7 +55,7 @@ def one_round(workers: str, tabs: int, epochs: int, switches: int) -> dict:
             if not _finished(last_tab, last_name):       # a run was still training all along
                 busy.append(seconds)
         last_tab.get_by_text(f"Run {last_name} finished").first.wait_for(timeout=WAIT_MS)
-        finished = sum(1 for i in range(tabs) if (folder / f"{scenario.run_name(i)}.pt").is_file())
+        finished = sum(1 for i in range(tabs) if sts.saved_run(folder, scenario.run_name(i)) is not None)
         return {"workers": workers, "tabs": tabs, "epochs": epochs, "press_seconds": round(press, 2),
                 "waited": sum("in line;" in text for text in said),
                 "idle_switch_median": round(statistics.median(idle), 3),

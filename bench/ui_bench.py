@@ -184,7 +184,7 @@ def ui_tokens_per_second(page, folder: Path, i: int, server_pid: int) -> tuple[f
     visibility = page.evaluate("document.visibilityState")
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Tokens/s")
     shown = metric.locator('[data-testid="stMetricValue"]').first.inner_text() if metric.count() else "?"
-    hist = load_checkpoint(folder / f"{name}.pt").history
+    hist = load_checkpoint(sts.saved_run(folder, name)).history      # the browser's workspace
     sts.wait_idle(page)
     return hist.tokens / hist.seconds, shown, visibility, (srv1 - srv0) / wall, (chr1 - chr0) / wall
 

@@ -44,13 +44,18 @@ class AdditiveAttention(nn.Module):
         self.w_v = nn.Linear(num_hiddens, 1, bias=False)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, queries, keys, values, valid_lens):
+    def forward(self, queries, keys, values, valid_lens) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (context (batch, queries, value_size), attention weights (batch, queries, keys)).
+
+        The book keeps the weights on the module (`self.attention_weights`); here they travel
+        with the pass that made them: one model serves every session of the app at once, and
+        weights stored on it would be those of whichever pass wrote last."""
         queries, keys = self.W_q(queries), self.W_k(keys)
         # (batch, queries, 1, hiddens) + (batch, 1, keys, hiddens): every query with every key
         features = torch.tanh(queries.unsqueeze(2) + keys.unsqueeze(1))
         scores = self.w_v(features).squeeze(-1)                    # (batch, queries, keys)
-        self.attention_weights = masked_softmax(scores, valid_lens)
-        return torch.bmm(self.dropout(self.attention_weights), values)   # (batch, queries, value_size)
+        weights = masked_softmax(scores, valid_lens)
+        return torch.bmm(self.dropout(weights), values), weights   # (batch, queries, value_size)
 
 
 class Seq2SeqAttentionDecoder(Decoder):
@@ -58,8 +63,9 @@ class Seq2SeqAttentionDecoder(Decoder):
 
     The state is `(enc_outputs, hidden_state, enc_valid_lens)` with enc_outputs batch-first
     (batch, num_src_steps, num_hiddens). `forward` loops over the target steps itself, so the
-    whole teacher-forced sequence goes in one call, as in the book; `attention_weights` holds
-    each step's weights (batch, 1, num_src_steps) of the last call.
+    whole teacher-forced sequence goes in one call, as in the book. The book's decoder keeps
+    each step's weights of its last call in `attention_weights`; this one keeps nothing on the
+    model (which sessions share): `forward_with_attention` returns them with the pass.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
@@ -69,33 +75,39 @@ class Seq2SeqAttentionDecoder(Decoder):
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = make_rnn(cell, embed_size + num_hiddens, num_hiddens, num_layers, dropout)
         self.dense = nn.Linear(num_hiddens, vocab_size)
-        self._attention_weights: list[torch.Tensor] = []
 
     def init_state(self, enc_outputs, enc_valid_lens=None, *args):
         outputs, hidden_state = enc_outputs
         return outputs.permute(1, 0, 2), hidden_state, enc_valid_lens
 
-    def hidden_states(self, X, state):
-        """The top layer's outputs before the dense layer, (num_steps, batch, num_hiddens)."""
+    def attend(self, X, state) -> tuple[torch.Tensor, tuple, list[torch.Tensor]]:
+        """The top layer's outputs before the dense layer (num_steps, batch, num_hiddens), the
+        next state, and each step's attention weights (batch, 1, num_src_steps)."""
         enc_outputs, hidden_state, enc_valid_lens = state
         X = self.embedding(X).permute(1, 0, 2)                      # (num_steps, batch, embed)
-        outputs, self._attention_weights = [], []
+        outputs, attention_weights = [], []
         for x in X:
             query = top_hidden(hidden_state).unsqueeze(1)            # (batch, 1, num_hiddens)
-            context = self.attention(query, enc_outputs, enc_outputs, enc_valid_lens)  # (batch, 1, num_hiddens)
+            context, weights = self.attention(query, enc_outputs, enc_outputs, enc_valid_lens)  # (batch, 1, num_hiddens)
             x = torch.cat((context, x.unsqueeze(1)), dim=-1)         # (batch, 1, num_hiddens + embed)
             out, hidden_state = self.rnn(x.permute(1, 0, 2), hidden_state)
             outputs.append(out)
-            self._attention_weights.append(self.attention.attention_weights)
-        return torch.cat(outputs, dim=0), (enc_outputs, hidden_state, enc_valid_lens)
+            attention_weights.append(weights)
+        return torch.cat(outputs, dim=0), (enc_outputs, hidden_state, enc_valid_lens), attention_weights
+
+    def hidden_states(self, X, state):
+        """The top layer's outputs before the dense layer, (num_steps, batch, num_hiddens)."""
+        outputs, state, _ = self.attend(X, state)
+        return outputs, state
 
     def forward(self, X, state):
-        outputs, state = self.hidden_states(X, state)
-        return self.dense(outputs).permute(1, 0, 2), state          # (batch, num_steps, vocab)
+        Y, state, _ = self.forward_with_attention(X, state)
+        return Y, state
 
-    @property
-    def attention_weights(self) -> list[torch.Tensor]:
-        return self._attention_weights
+    def forward_with_attention(self, X, state) -> tuple[torch.Tensor, tuple, list[torch.Tensor]]:
+        """`forward`, and the pass's attention weights: one (batch, 1, num_src_steps) per step."""
+        outputs, state, attention_weights = self.attend(X, state)
+        return self.dense(outputs).permute(1, 0, 2), state, attention_weights   # (batch, num_steps, vocab)
 
     @staticmethod
     def select_state(state, index: torch.Tensor):

@@ -20,18 +20,29 @@ import collections
 import io
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, is_state_dict, load_weights
+from .checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    Checkpoint,
+    CheckpointError,
+    check_parameters,
+    check_tokens,
+    check_weights,
+    expected_weights,
+    is_state_dict,
+)
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Vocab, build_vocabs, preprocess_nmt
 from .history import History
 from .i18n import N_, Text, message_of
 from .model import build_model
 from .sources import fra_eng_path, read_tatoeba_file, tatoeba_split
+from .torch_file import read_torch_file
 
 API = "0.17.6"                 # the function API of the chapter; the Chinese edition pins it
 API_10 = "1.0"                 # the class API (MTFraEng, Seq2Seq, Trainer) of d2l 1.0.x
@@ -42,6 +53,7 @@ NUM_TRAIN_10, NUM_VAL_10, NUM_STEPS_10 = 512, 128, 9   # MTFraEng's defaults
 _WRAPPED_RNN = re.compile(r"^(encoder|decoder)\.rnn\.rnn\.")   # d2l 1.0: d2l.GRU wraps nn.GRU as .rnn
 HELD_OUT = 200                 # held-out pairs: the lines after the ones trained on
 MAX_VOCAB_FILE_BYTES = 16 * 2**20
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')   # a JSON string, escapes included
 
 
 @dataclass(frozen=True)
@@ -56,17 +68,18 @@ class BookSizes:
     num_layers: int
 
 
-def read_state_dict(raw: bytes, label: str) -> dict[str, torch.Tensor]:
-    """A bare state_dict, or the one state_dict inside a dict ({"state_dict": ...}, {"model": ...})."""
-    if len(raw) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(Text("{label}: larger than {size} MiB", label=label, size=MAX_CHECKPOINT_BYTES // 2**20))
-    try:
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(Text("{label}: PyTorch could not read it safely ({error}): save the "
-                                   "weights with `torch.save(net.state_dict(), path)`; a pickled model or Vocab "
-                                   "is never unpickled here, since that would run its code",
-                                   label=label, error=type(err).__name__)) from None
+def read_state_dict(raw: bytes, label: str, max_bytes: int = MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
+    """A bare state_dict, or the one state_dict inside a dict ({"state_dict": ...}, {"model": ...});
+    the file and every size it declares within `max_bytes` (core/torch_file.py)."""
+    def unreadable(error: str) -> Text:
+        return Text("{label}: PyTorch could not read it safely ({error}): save the "
+                    "weights with `torch.save(net.state_dict(), path)`; a pickled model or Vocab "
+                    "is never unpickled here, since that would run its code", label=label, error=error)
+    return state_dict_in(read_torch_file(raw, label, max_bytes, unreadable), label)
+
+
+def state_dict_in(payload: Any, label: str) -> dict[str, torch.Tensor]:
+    """The book-trained state_dict in what `torch.load` gave, or CheckpointError saying what it is."""
     if isinstance(payload, dict) and payload.get("format") == "seq2seq-playground":
         raise CheckpointError(Text("{label}: this is a playground checkpoint already: open it as it is", label=label))
     if is_state_dict(payload):
@@ -78,12 +91,14 @@ def read_state_dict(raw: bytes, label: str) -> dict[str, torch.Tensor]:
                                label=label))
 
 
-def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
-    """Vocabularies, embedding, hidden size, layers and cell, read off the tensors' shapes."""
+def infer_sizes(state_dict: dict[str, torch.Tensor], label: str, api: str = API) -> BookSizes:
+    """Vocabularies, embedding, hidden size, layers and cell, read off the tensors' shapes (the
+    playground's keys; a missing one is named as that `api`'s file writes it)."""
     def tensor(key: str) -> torch.Tensor:
         if key not in state_dict:
             raise CheckpointError(Text("{label}: key {key!r} is missing: not the chapter's "
-                                       "EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)", label=label, key=key))
+                                       "EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)", label=label,
+                                       key=api_key(key, api)))
         return state_dict[key]
 
     src, tgt = tensor("encoder.embedding.weight"), tensor("decoder.embedding.weight")
@@ -93,15 +108,18 @@ def infer_sizes(state_dict: dict[str, torch.Tensor], label: str) -> BookSizes:
     if gates not in (3, 4) or w_hh.shape[0] != gates * hidden:
         raise CheckpointError(Text("{label}: encoder.rnn.weight_hh_l0 has shape {shape}: neither a GRU "
                                    "(3H × H) nor an LSTM (4H × H)", label=label, shape=tuple(w_hh.shape)))
-    layers = len({k for k in state_dict if re.fullmatch(r"encoder\.rnn\.weight_ih_l\d+", k)})
+    # the highest layer any encoder RNN key names: with one key of a layer missing, the layer is
+    # still counted, and the key comparison names that key, not the layer's others as unexpected
+    layers = 1 + max(int(m[1]) for k in state_dict if (m := re.fullmatch(r"encoder\.rnn\.\w+_l(\d+)", k)))
     decoder = "attention" if any(k.startswith("decoder.attention.") for k in state_dict) else "plain"
     return BookSizes("gru" if gates == 3 else "lstm", decoder, src.shape[0], tgt.shape[0], src.shape[1],
                      hidden, layers)
 
 
-def read_vocab_file(raw: bytes, label: str) -> Vocab:
+def read_vocab_file(raw: bytes, label: str, side: str | None = None) -> Vocab:
     """A vocabulary exported from the notebook: `idx_to_token` as a JSON list, or one token a line
-    (`"\\n".join(vocab.idx_to_token)`). Never a pickle."""
+    (`"\\n".join(vocab.idx_to_token)`). Never a pickle. With `side` ("source" or "target"), the
+    special tokens that side needs are checked too."""
     if len(raw) > MAX_VOCAB_FILE_BYTES:
         raise CheckpointError(Text("{label}: larger than {size} MiB", label=label, size=MAX_VOCAB_FILE_BYTES // 2**20))
     if raw[:1] == b"\x80" or raw[:2] == b"PK":        # a pickle, or torch.save's zip of one
@@ -114,11 +132,30 @@ def read_vocab_file(raw: bytes, label: str) -> Vocab:
         raise CheckpointError(Text("{label}: not UTF-8 text: export the vocabulary with "
                                    "json.dump(vocab.idx_to_token, f) or one token a line", label=label)) from None
     stripped = text.strip()
-    tokens = json.loads(stripped) if stripped.startswith("[") else text.rstrip("\n").split("\n")
+    tokens = _json_tokens(stripped, label) if stripped.startswith("[") else text.rstrip("\n").split("\n")
     try:
-        return Vocab.from_dict({"idx_to_token": tokens})
+        vocab = Vocab.from_dict({"idx_to_token": tokens})
     except ValueError as err:
         raise CheckpointError(Text("{label}: {reason}", label=label, reason=message_of(err))) from None
+    if side is not None:
+        check_tokens(vocab, side, label)
+    return vocab
+
+
+def _json_tokens(text: str, label: str) -> object:
+    """The parsed JSON list, its nesting bounded before the parser sees it: outside its strings a
+    vocabulary holds one `[` and no `{`, so a file nested thousands deep never reaches the parser's
+    recursion (a RecursionError), and a damaged one says so as a CheckpointError."""
+    skeleton = _JSON_STRING.sub('""', text)
+    if skeleton.count("[") != 1 or "{" in skeleton:
+        raise CheckpointError(Text("{label}: not a vocabulary: a JSON vocabulary is one flat list of strings, as "
+                                   "json.dump(vocab.idx_to_token, f) writes it", label=label))
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:          # JSONDecodeError is a ValueError
+        raise CheckpointError(Text("{label}: not valid JSON ({error}): export the vocabulary with "
+                                   "json.dump(vocab.idx_to_token, f) or one token a line", label=label,
+                                   error=str(err))) from None
 
 
 def book_vocabs(text: str, num_examples: int, num_steps: int) -> tuple[Vocab, Vocab, list[tuple[str, str]]]:
@@ -166,6 +203,11 @@ def api_of(state_dict: dict[str, torch.Tensor]) -> str:
     return API_10 if any(_WRAPPED_RNN.match(k) for k in state_dict) else API
 
 
+def api_key(key: str, api: str) -> str:
+    """A playground (= 0.17.6) key as that API's file writes it: 1.0's d2l.GRU wraps nn.GRU as `rnn.rnn`."""
+    return re.sub(r"^(encoder|decoder)\.rnn\.", r"\1.rnn.rnn.", key) if api == API_10 else key
+
+
 def from_api_keys(state_dict: dict[str, torch.Tensor], api: str, label: str) -> dict[str, torch.Tensor]:
     """The state_dict with the playground's (= 0.17.6's) keys; says when the keys are the other API's."""
     wrapped = api_of(state_dict) == API_10
@@ -195,34 +237,47 @@ def _check_vocab(vocab: Vocab, rows: int, side: str, settings: Text, label: str)
         "notebook used, or its vocabulary files", **values))
 
 
-def _config_for(sizes: BookSizes) -> ModelConfig:
-    """The playground's config for these sizes; dropout is the book's 0.1 (it only acts in training)."""
-    return ModelConfig(cell=sizes.cell, embed_size=sizes.embed_size, num_hiddens=sizes.num_hiddens,
-                       num_layers=sizes.num_layers, dropout=0.1, context="book", decoder=sizes.decoder)
+def book_model_config(sizes: BookSizes, api: str, label: str, max_parameters: int | None = None) -> ModelConfig:
+    """The playground's config for these sizes, with that API's context rule; dropout is the book's
+    0.1 (it only acts in training). Checked before any model is built: the sizes within the bounds
+    of core/config.py, the parameters within `max_parameters`."""
+    config = ModelConfig(cell=sizes.cell, embed_size=sizes.embed_size, num_hiddens=sizes.num_hiddens,
+                         num_layers=sizes.num_layers, dropout=0.1, context="book" if api == API else "encoder",
+                         decoder=sizes.decoder)
+    try:
+        config.validate()
+    except ValueError as err:
+        raise CheckpointError(Text("{label}: {reason}", label=label, reason=message_of(err))) from None
+    check_parameters(config, sizes.src_vocab, sizes.tgt_vocab, label, max_parameters)
+    return config
 
 
-def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, data_path: str | None = None,
-                      num_examples: int | None = None, num_steps: int | None = None,
+def import_state_dict(raw: bytes | dict[str, torch.Tensor], label: str, *, data_text: str | None = None,
+                      data_path: str | None = None, num_examples: int | None = None, num_steps: int | None = None,
                       num_train: int = NUM_TRAIN_10, num_val: int = NUM_VAL_10,
                       vocabs: tuple[Vocab, Vocab] | None = None, cell: str | None = None,
-                      api: str = API) -> Checkpoint:
-    """A playground checkpoint from a state_dict trained with the book's code.
+                      api: str = API, max_bytes: int = MAX_CHECKPOINT_BYTES,
+                      max_parameters: int | None = None) -> Checkpoint:
+    """A playground checkpoint from a state_dict trained with the book's code: the file's bytes
+    (read within `max_bytes`), or the state_dict `core.upload.open_upload` read from them.
 
     The vocabularies come from `vocabs` (exported from the notebook) or are rebuilt from the
     book's data: `data_text` (a fra.txt's text; the book's own file when None) and the settings
     the notebook used: 0.17.6's `num_examples` / `num_steps` (load_data_nmt), 1.0's `num_train`
-    / `num_val` / `num_steps` (MTFraEng)."""
+    / `num_val` / `num_steps` (MTFraEng). The model's size is checked against `max_parameters`
+    (an operator's limit) before it is built."""
     if api not in APIS:
         raise CheckpointError(Text("{label}: d2l {api!r} is not supported: import from d2l {api_book} (load_data_nmt, "
                                    "Seq2SeqEncoder, Seq2SeqDecoder) or d2l {api_10} (MTFraEng, Seq2Seq)",
                                    label=label, api=api, api_book=API, api_10=API_10))
     num_steps = num_steps or (BOOK_NUM_STEPS if api == API else NUM_STEPS_10)
     num_examples = num_examples or BOOK_NUM_EXAMPLES
-    state_dict = from_api_keys(read_state_dict(raw, label), api, label)
-    sizes = infer_sizes(state_dict, label)
+    state_dict = from_api_keys(read_state_dict(raw, label, max_bytes) if isinstance(raw, bytes) else raw, api, label)
+    sizes = infer_sizes(state_dict, label, api)
     if cell is not None and cell != sizes.cell:
         raise CheckpointError(Text("{label}: the tensors are an {found}'s, not an {asked}'s",
                                    label=label, found=sizes.cell.upper(), asked=cell.upper()))
+    model_config = book_model_config(sizes, api, label, max_parameters)
     trained = num_examples if api == API else num_train
     path = data_path or fra_eng_path()
     data = DataConfig(source="tatoeba", path=path, num_examples=trained,
@@ -244,11 +299,14 @@ def import_state_dict(raw: bytes, label: str, *, data_text: str | None = None, d
             settings = Text("built from {name} with num_train={num_train}, num_val={num_val}, num_steps={num_steps}",
                             name=name, num_train=num_train, num_val=num_val, num_steps=num_steps)
             what = Text(SPLIT_OF, num_train=num_train, num_val=num_val, name=name)
+    check_tokens(src_vocab, "source", label)
+    check_tokens(tgt_vocab, "target", label)
     _check_vocab(src_vocab, sizes.src_vocab, "source", settings, label)
     _check_vocab(tgt_vocab, sizes.tgt_vocab, "target", settings, label)
-    model_config = replace(_config_for(sizes), context="book" if api == API else "encoder")
+    weights = check_weights(expected_weights(model_config, len(src_vocab), len(tgt_vocab)), state_dict, label,
+                            lambda key: api_key(key, api))
     model = build_model(model_config, len(src_vocab), len(tgt_vocab))
-    load_weights(model, state_dict, label)
+    model.load_state_dict(weights)
     origin = Text("imported from d2l {api} state_dict, {cell}, {what}", api=api, cell=sizes.cell.upper(), what=what)
     return Checkpoint(model, model_config, data, TrainConfig(), src_vocab, tgt_vocab, History(), None,
                       held_out, Path(label).stem, origin=str(origin))   # saved as plain text in the .pt
@@ -302,7 +360,6 @@ def export_state_dict(ckpt: Checkpoint, api: str = API) -> tuple[bytes, str, str
     if api not in APIS:
         raise CheckpointError(Text("export to d2l {api!r} is not supported: {api_book} or {api_10}",
                                    api=api, api_book=API, api_10=API_10))
-    rename = (lambda k: k) if api == API else (lambda k: re.sub(r"^(encoder|decoder)\.rnn\.", r"\1.rnn.rnn.", k))
     buffer = io.BytesIO()
-    torch.save({rename(k): v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)
+    torch.save({api_key(k, api): v.detach().cpu().clone() for k, v in ckpt.model.state_dict().items()}, buffer)
     return buffer.getvalue(), "\n".join(ckpt.src_vocab.idx_to_token), "\n".join(ckpt.tgt_vocab.idx_to_token)

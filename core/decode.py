@@ -6,6 +6,7 @@ sentences at once and gives the same translations. Beam search lives in `core/be
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,13 +105,14 @@ def _device_of(net: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def greedy_steps(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int,
-                 forced: dict[int, int] | None = None) -> Iterator[DecodeStep]:
+                 forced: dict[int, int] | None = None, dropout: bool = False) -> Iterator[DecodeStep]:
     """Decode one token at a time from `<bos>` until `<eos>` or `num_steps` tokens.
 
     `forced` maps a step index to a token id chosen instead of the argmax at that step;
-    decoding continues greedily from there.
+    decoding continues greedily from there. `dropout=True` decodes in train mode, dropout on
+    (`decode_in_train_mode`, on a copy: the mode belongs to the model, which others share).
     """
-    net.eval()
+    net.train(dropout)
     device = _device_of(net)
     enc_X = torch.tensor([source.padded], dtype=torch.long, device=device)     # (1, num_steps)
     enc_valid_len = torch.tensor([source.valid_len], device=device)
@@ -118,41 +120,61 @@ def greedy_steps(net, source: SourceEncoding, tgt_vocab: Vocab, num_steps: int,
     input_id = tgt_vocab["<bos>"]
     for index in range(num_steps):
         dec_X = torch.tensor([[input_id]], dtype=torch.long, device=device)  # (1, 1)
-        Y, dec_state = net.decoder(dec_X, dec_state)                        # (1, 1, vocab)
+        Y, dec_state, attention = _decoder_step(net.decoder, dec_X, dec_state)   # (1, 1, vocab)
         probs = torch.softmax(Y[0, 0].float(), dim=0).cpu()
         forced_id = forced.get(index) if forced is not None else None
         is_forced = forced_id is not None
         chosen = forced_id if forced_id is not None else int(Y[0, 0].argmax())
         yield DecodeStep(index, input_id, tgt_vocab.to_tokens(input_id), probs,
-                         chosen, tgt_vocab.to_tokens(chosen), is_forced, _step_attention(net.decoder))
+                         chosen, tgt_vocab.to_tokens(chosen), is_forced, attention)
         if chosen == tgt_vocab["<eos>"]:
             return
         input_id = chosen
 
 
-def _step_attention(decoder) -> list[float] | None:
-    """This step's attention weights (the decoder was called on one token), if it attends."""
-    weights = getattr(decoder, "attention_weights", None)
-    return weights[-1][0, 0].float().cpu().tolist() if weights else None
+def _decoder_step(decoder, dec_X: torch.Tensor, dec_state) -> tuple[torch.Tensor, object, list[float] | None]:
+    """One decoder call on one token: (Y, next state, this step's attention weights if it attends).
+    The weights come back with the call, never read off the model: other sessions may be
+    running passes on the same model at the same time."""
+    if not hasattr(decoder, "forward_with_attention"):
+        Y, dec_state = decoder(dec_X, dec_state)
+        return Y, dec_state, None
+    Y, dec_state, weights = decoder.forward_with_attention(dec_X, dec_state)
+    return Y, dec_state, weights[-1][0, 0].float().cpu().tolist()
 
 
 def greedy_decode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
                   book: bool = True, forced: dict[int, int] | None = None,
-                  tokenizer: str = "space") -> GreedyResult:
+                  tokenizer: str = "space", dropout: bool = False) -> GreedyResult:
     """Every step of the greedy translation of one sentence, and why it stopped.
     Pass the model's `data_config.tokenizer` as `tokenizer`."""
     source = encode_source(sentence, src_vocab, num_steps, book, tokenizer)
-    steps = list(greedy_steps(net, source, tgt_vocab, num_steps, forced))
+    steps = list(greedy_steps(net, source, tgt_vocab, num_steps, forced, dropout))
     stop = "eos" if steps and steps[-1].chosen_token == "<eos>" else "num_steps"
     return GreedyResult(source, steps, stop)
+
+
+def decode_in_train_mode(net, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                         runs: int = 5, seed: int = 0, tokenizer: str = "space") -> list[GreedyResult]:
+    """The greedy decoding of `sentence`, `runs` times, in train mode: dropout on, new masks every
+    run, so the probabilities differ from run to run and, where the model is unsure, the words
+    too. That is why `predict_seq2seq` calls `net.eval()`. Decoded by a copy of `net`, which stays
+    as it is for everyone else."""
+    twin = copy.deepcopy(net)
+    device = _device_of(twin)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)                  # repeatable for a seed; the process's random state untouched
+        return [greedy_decode(twin, sentence, src_vocab, tgt_vocab, num_steps, book=False, tokenizer=tokenizer,
+                              dropout=True) for _run in range(runs)]
 
 
 def predict_seq2seq(net, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
                     device=None, save_attention_weights: bool = False) -> tuple[str, list]:
     """The book's signature and result: (translation, attention weights per step).
 
-    As in the book, each step's entry is the decoder's `attention_weights` after that step: a
-    list holding one (1, 1, num_steps) tensor for an attention decoder (None for the plain one).
+    As in the book, each step's entry is what the book reads from the decoder's
+    `attention_weights` after that step: a list holding one (1, 1, num_steps) tensor for an
+    attention decoder (None for the plain one); here they come with each step's call.
     `device` is accepted for compatibility; the model's own device is used.
     """
     result = greedy_decode(net, src_sentence, src_vocab, tgt_vocab, num_steps, book=True)

@@ -38,7 +38,7 @@ def one_thread_per_job() -> None:
     A server runs many sessions at once; with PyTorch's default of one thread per core their
     worker threads oversubscribe the cores and slow each other down by an order of magnitude.
     At the sizes decoding works on, one thread is as fast as two. Training jobs pick their own
-    count (`core.jobs.threads_per_job`).
+    count (`core.service.cores`).
     """
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)

@@ -7,8 +7,21 @@ them. `History` is what checkpoints keep and the views plot.
 from __future__ import annotations
 
 import bisect
+import enum
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+
+
+class Status(enum.StrEnum):
+    """Where a run or a background job stands: one type for the trainer's result, the jobs, the
+    queue and the pages. A `StrEnum`, so it reads, prints, pickles and saves as its word."""
+    CREATED = "created"      # a job made, not handed to a queue or started yet
+    QUEUED = "queued"        # waiting in the server's queue for a free slot
+    RUNNING = "running"
+    FINISHED = "finished"    # every epoch it was asked for
+    STOPPED = "stopped"      # ended early on request: Stop, the operator, a closed tab, a time limit
+    DIVERGED = "diverged"    # the loss stopped being a finite number
+    FAILED = "failed"        # an exception ended it; the job's message says which
 
 
 @dataclass
@@ -19,6 +32,9 @@ class StepEvent:
     grad_norm: float             # before clipping
     tokens_per_second: float     # over the run so far
     elapsed: float
+    # ‖g‖ of each layer before clipping ("encoder.embedding", "decoder.rnn.l0", "decoder.dense", …:
+    # core.trainer.layer_of); grad_norm is the norm of them all together
+    layer_grad_norms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,7 +75,7 @@ class History:
 
 @dataclass
 class TrainResult:
-    status: str                  # "finished", "stopped" or "diverged"
+    status: Status               # FINISHED, STOPPED or DIVERGED
     message: str
     history: History
     final_loss: float
@@ -84,6 +100,15 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
         avg = weight * avg + (1 - weight) * value
         out.append(avg / (1 - weight ** i))
     return out
+
+
+def layer_curves(steps: Sequence[StepEvent]) -> tuple[list[int], dict[str, list[float]]]:
+    """The gradient norm of each layer over these step events: (their steps, {layer: norms}),
+    the layers in the model's order."""
+    carrying = [e for e in steps if e.layer_grad_norms]
+    layers = list(dict.fromkeys(layer for e in carrying for layer in e.layer_grad_norms))
+    return [e.step for e in carrying], {layer: [e.layer_grad_norms.get(layer, 0.0) for e in carrying]
+                                        for layer in layers}
 
 
 def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:

@@ -62,8 +62,8 @@ def _import(args: argparse.Namespace) -> dict:
         raise ValueError("give both --src-vocab and --tgt-vocab, or neither")
     vocabs = None
     if args.src_vocab:
-        vocabs = (read_vocab_file(Path(args.src_vocab).read_bytes(), args.src_vocab),
-                  read_vocab_file(Path(args.tgt_vocab).read_bytes(), args.tgt_vocab))
+        vocabs = (read_vocab_file(Path(args.src_vocab).read_bytes(), args.src_vocab, "source"),
+                  read_vocab_file(Path(args.tgt_vocab).read_bytes(), args.tgt_vocab, "target"))
     data_path = None if args.data == "fra-eng" else args.data
     text = None if vocabs is not None or data_path is None else read_tatoeba_file(data_path)
     raw = Path(args.params).read_bytes()

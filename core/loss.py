@@ -1,4 +1,9 @@
-"""The masked softmax cross-entropy of the chapter (notes 7.4) and its unmasked variant."""
+"""The masked softmax cross-entropy of the chapter (notes 7.4) and its unmasked variant.
+
+Each takes `label_smoothing` ε (`TrainConfig.label_smoothing`; 0 = the book): the target of a
+position is 1 − ε on its token and ε spread evenly over the vocabulary, as in torch's
+`cross_entropy(..., label_smoothing=ε)`. The mask is applied after, exactly as the book's.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,11 +41,18 @@ def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor, value: float = 0) ->
     return X.masked_fill(~mask, value)
 
 
+def token_cross_entropy(logits: torch.Tensor, label: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of each token: logits (tokens, vocab), label (tokens,) -> (tokens,)."""
+    return nn.functional.cross_entropy(logits, label, reduction="none", label_smoothing=label_smoothing)
+
+
 class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """Per-sequence loss: cross-entropy at each position, zeroed past valid_len, mean over steps.
 
     pred: (batch, num_steps, vocab); label: (batch, num_steps); valid_len: (batch,).
     Returns (batch,), like the book (the mean divides by num_steps, padding included).
+    `MaskedSoftmaxCELoss(label_smoothing=ε)` smooths each position's target (CrossEntropyLoss's own
+    argument) before the mask.
     """
     masked = True      # the trainer may score only the valid positions (`token_loss` on them)
 
@@ -53,10 +65,9 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         unweighted_loss = super().forward(pred.permute(0, 2, 1), label)
         return (unweighted_loss * weights).mean(dim=1)
 
-    @staticmethod
-    def token_loss(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of each token: logits (tokens, vocab), label (tokens,) -> (tokens,)."""
-        return nn.functional.cross_entropy(logits, label, reduction="none")
+    def token_loss(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each token, smoothed as this loss is: (tokens, vocab), (tokens,) -> (tokens,)."""
+        return token_cross_entropy(logits, label, self.label_smoothing)
 
 
 class UnmaskedSoftmaxCELoss(nn.CrossEntropyLoss):
@@ -69,8 +80,12 @@ class UnmaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         return super().forward(pred.permute(0, 2, 1), label).mean(dim=1)
 
 
-def _nll(log_probs: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    return -log_probs.gather(-1, label.unsqueeze(-1)).squeeze(-1)
+def _nll(log_probs: torch.Tensor, label: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """-log p(label), or with ε the smoothed target's: (1 − ε)·(−log p(label)) + ε·mean(−log p)."""
+    nll = -log_probs.gather(-1, label.unsqueeze(-1)).squeeze(-1)
+    if not label_smoothing:
+        return nll               # ε = 0: exactly the unsmoothed loss
+    return (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(dim=-1)
 
 
 class MaskedNLLLoss(nn.Module):
@@ -78,28 +93,36 @@ class MaskedNLLLoss(nn.Module):
     softmax of notes 7.9.6): -log p(label), zero past valid_len, mean over steps."""
     masked = True
 
-    def forward(self, log_probs: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
-        return sequence_mask(_nll(log_probs, label), valid_len).mean(dim=1)   # (batch,)
+    def __init__(self, label_smoothing: float = 0.0):
+        super().__init__()
+        self.label_smoothing = label_smoothing
 
-    @staticmethod
-    def token_loss(log_probs: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return _nll(log_probs, label)
+    def forward(self, log_probs: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
+        return sequence_mask(_nll(log_probs, label, self.label_smoothing), valid_len).mean(dim=1)   # (batch,)
+
+    def token_loss(self, log_probs: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return _nll(log_probs, label, self.label_smoothing)
 
 
 class UnmaskedNLLLoss(nn.Module):
     """UnmaskedSoftmaxCELoss for log-probabilities: the padding is scored too."""
     masked = False
 
+    def __init__(self, label_smoothing: float = 0.0):
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
     def forward(self, log_probs: torch.Tensor, label: torch.Tensor,
                 valid_len: torch.Tensor | None = None) -> torch.Tensor:
-        return _nll(log_probs, label).mean(dim=1)
+        return _nll(log_probs, label, self.label_smoothing).mean(dim=1)
 
 
-def make_loss(masked: bool = True, log_probs: bool = False) -> nn.Module:
+def make_loss(masked: bool = True, log_probs: bool = False, label_smoothing: float = 0.0) -> nn.Module:
     """The chapter's loss for logits, or its NLL twin for an output layer giving log-probabilities."""
     if log_probs:
-        return MaskedNLLLoss() if masked else UnmaskedNLLLoss()
-    return MaskedSoftmaxCELoss() if masked else UnmaskedSoftmaxCELoss()
+        return MaskedNLLLoss(label_smoothing) if masked else UnmaskedNLLLoss(label_smoothing)
+    loss = MaskedSoftmaxCELoss if masked else UnmaskedSoftmaxCELoss
+    return loss(label_smoothing=label_smoothing)
 
 
 @dataclass

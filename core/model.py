@@ -12,7 +12,7 @@ from torch import nn
 from .attention import Seq2SeqAttentionDecoder
 from .config import ModelConfig
 from .encoder_decoder import Decoder, Encoder, EncoderDecoder, make_rnn, top_hidden
-from .output_layers import make_output_layer
+from .output_layers import adaptive_cutoffs, make_output_layer
 
 
 class Seq2SeqEncoder(Encoder):
@@ -134,3 +134,41 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def _rnn_parameters(cell: str, input_size: int, num_hiddens: int, num_layers: int) -> int:
+    """nn.GRU / nn.LSTM: per layer and gate, W_ih, W_hh and two biases; layers above the first
+    read the layer below (num_hiddens wide)."""
+    gates = 3 if cell == "gru" else 4
+    inputs = [input_size] + [num_hiddens] * (num_layers - 1)
+    return sum(gates * num_hiddens * (i + num_hiddens + 2) for i in inputs)
+
+
+def _output_parameters(kind: str, num_hiddens: int, embed_size: int, vocab_size: int) -> int:
+    """The decoder's output layer (core/output_layers.py); a tied one reuses the embedding."""
+    if kind == "tied":
+        return (num_hiddens * embed_size if num_hiddens != embed_size else 0) + vocab_size
+    if kind == "adaptive":      # nn.AdaptiveLogSoftmaxWithLoss(div_value=2.0): a head and narrower tails
+        cutoffs = adaptive_cutoffs(vocab_size) + [vocab_size]
+        head = num_hiddens * (cutoffs[0] + len(cutoffs) - 1)
+        tails = sum(int(num_hiddens // 2.0 ** (i + 1)) * (num_hiddens + cutoffs[i + 1] - cutoffs[i])
+                    for i in range(len(cutoffs) - 1))
+        return head + tails
+    return num_hiddens * vocab_size + vocab_size
+
+
+def parameter_count(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> int:
+    """What `count_parameters(build_model(config, ...))` gives, computed from the sizes alone, so
+    a model too large for the server is refused before its memory is spent."""
+    config.validate()
+    E, H, L = config.embed_size, config.num_hiddens, config.num_layers
+    Hd, Ld = config.decoder_hiddens, config.decoder_layers
+    encoder = src_vocab_size * E + _rnn_parameters(config.cell, E, H, L)
+    decoder = (tgt_vocab_size * E + _rnn_parameters(config.cell, E + Hd, Hd, Ld)
+               + _output_parameters(config.output_layer, Hd, E, tgt_vocab_size))
+    if config.decoder == "attention":     # W_k, W_q (H x H, no bias) and w_v (H -> 1)
+        decoder += 2 * H * H + H
+    bridge = 0
+    if config.needs_bridge:               # Linear(L*H -> Ld*Hd), a second one for an LSTM's cell state
+        bridge = (L * H * Ld * Hd + Ld * Hd) * (2 if config.cell == "lstm" else 1)
+    return encoder + decoder + bridge

@@ -14,25 +14,12 @@ import torch
 
 from .config import ModelConfig
 from .i18n import Text
+from .model import parameter_count  # the one count, from the config (tied and adaptive output layers too)
+
+__all__ = ["check_fits", "free_bytes", "parameter_count", "training_bytes"]
 
 FLOAT_BYTES = 4
 SAFETY_FACTOR = 2.0       # allocator slack, temporaries, the optimizer's scratch space
-
-
-def parameter_count(config: ModelConfig, src_vocab: int, tgt_vocab: int) -> int:
-    gates = 4 if config.cell == "lstm" else 3
-    e, h, hd = config.embed_size, config.num_hiddens, config.decoder_hiddens
-
-    def rnn(inputs: int, hidden: int, layers: int) -> int:
-        first = gates * hidden * (inputs + hidden + 2)
-        return first + (layers - 1) * gates * hidden * (2 * hidden + 2)
-    count = src_vocab * e + rnn(e, h, config.num_layers)
-    count += tgt_vocab * e + rnn(e + hd, hd, config.decoder_layers) + hd * tgt_vocab + tgt_vocab
-    if config.needs_bridge:
-        count += (config.num_layers * h + 1) * config.decoder_layers * hd * (2 if config.cell == "lstm" else 1)
-    if config.decoder == "attention":
-        count += 2 * h * h + h          # W_k, W_q (h x h) and w_v (h x 1), no biases
-    return count
 
 
 def training_bytes(config: ModelConfig, src_vocab: int, tgt_vocab: int, batch_size: int, num_steps: int) -> int:

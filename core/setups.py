@@ -1,9 +1,10 @@
 """A Train setup (and Decode's and BLEU's sentences) as URL query parameters: a shareable link.
 
-A teacher prepares a run and hands out one link; opening it fills the form. Every value read
-from a URL goes through the bounds and choices the widgets have (the same constants of
-`core.config`; a test compares them with the drawn widgets). A value that does not pass (out
-of range, the wrong type, too long, not a choice) is refused with a message and the field
+A teacher prepares a run and hands out one link; opening it fills the form. The Train form's
+fields are derived from the settings' declarations (core/settings.py: the configs' fields and
+`FormSetup`'s), so every value read from a URL goes through the bounds and choices the widgets
+and the configs have (a test compares them with the drawn widgets). A value that does not pass
+(out of range, the wrong type, too long, not a choice) is refused with a message and the field
 keeps its default: a link is input from anyone, so nothing in it is trusted.
 """
 from __future__ import annotations
@@ -14,20 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import (
-    CELLS,
-    CONTEXTS,
-    DECODERS,
-    DEVICES,
-    MAX_BATCH,
-    MAX_EPOCHS,
-    MAX_LAYERS,
-    MAX_NUM_STEPS,
-    MAX_SIZE,
-    REDUCTIONS,
-    TOKENIZERS,
-)
-from .i18n import Text
+from .config import CONTEXTS, MAX_EPOCHS, DataConfig, ModelConfig, TrainConfig
+from .i18n import N_, Text
+from .settings import Setting, by_url, choice, integer, shown_number, switch
 
 MAX_VALUE_CHARS = 32            # a number or a choice is never longer
 MAX_TEXT_CHARS = 2000           # a sentence (Decode, BLEU), as the text boxes take it
@@ -48,6 +38,7 @@ class Field:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    open_low: bool = False                     # `low` itself is refused (a learning rate of 0)
 
     def parse(self, raw: str, high: float | None = None) -> Any:
         """The value `raw` stands for; SetupError (with the reason) when it cannot be used."""
@@ -84,9 +75,12 @@ class Field:
                 raise SetupError(Text("{name}: {value!r} is not a whole number", name=self.name, value=raw))
             raise SetupError(Text("{name}: {value!r} is not a number", name=self.name, value=raw))
         value = int(raw) if self.kind == "int" else float(raw)
+        if math.isfinite(value) and self.open_low and value == low:
+            raise SetupError(Text("{name}: {value!r} must be greater than {low}", name=self.name, value=raw,
+                                  low=shown_number(low)))
         if not math.isfinite(value) or not low <= value <= high:
             raise SetupError(Text("{name}: {value!r} is outside {low}–{high}",
-                                  name=self.name, value=raw, low=_num(low), high=_num(high)))
+                                  name=self.name, value=raw, low=shown_number(low), high=shown_number(high)))
         return value
 
     def write(self, value: Any) -> str:
@@ -97,34 +91,29 @@ class Field:
         return str(value)
 
 
-def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+@dataclass
+class FormSetup:
+    """The Train form's settings that are no config's field, declared as the configs' are."""
+    # where the pairs come from, as a link may name it (the form also offers uploads and paths)
+    source: str = choice("corpus", LINK_SOURCES, url="source", label=N_("Source"))
+    bridge: bool = switch(False, url="bridge", label=N_("Decoder has its own size (joined by a bridge: Linear + tanh)"))
+    sample_every: int = integer(10, 1, MAX_EPOCHS, url="sample_every", label=N_("Sample every (epochs)"),
+                                unit="epochs")
 
 
-def _int(name: str, low: int, high: int) -> Field:
-    return Field(name, "int", low, high)
+def link_field(setting: Setting) -> Field:
+    """The URL field of a declared setting: its parameter, kind, bounds and choices."""
+    if setting.url is None:
+        raise TypeError(f"{setting.name!r} has no URL parameter")
+    return Field(name=setting.url, kind=setting.kind, low=setting.low, high=setting.high, choices=setting.choices,
+                 open_low=setting.open_low)
 
 
-def _float(name: str, low: float, high: float) -> Field:
-    return Field(name, "float", low, high)
-
-
-TRAIN_FIELDS = (
-    Field("source", "choice", choices=LINK_SOURCES),
-    _int("examples", 1, 1_000_000), _int("held_out", 0, 100_000), _int("num_steps", 2, MAX_NUM_STEPS),
-    _int("batch", 1, MAX_BATCH), _int("min_freq", 0, 1_000_000), _int("seed", 0, 2**32 - 1),
-    Field("tokenizer", "choice", choices=TOKENIZERS),
-    Field("cell", "choice", choices=CELLS), _int("embed_size", 1, MAX_SIZE), _int("hiddens", 1, MAX_SIZE),
-    _int("layers", 1, MAX_LAYERS), _float("dropout", 0.0, 0.9), Field("bridge", "bool"),
-    _int("dec_hiddens", 1, MAX_SIZE), _int("dec_layers", 1, MAX_LAYERS), Field("context", "choice", choices=CONTEXTS),
-    Field("decoder", "choice", choices=DECODERS),
-    _float("lr", 0.0001, 10.0), _int("epochs", 1, MAX_EPOCHS), _float("clip", 0.01, 1e6),
-    _int("accum", 1, MAX_BATCH), _float("tf", 0.0, 1.0), Field("masked", "bool"),
-    Field("reduction", "choice", choices=REDUCTIONS), Field("device", "choice", choices=DEVICES),
-    _int("sample_every", 1, MAX_EPOCHS),
-)
+# URL parameter -> setting: every config field a link carries, then the form's own
+TRAIN_SETTINGS = by_url(DataConfig, ModelConfig, TrainConfig, FormSetup)
+TRAIN_FIELDS = tuple(link_field(s) for s in TRAIN_SETTINGS.values())
 DECODE_FIELDS = (Field("src", "text"), Field("ref", "text"))
-BLEU_FIELDS = (Field("pred", "text"), Field("ref", "text"), _int("k", 1, 6))
+BLEU_FIELDS = (Field("pred", "text"), Field("ref", "text"), Field("k", "int", 1, 6))
 # The sidebar's "Decoder context at inference", on every page and in every sidebar link. Not
 # "context": that is the Train form's own field (the rule a new run trains with).
 CONTEXT_RULE_FIELD = Field("inference_context", "choice", choices=CONTEXTS)

@@ -2,27 +2,26 @@
 
 Every source goes through `load_split(config)` and gives the same thing: training pairs
 and held-out pairs that are never trained on. Files are read as UTF-8; malformed lines
-(no tab, an empty side) are skipped and counted, never a crash.
+(no tab, an empty side) are skipped and counted, never a crash. A Tatoeba file or a TSV may
+come zipped; how its bytes are read within the size limit lives in `core.data_files`.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import random
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .config import FILE_SOURCES, SYNTHETIC_TASKS, DataConfig
 from .data import DataError, NMTData, PairSet, build_vocabs, preprocess_nmt, split_words, tokenize_nmt
+from .data_files import MAX_FILE_BYTES, read_data_file, read_text_bytes
 from .i18n import Text
 
 CORPUS_PATH = Path(__file__).parent / "corpus" / "en-fr.tsv"
 FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
 FRA_ENG_SHA1 = "94646ad1522d915e7b0f9296181140edcf86a4f5"   # the book's DATA_HUB checksum
-MAX_FILE_BYTES = 64 * 1024 * 1024                          # larger uploads are refused
 SYNTHETIC_ALPHABET = "a b c d e f g h i j k l".split()
 # The chapter's four sentences and the book's references (notes 7.8); in the corpus and fra-eng.
 BOOK_EXAMPLES = [("go .", "va !"), ("i lost .", "j'ai perdu ."),
@@ -35,40 +34,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQ2SEQ_CACHE", Path.home() / ".cache" / "seq2seq-playground"))
 
 
-def decode_text(raw: bytes, name: str) -> str:
-    """Bytes of a text file -> str, refusing binary or non-UTF-8 content with a clear error."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise DataError(Text("{name}: {size:.0f} MiB is over the {limit} MiB limit",
-                             name=name, size=len(raw) / 2**20, limit=MAX_FILE_BYTES // 2**20))
-    if b"\x00" in raw[:65536]:
-        raise DataError(Text("{name}: this looks like a binary file, not tab-separated text", name=name))
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(Text("{name}: not UTF-8 text (byte {byte}); save it as UTF-8",
-                             name=name, byte=err.start)) from None
-
-
 def read_tatoeba_bytes(raw: bytes, name: str) -> str:
-    """The text of `fra.txt`, given either the file itself or a zip that holds it."""
-    if raw[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                members = [m for m in archive.namelist() if m.endswith(".txt") and "_about" not in m]
-                if not members:
-                    raise DataError(Text("{name}: the zip holds no .txt file of pairs", name=name))
-                member = "fra-eng/fra.txt" if "fra-eng/fra.txt" in members else members[0]
-                raw = archive.read(member)
-        except zipfile.BadZipFile:
-            raise DataError(Text("{name}: a corrupt zip file", name=name)) from None
-    return decode_text(raw, name)
+    """The text of `fra.txt`, given either the file itself or a zip that holds it; both are
+    bounded by `MAX_FILE_BYTES` before they are inflated or decoded (`core.data_files`)."""
+    return read_text_bytes(raw, name)
 
 
 def read_tatoeba_file(path: str | os.PathLike) -> str:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(Text("{path}: no such file", path=str(path)))
-    return read_tatoeba_bytes(path.read_bytes(), str(path))
+    return read_text_bytes(read_data_file(path), Path(path).name)   # its name: the folder is the server's
 
 
 def download_fra_eng(directory: Path | None = None) -> Path:
@@ -79,7 +52,7 @@ def download_fra_eng(directory: Path | None = None) -> Path:
         return target
     try:
         with urllib.request.urlopen(FRA_ENG_URL, timeout=60) as response:
-            raw = response.read()
+            raw = response.read(MAX_FILE_BYTES + 1)   # more than that fails the checksum, unread
     except OSError as err:          # URLError, a timeout, DNS: most often no network
         raise DownloadError(Text(
             "could not download the book's data file {file} from {url} ({reason}): no network? Download "
@@ -286,13 +259,13 @@ def load_split(config: DataConfig, raw: bytes | None = None) -> tuple[PairSet, P
                                 config.num_steps, config.seed)
         return random_split(pairs, config)
     if source == "tatoeba":
-        name = config.path or UPLOAD
+        name = _file_name(config.path or UPLOAD)      # messages name the file, never the server's folder
         text = read_tatoeba_bytes(raw, name) if raw is not None else read_tatoeba_file(_path_of(config))
         return tatoeba_split(text, config, Text("Tatoeba file {name}", name=_file_name(name)))
     keep: list[tuple[str, str]] = []
     if source == "tsv":
-        name = config.path or UPLOAD
-        text = decode_text(raw if raw is not None else _read_bytes(config.path), name)
+        name = _file_name(config.path or UPLOAD)
+        text = read_text_bytes(raw if raw is not None else read_data_file(_path_of(config)), name)
         pairs = pairs_from_lines(preprocess_nmt(text).split("\n"), Text("TSV {name}", name=_file_name(name)),
                                  tokenizer=config.tokenizer)
     else:
@@ -314,12 +287,6 @@ def _path_of(config: DataConfig) -> str:
     if config.path is None:
         raise DataError(Text("source {source!r} needs a file path", source=config.source))
     return config.path
-
-
-def _read_bytes(path: str | None) -> bytes:
-    if not path or not Path(path).is_file():
-        raise DataError(Text("{path}: no such file", path=path))
-    return Path(path).read_bytes()
 
 
 def prepare_data(config: DataConfig, raw: bytes | None = None) -> NMTData:

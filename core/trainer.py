@@ -20,9 +20,9 @@ from . import fast
 from .config import TrainConfig
 from .data import Vocab
 from .encoder_decoder import EncoderDecoder
-from .history import EpochEvent, History, StepEvent, TrainResult
+from .history import EpochEvent, History, Status, StepEvent, TrainResult
 from .i18n import Text
-from .loss import MaskedSoftmaxCELoss, make_loss
+from .loss import make_loss, token_cross_entropy
 
 
 def teacher_forced_logits(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Tensor,
@@ -35,15 +35,36 @@ def teacher_forced_logits(net: nn.Module, X: torch.Tensor, X_valid_len: torch.Te
     return net(X, torch.cat([bos, Y[:, :-1]], 1), X_valid_len)[0]
 
 
-def clip_gradients(params: list[nn.Parameter], theta: float) -> torch.Tensor:
+def tensor_norms(params: list[nn.Parameter]) -> torch.Tensor:
+    """‖g‖ of each parameter tensor, (len(params),), in one kernel; 0 where there is no gradient."""
+    grads = [(i, p.grad) for i, p in enumerate(params) if p.grad is not None]
+    with_grad = [i for i, _g in grads]
+    norms = torch.stack(torch._foreach_norm([g for _i, g in grads]))
+    if len(with_grad) == len(params):
+        return norms
+    return norms.new_zeros(len(params)).index_copy(0, torch.tensor(with_grad, device=norms.device), norms)
+
+
+def clip_gradients(params: list[nn.Parameter], theta: float, norms: torch.Tensor | None = None) -> torch.Tensor:
     """The book's `grad_clipping` without the Python loop or a host sync: returns the pre-clip norm.
 
     norm = sqrt(sum of squared gradients); if norm > theta every gradient is scaled by theta/norm.
+    `norms`: each tensor's norm (`tensor_norms`), when the caller has them already.
     """
     grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    norm = torch.linalg.vector_norm(tensor_norms(params) if norms is None else norms)
     torch._foreach_mul_(grads, torch.clamp(theta / norm, max=1.0))
     return norm
+
+
+def layer_of(name: str) -> str:
+    """The layer a parameter belongs to, for gradient norms per layer: `encoder.embedding`,
+    `encoder.rnn.l0` (an RNN's weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 together),
+    `decoder.dense`, `decoder.attention`, `bridge.connector`."""
+    parts = name.split(".")
+    if len(parts) == 3 and parts[1] == "rnn":
+        return f"{parts[0]}.rnn.l{parts[2].split('_l')[-1]}"
+    return ".".join(parts[:2])
 
 
 def make_adam(net: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
@@ -57,7 +78,7 @@ def make_adam(net: nn.Module, lr: float, device: torch.device) -> torch.optim.Ad
 def masked_sequence_loss(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tensor, Y: torch.Tensor,
                          Y_valid_len: torch.Tensor, bos_id: int, num_steps: int,
                          token_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-                         = MaskedSoftmaxCELoss.token_loss) -> torch.Tensor:
+                         = token_cross_entropy) -> torch.Tensor:
     """A masked per-sequence loss under teacher forcing, (batch,), with the output layer and
     `token_loss` computed only where the mask keeps them.
 
@@ -97,7 +118,7 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer = make_adam(net, config.lr, device)   # an exercise swaps in SGD
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
-        self.loss = loss if loss is not None else make_loss(config.masked)
+        self.loss = loss if loss is not None else make_loss(config.masked, label_smoothing=config.label_smoothing)
         # the valid-positions-only path needs a masked loss of core.loss (with its per-token
         # `token_loss`) and a decoder that splits its forward (`hidden_states` + `dense`);
         # anything else goes through the whole output
@@ -107,6 +128,11 @@ class Trainer:
         self.valid_positions_only = (self.masked and self.token_loss is not None
                                      and hasattr(net.decoder, "hidden_states") and hasattr(net.decoder, "dense"))
         self.params = [p for p in net.parameters() if p.requires_grad]
+        # the gradient norm of each layer (embedding, each RNN layer, dense), streamed with every step
+        layers = [layer_of(name) for name, p in net.named_parameters() if p.requires_grad]
+        self.layers = list(dict.fromkeys(layers))
+        self._layer_index = torch.tensor([self.layers.index(layer) for layer in layers], device=device)
+        self.layer_norms = torch.zeros(len(self.layers), device=device)   # of the last step, before clipping
         # fused: the model's GRUs run the fused CPU recurrence (the same function and parameters),
         # decided here once, before the first step; the book's train_seq2seq keeps nn.GRU
         self.fused = fused and self.device.type == "cpu" and fast.fuse(self.net)
@@ -156,7 +182,9 @@ class Trainer:
             l = self._sequence_loss(x, xv, y, yv)            # (micro_batch,) per-sequence loss
             (l.sum() * scale).backward()
             loss_sum += l.detach().sum()
-        norm = clip_gradients(self.params, self.config.clip_theta)
+        norms = tensor_norms(self.params)
+        self.layer_norms = norms.new_zeros(len(self.layers)).index_add_(0, self._layer_index, norms ** 2).sqrt()
+        norm = clip_gradients(self.params, self.config.clip_theta, norms)
         return loss_sum, Y_valid_len.sum(), norm
 
     # -- the loop -------------------------------------------------------------------------
@@ -164,7 +192,7 @@ class Trainer:
         """Train until num_epochs (counting resumed ones), a stop request, or a NaN loss."""
         emit = on_event or (lambda event: None)
         hist, start = self.history, time.perf_counter()
-        run_tokens, status, message = 0, "finished", Text("training finished")
+        run_tokens, status, message = 0, Status.FINISHED, Text("training finished")
         self.net.train()
         for epoch in range(len(hist.epoch_loss), self.config.num_epochs):
             epoch_loss, epoch_tokens, epoch_start = 0.0, 0, time.perf_counter()
@@ -172,7 +200,7 @@ class Trainer:
                 loss_sum, token_count, norm = self._step(batch)
                 loss_value, tokens = float(loss_sum), int(token_count)
                 if not math.isfinite(loss_value):
-                    status, message = "diverged", Text(
+                    status, message = Status.DIVERGED, Text(
                         "the loss became {loss} at step {step}: training stopped before this step "
                         "changed the weights; try a smaller lr", loss=loss_value, step=len(hist.step_loss) + 1)
                     break
@@ -183,13 +211,14 @@ class Trainer:
                 hist.step_grad_norm.append(float(norm))
                 elapsed = time.perf_counter() - start
                 emit(StepEvent(epoch + 1, len(hist.step_loss), hist.step_loss[-1], hist.step_grad_norm[-1],
-                               run_tokens / max(elapsed, 1e-9), elapsed))
+                               run_tokens / max(elapsed, 1e-9), elapsed,
+                               layer_grad_norms=dict(zip(self.layers, self.layer_norms.tolist()))))
                 if stop is not None and stop.is_set():
-                    status, message = "stopped", Text(
+                    status, message = Status.STOPPED, Text(
                         "stopped by request after {epochs} complete epochs (at step {step}, inside epoch {epoch})",
                         epochs=epoch, step=len(hist.step_loss), epoch=epoch + 1)
                     break
-            if status != "finished":
+            if status != Status.FINISHED:
                 break
             hist.epoch_loss.append(epoch_loss / max(epoch_tokens, 1))
             hist.epoch_tokens_per_second.append(epoch_tokens / max(time.perf_counter() - epoch_start, 1e-9))

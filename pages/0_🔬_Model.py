@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exercises.anatomy import (
+from core.model import count_parameters
+from core.probes.anatomy import (
     check_concatenation,
     concatenated_parts,
     parameter_table,
     teacher_forced_batch,
     trace_forward,
 )
-from core.exercises.context import context_vectors, decoder_trajectory
-from core.exercises.diagram import diagram_of
-from core.model import count_parameters
+from core.probes.context import context_vectors, decoder_trajectory
+from core.probes.diagram import diagram_of
 from core.sources import example_pair, pairs_to_show
 from ui import charts, models, state
 from ui.i18n import N_, _, shown_as
@@ -39,6 +39,7 @@ n, t = view.batch_inputs(num_steps, len(pairs))
 X, X_valid_len, dec_X = teacher_forced_batch(pairs[:n], ckpt.src_vocab, ckpt.tgt_vocab, t)
 trace = trace_forward(net, X, X_valid_len, dec_X)
 view.show_trace(trace, diagram_of(trace), [s for s, _t in pairs[:n]])
+view.show_figure(ckpt, pairs[0][0])
 st.subheader(_("Parameters per layer"))
 view.show_parameters(parameter_table(net), count_parameters(net))
 st.divider()

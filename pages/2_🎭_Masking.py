@@ -4,11 +4,12 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.exercises.masking import parse_lengths
 from core.loss import MaskedSoftmaxCELoss, loss_breakdown, mask_parts
+from core.probes.masking import parse_lengths
+from ui.guards import guarded
 from ui.i18n import _
 from ui.views import masking as view
-from ui.widgets import guarded, start_page
+from ui.widgets import start_page
 
 active = start_page("Masking", "🎭")
 st.title(_("🎭 Masking"))

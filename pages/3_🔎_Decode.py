@@ -37,9 +37,11 @@ if not sentence.strip():
 num_steps = ckpt.data_config.num_steps
 result = greedy_decode(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, num_steps, book=False,
                        tokenizer=ckpt.data_config.tokenizer)
+drawn = view.figure_at_top(result, ckpt, top_k)      # drawn by the step slider below, its step highlighted
 view.show_source(result.source, ckpt, num_steps)
 view.show_translation(result, reference, num_steps)
-view.step_explorer(result, ckpt, top_k)
+view.train_mode_runs(result, ckpt, sentence)
+view.step_explorer(result, ckpt, top_k, drawn)
 view.what_if(result, ckpt, sentence, reference, top_k)
 beam_section(ckpt, reference, result)
 view.share_link()

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exercises.accumulation import check_split
+from core.probes.accumulation import check_split
 from ui import state
+from ui.guards import guarded
 from ui.i18n import _
 from ui.state import kept
 from ui.views import accumulation as view
-from ui.widgets import guarded, start_page
+from ui.widgets import start_page
 
 start_page("Accumulation", "➕")
 st.title(_("➕ Gradient accumulation"))

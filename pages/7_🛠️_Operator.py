@@ -10,6 +10,5 @@ from ui.widgets import start_page
 start_page("Operator", "🛠️", job_badge=False)
 st.title(_("🛠️ Operator"))
 if view.unlocked():
-    view.refresh_line()
-    view.load_panel()
-    view.jobs_panel()
+    view.account_line()
+    view.panels()

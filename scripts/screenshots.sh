@@ -10,4 +10,6 @@ py=.venv/bin/python
 r = s.browser_missing_reason()
 sys.exit(f"scripts/screenshots.sh: cannot take screenshots: {r}" if r else 0)'
 SEQ2SEQ_SCREENSHOTS_DIR="$PWD/docs/screenshots" exec "$py" -m pytest -q -p no:cacheprovider \
-  tests/browser/test_browser.py -k "test_every_view_opens or test_train_tiny_run or test_decode_step_by_step or test_deep_link_to_model" "$@"
+  tests/browser/test_browser.py tests/browser/test_step_view.py tests/browser/test_figure.py \
+  -k "test_every_view_opens or test_train_tiny_run or test_decode_step_by_step or test_deep_link_to_model or test_step_opens \
+or test_a_decode_link_draws or test_the_figure_in_chinese or test_at_a_phones_width or each_draw_their_figure" "$@"

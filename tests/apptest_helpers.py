@@ -12,6 +12,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.service.workspaces import workspace_dir
 from ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,11 @@ def rerun_until(at: AppTest, ready: Callable[[AppTest], object], what: str,
 def tab_job(at: AppTest):
     """The training job this page's tab started (core.service.jobs.TrainingJob)."""
     return at.session_state[state.TRAIN_JOB]
+
+
+def workspace_of(at: AppTest) -> Path:
+    """Where this tab's browser saves its runs and imports (core.service.workspaces)."""
+    return workspace_dir(at.session_state[state.WORKSPACE])
 
 
 def finish(at: AppTest) -> AppTest:

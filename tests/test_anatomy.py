@@ -8,9 +8,9 @@ import torch
 
 from core.config import ModelConfig
 from core.data import Vocab
-from core.exercises import anatomy, context, diagram
-from core.exercises.accumulation import saved_activation_bytes, time_for_memory
 from core.model import build_model
+from core.probes import anatomy, context, diagram
+from core.probes.accumulation import saved_activation_bytes, time_for_memory
 
 CONFIGS = {
     "gru": ModelConfig(embed_size=6, num_hiddens=8),

@@ -1,4 +1,6 @@
 """Bahdanau attention: the book's numbers, masking, training, checkpoints, decoding, beam search."""
+import threading
+
 import pytest
 import torch
 from torch import nn
@@ -11,6 +13,7 @@ from core.decode import GreedyResult, encode_source, greedy_decode, greedy_steps
 from core.model import build_model, count_parameters
 from core.resources import parameter_count
 from core.train import configs_from_args, start_run, train_parser
+from tests.apptest_helpers import HANG_GUARD
 
 NUM_STEPS = 6
 ATTENTION = dict(embed_size=16, num_hiddens=24, num_layers=2, dropout=0.0, decoder="attention")
@@ -81,18 +84,19 @@ def test_additive_attention_equals_the_books_example(d2l):
     book = d2l.AdditiveAttention(key_size=2, query_size=20, num_hiddens=8, dropout=0.1).eval()
     ours = AdditiveAttention(key_size=2, query_size=20, num_hiddens=8, dropout=0.1).eval()
     ours.load_state_dict(book.state_dict())
-    assert torch.allclose(ours(queries, keys, values, valid_lens), book(queries, keys, values, valid_lens))
+    context, weights = ours(queries, keys, values, valid_lens)
+    assert torch.allclose(context, book(queries, keys, values, valid_lens))
+    assert torch.equal(weights, book.attention_weights)        # returned here, kept on the module there
     # all keys equal: the weights are uniform over the valid positions, as the book's heatmap shows
-    assert torch.allclose(ours.attention_weights[0, 0, :2], torch.full((2,), 0.5))
-    assert torch.allclose(ours.attention_weights[1, 0, :6], torch.full((6,), 1 / 6))
+    assert torch.allclose(weights[0, 0, :2], torch.full((2,), 0.5))
+    assert torch.allclose(weights[1, 0, :6], torch.full((6,), 1 / 6))
 
 
 def test_attention_weights_sum_to_one_over_valid_positions_and_are_zero_past_them():
     attention = AdditiveAttention(5, 7, 8, 0.0)
     queries, keys = torch.randn(3, 4, 7), torch.randn(3, 6, 5)
     valid_lens = torch.tensor([1, 4, 6])
-    out = attention(queries, keys, torch.randn(3, 6, 9), valid_lens)
-    weights = attention.attention_weights
+    out, weights = attention(queries, keys, torch.randn(3, 6, 9), valid_lens)
     assert out.shape == (3, 4, 9) and weights.shape == (3, 4, 6)
     for b, n in enumerate(valid_lens.tolist()):
         assert torch.allclose(weights[b, :, :n].sum(-1), torch.ones(4))
@@ -110,8 +114,9 @@ def test_decoder_weights_load_from_the_books_and_give_the_same_outputs(d2l):
     book_out, book_state = book(X, Y, valid)
     assert torch.allclose(ours_out, book_out, atol=1e-6)
     assert torch.allclose(ours_state[1], book_state[1], atol=1e-6)
-    assert len(ours.decoder.attention_weights) == 5
-    for mine, theirs in zip(ours.decoder.attention_weights, book.decoder.attention_weights):
+    _, _, weights = ours.decoder.forward_with_attention(Y, ours.init_decoder_state(X, valid))
+    assert len(weights) == 5
+    for mine, theirs in zip(weights, book.decoder.attention_weights):
         assert mine.shape == (4, 1, 7) and torch.allclose(mine, theirs, atol=1e-6)
 
 
@@ -120,19 +125,29 @@ def test_shapes_of_outputs_state_and_weights():
     enc_outputs, hidden = torch.randn(5, 3, 6), torch.randn(2, 3, 6)      # (num_src_steps, batch, hiddens)
     state = decoder.init_state((enc_outputs, hidden), torch.tensor([5, 2, 1]))
     assert state[0].shape == (3, 5, 6)                                     # batch-first
-    out, (enc, h, valid) = decoder(torch.randint(0, 11, (3, 4)), state)
+    X = torch.randint(0, 11, (3, 4))
+    out, (enc, h, valid), weights = decoder.forward_with_attention(X, state)
     assert out.shape == (3, 4, 11) and h.shape == (2, 3, 6) and torch.equal(enc, state[0])
-    assert [w.shape for w in decoder.attention_weights] == [(3, 1, 5)] * 4
+    assert [w.shape for w in weights] == [(3, 1, 5)] * 4
+    assert torch.equal(decoder(X, state)[0], out)                          # forward: the same, less the weights
 
 
 def test_lstm_queries_come_from_h_not_c():
     decoder = Seq2SeqAttentionDecoder(11, 4, 6, 1, cell="lstm").eval()
     enc_outputs, h = torch.randn(5, 2, 6), torch.randn(1, 2, 6)
     X = torch.randint(0, 11, (2, 1))
-    decoder(X, decoder.init_state((enc_outputs, (h, torch.randn(1, 2, 6))), torch.tensor([5, 3])))
-    first = decoder.attention_weights[0]
-    decoder(X, decoder.init_state((enc_outputs, (h, torch.randn(1, 2, 6))), torch.tensor([5, 3])))
-    assert torch.equal(decoder.attention_weights[0], first)
+    _, _, (first,) = decoder.forward_with_attention(
+        X, decoder.init_state((enc_outputs, (h, torch.randn(1, 2, 6))), torch.tensor([5, 3])))
+    _, _, (again,) = decoder.forward_with_attention(
+        X, decoder.init_state((enc_outputs, (h, torch.randn(1, 2, 6))), torch.tensor([5, 3])))
+    assert torch.equal(again, first)
+
+
+def test_a_pass_leaves_nothing_on_the_model():
+    net = build_model(ModelConfig(embed_size=4, num_hiddens=6, num_layers=1, decoder="attention"), 9, 9).eval()
+    before = {name: set(vars(module)) for name, module in net.named_modules()}
+    net(torch.randint(0, 9, (2, 5)), torch.randint(0, 9, (2, 3)), torch.tensor([5, 2]))
+    assert {name: set(vars(module)) for name, module in net.named_modules()} == before
 
 
 # -- config, parameters, CLI -------------------------------------------------------------------
@@ -195,6 +210,41 @@ def test_greedy_steps_carry_attention_over_the_valid_source_positions(trained):
             assert len(step.attention) == NUM_STEPS
             assert sum(step.attention[:n]) == pytest.approx(1.0, abs=1e-5)
             assert all(w == 0 for w in step.attention[n:])
+
+
+def test_two_sessions_decoding_on_one_shared_model_at_once_each_see_their_own_weights(trained):
+    """The app caches one model for every session: two tabs' passes on it run at the same time."""
+    run, _ = trained
+    net, src, tgt = run.trainer.net, run.data.src_vocab, run.data.tgt_vocab
+    inputs = ["a b c d e", "f"]                       # different lengths: weights over 6 and 2 positions
+    alone = {s: [step.attention for step in greedy_decode(net, s, src, tgt, NUM_STEPS).steps] for s in inputs}
+    # Each session's first attention call waits for the other's: both have computed their weights
+    # before either decoder goes on, the interleaving a busy server makes by chance.
+    meeting, first_call = threading.Barrier(2, timeout=HANG_GUARD), threading.local()
+
+    def meet(module, args, output):
+        if not getattr(first_call, "done", False):
+            first_call.done = True
+            meeting.wait()
+
+    seen: dict[str, list] = {}
+
+    def session(sentence: str) -> None:
+        seen[sentence] = [step.attention for step in greedy_decode(net, sentence, src, tgt, NUM_STEPS).steps]
+
+    hook = net.decoder.attention.register_forward_hook(meet)
+    try:
+        sessions = [threading.Thread(target=session, args=(s,)) for s in inputs]
+        for thread in sessions:
+            thread.start()
+        for thread in sessions:
+            thread.join()
+    finally:
+        hook.remove()
+    for sentence in inputs:
+        assert len(seen[sentence]) == len(alone[sentence])
+        for mine, own in zip(seen[sentence], alone[sentence]):
+            assert mine == pytest.approx(own, abs=1e-6), sentence
 
 
 def test_plain_models_have_no_attention():

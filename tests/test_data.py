@@ -137,7 +137,7 @@ def test_vocab_round_trips_through_plain_lists():
 
 
 def test_files_over_the_size_limit_are_refused(monkeypatch):
-    import core.sources
-    monkeypatch.setattr(core.sources, "MAX_FILE_BYTES", 100)
+    import core.data_files
+    monkeypatch.setattr(core.data_files, "MAX_FILE_BYTES", 100)
     with pytest.raises(DataError, match="over the 0 MiB limit|MiB limit"):
         load_split(DataConfig(source="tsv", path="big.tsv"), b"a\tb\n" * 100)

@@ -7,7 +7,7 @@ import pytest
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.history import EpochEvent, StepEvent, recent_epoch_seconds, seconds_left
 from core.service.jobs import JobSnapshot, TrainingJob
-from core.train import start_run
+from core.train import RunSpec
 
 EPOCHS = 30
 
@@ -64,8 +64,9 @@ def test_the_train_views_snapshot_estimates_from_its_epochs_times_even_when_resu
 
 def test_a_training_job_reads_its_events_times_for_its_estimate(checkpoint_dir):
     data = DataConfig(source="reverse", num_examples=64, num_test=8, batch_size=16, num_steps=6)
-    run = start_run(data, ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=EPOCHS))
-    job = TrainingJob(run, "eta")
+    spec = RunSpec(data_config=data, model_config=ModelConfig(embed_size=8, num_hiddens=8, num_layers=1),
+                   train_config=TrainConfig(num_epochs=EPOCHS))
+    job = TrainingJob(spec=spec, name="eta")
     job.status = "running"                                     # fed by hand below: nothing trains
     ends = epoch_ends(6.0, 2.0)
     for epoch, end in enumerate(ends[:3], start=1):

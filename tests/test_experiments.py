@@ -11,8 +11,8 @@ import core.exercises.experiments as ex
 import core.output_layers as layers
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import OUTPUT_LAYERS, DataConfig, ModelConfig, TrainConfig
-from core.exercises.accumulation import AccumulationError, check_split, compare
 from core.loss import MaskedNLLLoss, MaskedSoftmaxCELoss
+from core.probes.accumulation import AccumulationError, check_split, compare
 from core.train import start_run
 from tests.apptest_helpers import HANG_GUARD
 

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parent.parent / "core"
-BUILT_ON_THE_ENGINE = ("core.exercises", "core.service")
+BUILT_ON_THE_ENGINE = ("core.exercises", "core.probes", "core.service")
 
 
 def module_name(path: Path) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.exercises.masking import toy_batch
 from core.loss import loss_breakdown
+from core.probes.masking import toy_batch
 from tests.apptest_helpers import open_page
 
 MASKING = "pages/2_🎭_Masking.py"

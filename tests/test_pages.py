@@ -15,11 +15,11 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.decode import greedy_decode
-from core.exercises.masking import real_batch, toy_batch
 from core.loss import MaskedSoftmaxCELoss
 from core.metrics import bleu
+from core.probes.masking import real_batch, toy_batch
 from core.train import start_run
-from tests.apptest_helpers import finish, rerun_until, tab_job
+from tests.apptest_helpers import finish, rerun_until, tab_job, workspace_of
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN, MASKING, DECODE, BLEU = ("app.py", "pages/1_🏋️_Train.py", "pages/2_🎭_Masking.py",
@@ -56,7 +56,7 @@ def metric(at: AppTest, label: str) -> str:
     return by_label(at.metric, label).value
 
 
-@pytest.mark.parametrize("page", [HOME, TRAIN, MASKING, DECODE, BLEU])
+@pytest.mark.parametrize("page", [HOME, TRAIN, MASKING, DECODE, BLEU, "pages/9_🦶_Step.py"])
 def test_every_page_renders_with_the_checkpoint_in_the_sidebar(app_dir, page):
     at = no_exception(open_page(page))
     assert not at.error
@@ -226,8 +226,8 @@ def test_the_books_download_offline_says_what_to_do(app_dir, tmp_path, monkeypat
 
 
 def tiny_run_state(**extra) -> dict:
-    state = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
-             "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,
+    state = {"keep.train.source": "reverse", "keep.train.examples": 96, "keep.train.held_out": 8,
+             "keep.train.batch": 16, "keep.train.num_steps": 6, "keep.train.embed_size": 8,
              "keep.train.hiddens": 8, "keep.train.layers": 1, "keep.train.sample_every": 5,
              "keep.train.name": "tiny-run"}
     return {**state, **{f"keep.train.{k}": v for k, v in extra.items()}}
@@ -253,8 +253,9 @@ def test_train_runs_a_job_live_then_saves_and_lists_it(app_dir):
         return page.get("download_button")
     at = rerun_until(at, saved, "the run to end and save")
     assert len(set(points)) > 1 and points == sorted(points)       # the chart grew while it trained
-    assert (app_dir / "tiny-run.pt").is_file()
-    assert load_checkpoint(app_dir / "tiny-run.pt").history.epoch_loss
+    mine = workspace_of(at)              # saved in the tab's browser's workspace, not the shared folder
+    assert (mine / "tiny-run.pt").is_file()
+    assert load_checkpoint(mine / "tiny-run.pt").history.epoch_loss
     assert any(s.value.startswith("Run **tiny-run** finished") for s in at.success)
     assert "1. tiny-run (masked, sum)" in at.dataframe[-1].value["run"].tolist()
 
@@ -267,7 +268,7 @@ def test_train_stop_button_stops_the_job_and_keeps_its_checkpoint(app_dir):
     at = no_exception(at.button(key="train.stop").click().run())
     at = rerun_until(at, lambda page: page.get("download_button"), "the stopped run to save")
     assert any("stopped" in w.value for w in at.warning)
-    assert (app_dir / "stopped-run.pt").is_file()
+    assert (workspace_of(at) / "stopped-run.pt").is_file()
 
 
 def test_train_rejects_an_unusable_run_name_with_a_message(app_dir):
@@ -292,25 +293,25 @@ def test_a_running_job_lives_on_across_pages_and_tabs_are_independent(app_dir):
     at = no_exception(at.button(key="train.stop").click().run())
     at = rerun_until(at, lambda page: page.get("download_button"), "the stopped run to save")
     # the Stop ended it (its 100,000 epochs are far from done), not the end of its epochs
-    assert job.status == "stopped" and job.epochs_done < job.planned_epochs and (app_dir / "long-run.pt").is_file()
+    assert job.status == "stopped" and job.epochs_done < job.planned_epochs and (workspace_of(at) / "long-run.pt").is_file()
 
 
 @pytest.mark.trains
 @pytest.mark.process
 def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny):
     before = greedy_decode(tiny.model, "i'm home .", tiny.src_vocab, tiny.tgt_vocab, 10, book=False).translation
-    key = "file:" + str((app_dir / "tiny.pt").resolve())     # other tests add newer files to the folder
+    key = "shared:tiny.pt"                                   # other tests add newer files to the folder
     at = no_exception(open_page(TRAIN, **{"active_checkpoint": key, "keep.train.more_epochs": 2,
                                           "keep.train.more_name." + key: "tiny-more"}))
     at = finish(no_exception(at.button(key="train.continue").click().run()))
-    more = load_checkpoint(app_dir / "tiny-more.pt")
+    more = load_checkpoint(workspace_of(at) / "tiny-more.pt")
     assert len(more.history.epoch_loss) == 4 and more.history.epoch_loss[:2] == tiny.history.epoch_loss
     assert more.train_config.lr == tiny.train_config.lr and more.src_vocab.to_dict() == tiny.src_vocab.to_dict()
     assert len(load_checkpoint(app_dir / "tiny.pt").history.epoch_loss) == 2        # the file as it was
     at.switch_page(DECODE)                                  # the cached model was not trained further
     at = no_exception(at.run())
     assert at.code[0].value == before
-    (app_dir / "tiny-more.pt").unlink()
+    (workspace_of(at) / "tiny-more.pt").unlink()
 
 
 @pytest.mark.trains
@@ -333,7 +334,7 @@ def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_pat
     at = no_exception(uploader.upload("pairs.tsv", pairs.read_bytes(), "text/tab-separated-values").run())
     assert not at.button(key="train.continue").disabled
     at = finish(no_exception(at.button(key="train.continue").click().run()))
-    assert len(load_checkpoint(folder / "tsv-more.pt").history.epoch_loss) == 2
+    assert len(load_checkpoint(workspace_of(at) / "tsv-more.pt").history.epoch_loss) == 2
 
 
 @pytest.mark.trains
@@ -350,7 +351,7 @@ def test_each_finished_run_joins_the_overlay_and_a_deselected_one_stays_out(app_
     at = finish(no_exception(by_label(at.button, "▶️ Start training").click().run()))
     assert by_label(at.multiselect, "Runs to overlay").value == ["2. cmp-b (masked, sum)", "3. cmp-c (masked, sum)"]
     for name in ("cmp-a", "cmp-b", "cmp-c"):
-        (app_dir / f"{name}.pt").unlink()
+        (workspace_of(at) / f"{name}.pt").unlink()
 
 
 @pytest.mark.trains
@@ -361,6 +362,7 @@ def test_a_reloaded_tab_takes_its_running_job_over_from_the_url(app_dir):
     token = at.query_params["run"]
     assert token and isinstance(token, str) and len(token) >= 16
     reloaded = AppTest.from_file(str(ROOT / HOME), default_timeout=TIMEOUT)     # a new session
+    reloaded.session_state["workspace"] = at.session_state["workspace"]       # of the same browser (its cookie)
     reloaded.query_params["run"] = token
     reloaded.switch_page(TRAIN)
     reloaded = no_exception(reloaded.run())
@@ -370,8 +372,8 @@ def test_a_reloaded_tab_takes_its_running_job_over_from_the_url(app_dir):
     stranger.switch_page(TRAIN)
     assert any("No run in this tab yet" in i.value for i in no_exception(stranger.run()).info)
     reloaded = finish(no_exception(reloaded.button(key="train.stop").click().run()))
-    assert (app_dir / "reloaded.pt").is_file()
-    (app_dir / "reloaded.pt").unlink()
+    assert (workspace_of(at) / "reloaded.pt").is_file()        # where the tab that started it saves
+    (workspace_of(at) / "reloaded.pt").unlink()
 
 
 def test_train_says_what_file_a_cleaned_run_name_becomes(app_dir):
@@ -386,6 +388,6 @@ def test_grids_never_show_a_negative_zero():
 
 
 def test_train_says_when_fewer_pairs_are_held_out_than_asked(app_dir):
-    at = no_exception(open_page(TRAIN, **tiny_run_state(num_examples=4, num_test=5)))
+    at = no_exception(open_page(TRAIN, **tiny_run_state(examples=4, held_out=5)))
     assert metric(at, "Held-out pairs") == "1"
     assert any("1 held out, not 5" in c.value for c in at.caption)

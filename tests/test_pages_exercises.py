@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import core.exercises.experiments as ex
 from core.checkpoint import save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
-from core.exercises.accumulation import compare
+from core.probes.accumulation import compare
 from core.train import start_run
 from tests.apptest_helpers import rerun_until
 

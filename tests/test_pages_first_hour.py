@@ -8,11 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import load_checkpoint
-from tests.apptest_helpers import HANG_GUARD, finish, no_exception, open_page
+from tests.apptest_helpers import HANG_GUARD, finish, no_exception, open_page, workspace_of
 
 TRAIN = "pages/1_🏋️_Train.py"
-TINY = {"keep.train.source": "reverse", "keep.train.num_examples": 96, "keep.train.num_test": 8,
-        "keep.train.batch_size": 16, "keep.train.num_steps": 6, "keep.train.embed": 8,
+TINY = {"keep.train.source": "reverse", "keep.train.examples": 96, "keep.train.held_out": 8,
+        "keep.train.batch": 16, "keep.train.num_steps": 6, "keep.train.embed_size": 8,
         "keep.train.hiddens": 8, "keep.train.layers": 1, "keep.train.sample_every": 1,
         "keep.train.epochs": 2}
 
@@ -43,7 +43,7 @@ def test_the_finish_line_says_finished_once_with_the_epochs(app_dir):
 @pytest.mark.process
 def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_told(app_dir):
     at = finish(start(open_train(**{"keep.train.name": "first"})))
-    first = (app_dir / "first.pt").read_bytes()
+    first = (workspace_of(at) / "first.pt").read_bytes()
     assert at.text_input(key="keep.train.name").value != "first"        # a fresh default for the next run
     at.text_input(key="keep.train.name").set_value("first")
     at = no_exception(at.run())
@@ -51,10 +51,10 @@ def test_a_new_run_gets_a_new_default_name_and_never_overwrites_without_being_to
     assert overwrite.value is False
     at = start(at)                                                        # refused: the box is not ticked
     assert any("holds an earlier run" in e.value for e in at.error)
-    assert (app_dir / "first.pt").read_bytes() == first and not any(b.key == "train.stop" for b in at.button)
+    assert (workspace_of(at) / "first.pt").read_bytes() == first and not any(b.key == "train.stop" for b in at.button)
     next(c for c in at.checkbox if c.label.startswith("Overwrite first.pt")).check()
     at = finish(start(no_exception(at.run())))
-    assert (app_dir / "first.pt").read_bytes() != first
+    assert (workspace_of(at) / "first.pt").read_bytes() != first
     status = at.dataframe[-1].value["status"].tolist()
     assert "overwritten by run 2" in status[0] and "overwritten" not in status[1]
 
@@ -65,7 +65,7 @@ def test_the_samples_say_which_sentences_were_trained_on_and_which_were_held_out
     at = finish(start(open_train(**{"keep.train.name": "samples"})))
     table = next(d.value for d in at.dataframe if "pred" in d.value.columns)
     assert set(table["seen"]) == {"trained on", "not trained on"}
-    history = load_checkpoint(app_dir / "samples.pt").history.samples
+    history = load_checkpoint(workspace_of(at) / "samples.pt").history.samples
     assert {row["seen"] for row in history} == {True, False}
 
 
@@ -214,13 +214,24 @@ def test_the_books_weights_are_imported_from_the_sidebar_and_used_on_every_page(
     assert at.sidebar.number_input(key="import.num_examples").value == 600
     at = no_exception(at.sidebar.button(key="import.go").click().run())
     picker = next(s for s in at.sidebar.selectbox if s.label == "In use on every page")
-    assert picker.value.endswith("seq2seq.pt") and (with_default / "seq2seq.pt").is_file()
-    assert load_checkpoint(with_default / "seq2seq.pt").origin.startswith("imported from d2l 0.17.6")
+    imported = workspace_of(at) / "seq2seq.pt"                          # an import is this browser's, as an upload
+    assert picker.value.endswith("seq2seq.pt") and imported.is_file()
+    assert load_checkpoint(imported).origin.startswith("imported from d2l 0.17.6")
     assert at.code                                                      # Decode translates with it
-    home = open_page("app.py", **{"active_checkpoint": picker.value})
+    home = open_page("app.py", **{"active_checkpoint": picker.value,       # the same browser opens Home
+                                  "workspace": at.session_state["workspace"]})
     assert any("imported from d2l 0.17.6" in m.value for m in home.markdown)
     assert home.get("download_button")                                 # back to the book's code
 
+
+
+def test_a_bad_data_file_in_the_import_form_is_said_not_raised(with_default, fra_eng_text, monkeypatch):
+    monkeypatch.delenv("FRA_ENG_PATH", raising=False)                  # no book file: the form asks for one
+    at = upload_book_weights(fra_eng_text)
+    data = next(u for u in at.sidebar.get("file_uploader") if u.proto.id.endswith("import.data") or "fra" in u.label)
+    at = no_exception(data.upload("fra.txt", b"Go.\tVa !\n\x00\x01binary", "text/plain").run())
+    said = " ".join(e.value for e in at.sidebar.error)
+    assert "fra.txt" in said and "/" not in said.replace("fra.txt", ""), said
 
 
 def test_an_import_confirms_what_was_imported_and_that_it_is_now_in_use(with_default, fra_eng_path,
@@ -265,7 +276,7 @@ def test_weights_with_d2l_10s_keys_are_recognised_and_imported_with_its_settings
     assert at.sidebar.number_input(key="import.num_train").value == 512
     assert at.sidebar.number_input(key="import.num_steps.1.0").value == 9
     at = no_exception(at.sidebar.button(key="import.go").click().run())
-    ckpt = load_checkpoint(with_default / "mt.pt")
+    ckpt = load_checkpoint(workspace_of(at) / "mt.pt")
     assert ckpt.origin.startswith("imported from d2l 1.0") and ckpt.model_config.context == "encoder"
     assert ckpt.data_config.num_steps == 9 and at.code
 
@@ -304,3 +315,11 @@ def test_the_home_deep_link_opens_the_home_page_in_the_links_language(with_defau
     at = no_exception(at.run())
     assert at.title[0].value.endswith("seq2seq playground") and at.query_params["lang"] == "zh"
     assert any(s.value.startswith("🧠 ") and "检查点" in s.value for s in at.subheader)   # Home's own, in Chinese
+
+
+@pytest.mark.trains
+@pytest.mark.process
+def test_the_forms_label_smoothing_reaches_the_run_and_its_checkpoint(app_dir):
+    """Declared once (TrainConfig.label_smoothing) and placed in the form: the widget's value is the run's."""
+    at = finish(start(open_train(**{"keep.train.name": "smooth", "keep.train.label_smoothing": 0.15})))
+    assert load_checkpoint(workspace_of(at) / "smooth.pt").train_config.label_smoothing == pytest.approx(0.15)

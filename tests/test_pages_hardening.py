@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import core.train
-from tests.apptest_helpers import rerun_until
+from tests.apptest_helpers import rerun_until, workspace_of
 from tests.test_pages import DECODE, HOME, TRAIN, by_label, no_exception, open_page, tiny_run_state
 
 
@@ -29,7 +29,7 @@ def test_a_nan_loss_stops_the_run_with_a_message_and_keeps_the_last_good_checkpo
     at = wait_until_done(no_exception(at.button[0].click().run()))
     assert any("loss became nan" in m.value for m in [*at.error, *at.warning])
     from core.checkpoint import load_checkpoint
-    kept = load_checkpoint(app_dir / "nan-run.pt")
+    kept = load_checkpoint(workspace_of(at) / "nan-run.pt")
     assert len(kept.history.step_loss) == 3 and all(torch.isfinite(p).all() for p in kept.model.parameters())
 
 
@@ -47,10 +47,10 @@ def test_an_exception_in_the_training_job_reaches_the_page_and_the_app_keeps_wor
 
 
 def test_a_model_too_big_for_memory_is_refused_with_a_message(app_dir):
-    at = no_exception(open_page(TRAIN, **tiny_run_state(embed=4096, hiddens=4096, layers=8, batch_size=8192,
+    at = no_exception(open_page(TRAIN, **tiny_run_state(embed_size=4096, hiddens=4096, layers=8, batch=8192,
                                                         num_steps=200, name="huge")))
     at = no_exception(at.button[0].click().run())
-    assert any("GiB" in e.value for e in at.error) and not (app_dir / "huge.pt").exists()
+    assert any("GiB" in e.value for e in at.error) and not (workspace_of(at) / "huge.pt").exists()
 
 
 class Exploit:

@@ -1,5 +1,5 @@
 """The Model view and the notes' presets, driven headless with AppTest: every number shown is
-the one `core.exercises` computes for the checkpoint in use."""
+the one `core.probes` computes for the checkpoint in use."""
 from __future__ import annotations
 
 import re
@@ -10,11 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
-from core.exercises.accumulation import time_for_memory
-from core.exercises.anatomy import parameter_table, teacher_forced_batch, trace_forward
-from core.exercises.context import context_vectors, nearest
-from core.exercises.diagram import ATTENTION, CONTEXT, INITIAL_STATE, diagram_of
 from core.metrics import bleu_breakdown
+from core.probes.accumulation import time_for_memory
+from core.probes.anatomy import parameter_table, teacher_forced_batch, trace_forward
+from core.probes.context import context_vectors, nearest
+from core.probes.diagram import ATTENTION, CONTEXT, INITIAL_STATE, diagram_of
 from core.train import start_run
 from tests.apptest_helpers import no_exception, open_page
 from ui import state
@@ -47,7 +47,7 @@ def frame(at: AppTest, column: str):
 
 
 def test_the_model_view_is_linked_right_after_home():
-    from ui.widgets import NAV
+    from ui.sidebar import NAV
     assert [page for page, _, _ in NAV[:2]] == ["home", "model"]
 
 

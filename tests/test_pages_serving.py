@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.apptest_helpers import rerun_until
+from tests.apptest_helpers import rerun_until, workspace_of
 from tests.test_pages import TRAIN, by_label, no_exception, open_page, tiny_run_state
 from ui.polling import WAITING_SECONDS
 from ui.views.train_live import REFRESH_SECONDS
@@ -35,7 +35,19 @@ def test_a_run_past_a_limit_is_refused_before_it_runs_naming_the_limit(app_dir, 
     monkeypatch.setenv("SEQ2SEQ_MAX_PARAMETERS", "500")
     at = start(open_page(TRAIN, **tiny_run_state(name="too-big", epochs=2)))
     assert any("SEQ2SEQ_MAX_PARAMETERS" in e and "at most 500" in e for e in texts(at.error))
-    assert not (app_dir / "too-big.pt").exists() and not any("running" in p.text for p in at.get("progress"))
+    assert not (workspace_of(at) / "too-big.pt").exists() and not any("running" in p.text for p in at.get("progress"))
+
+
+def test_a_run_over_the_parameter_limit_is_refused_without_its_model_ever_being_built(app_dir, monkeypatch):
+    """The limit bounds the server's memory: the parameters are counted from the spec's config."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the server built the run's model")
+    monkeypatch.setattr("core.train.build_model", refuse)
+    monkeypatch.setattr("core.train.Trainer", refuse)
+    monkeypatch.setenv("SEQ2SEQ_MAX_PARAMETERS", "500")
+    at = start(open_page(TRAIN, **tiny_run_state(name="never-built", epochs=2)))
+    assert any("SEQ2SEQ_MAX_PARAMETERS" in e and "at most 500" in e for e in texts(at.error))
+    assert not (workspace_of(at) / "never-built.pt").exists() and not (app_dir / "never-built.pt").exists()
 
 
 def test_a_bad_limit_stops_every_page_with_a_message_naming_it(app_dir, monkeypatch):
@@ -55,7 +67,7 @@ def test_a_second_tab_waits_in_the_queue_shows_its_place_and_stop_takes_it_out(a
     second = no_exception(second.button(key="train.stop").click().run())
     second = rerun_until(second, lambda page: page.warning, "the waiting run's message")
     assert any("taken out of the queue" in w.value for w in second.warning)
-    assert not (app_dir / "waits.pt").exists()
+    assert not (workspace_of(second) / "waits.pt").exists()
     first = no_exception(first.button(key="train.stop").click().run())
 
 

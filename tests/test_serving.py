@@ -16,7 +16,7 @@ from core.service.limits import LimitError, LimitExceeded, Limits, QueueFull
 from core.service.queue import CANCELLED, DROPPED, JobQueue
 from core.service.serving import serve
 from core.service.workers import IN_THREAD, InProcess, WorkerFailed, WorkerStats
-from core.train import start_run
+from core.train import RunSpec
 from tests.apptest_helpers import HANG_GUARD, wait_until
 
 
@@ -26,8 +26,16 @@ class FakeJob:
     def __init__(self, name: str, epochs: int = 10, per_epoch: float | None = None, clock=None):
         self.name, self.planned_epochs, self._per_epoch = name, epochs, per_epoch
         self.status, self.message, self.queue, self.last_seen = "created", "", None, 0.0
+        self.job_id = f"id-{name}"
         self.started_at: float | None = None
         self.clock = clock or (lambda: 0.0)
+
+    def wait_in(self, queue, message):
+        self.queue, self.status, self.message = queue, "queued", message
+
+    def start_in(self, queue):
+        self.queue = queue
+        return self.start()
 
     def start(self):
         self.status, self.started_at = "running", self.clock()
@@ -54,6 +62,10 @@ class FakeJob:
 
     def withdraw(self, message: str) -> None:
         self.status, self.message = "stopped", message
+
+    def cancel(self, message: str) -> None:
+        if not (self.status == "queued" and self.queue.cancel(self, message)):
+            self.status, self.message = "stopped", message
 
 
 class Clock:
@@ -168,6 +180,65 @@ def test_a_slot_that_appears_starts_a_waiting_run_on_the_next_tick():
     assert waiting.status == "running"
 
 
+def test_the_expected_wait_comes_from_the_running_runs_epoch_times_not_from_runs_that_ended():
+    """A slow run that ended says nothing of the runs training now: the estimate reads theirs."""
+    queue = JobQueue(lambda: 1, clock=Clock())
+    ended = FakeJob("slow", epochs=1, per_epoch=10.0)
+    queue.submit(ended)
+    ended.finish()
+    running, next_up, last = FakeJob("running", epochs=10, per_epoch=1.0), FakeJob("next", epochs=5), FakeJob("last")
+    for j in (running, next_up, last):
+        queue.submit(j)
+    assert queue.expected_wait(next_up) == pytest.approx(10.0)      # when `running` ends: its own 10 × 1 s
+    assert queue.expected_wait(last) == pytest.approx(15.0)         # then 5 epochs at the running run's 1 s
+
+
+def test_a_waiting_runs_place_the_counts_and_its_wait_come_from_one_look_at_the_queue():
+    queue = JobQueue(lambda: 1, clock=Clock())
+    running, first, second = FakeJob("a", epochs=4, per_epoch=2.0), FakeJob("b", epochs=3), FakeJob("c")
+    for j in (running, first, second):
+        queue.submit(j)
+    state = queue.state()
+    assert (len(state.running), len(state.waiting), state.capacity, state.free_slots) == (1, 2, 1, 0)
+    assert [state.place(j) for j in (running, first, second)] == [None, 1, 2]
+    assert [state.expected_wait(j) for j in (first, second)] == [pytest.approx(8.0), pytest.approx(14.0)]
+    running.finish()                                  # the queue moves on; the look taken before does not
+    assert state.place(first) == 1 and len(queue.state().running) == 1 and queue.state().place(second) == 1
+
+
+def test_clearing_takes_out_the_runs_the_operator_saw_and_names_the_one_that_took_a_freed_slot():
+    queue = JobQueue(lambda: 1, clock=Clock())
+    running, second, third = FakeJob("first"), FakeJob("second"), FakeJob("third")
+    for j in (running, second, third):
+        queue.submit(j)
+    seen = [j.job_id for j in queue.state().waiting]     # the page shows "Clear the queue (2)"
+    running.cancel("cancelled")
+    running.finish()                                      # the cancel freed the slot: second starts
+    late = FakeJob("late")
+    queue.submit(late)                                    # and a run came in after the page was drawn
+    cleared = queue.clear(expected=seen)
+    assert cleared.removed == (third,) and cleared.started == (second,) and cleared.kept == (late,)
+    assert third.status == "stopped" and second.status == "running" and late.status == "queued"
+    assert queue.clear(expected=[third.job_id]).ended == (third.job_id,)
+
+
+def test_the_operators_actions_say_what_changed_since_the_page_was_drawn():
+    from core.service.operator import cancel_job, clear_queue
+    queue = JobQueue(lambda: 1, clock=Clock())
+    running, second, third = FakeJob("first"), FakeJob("second"), FakeJob("third")
+    for j in (running, second, third):
+        queue.submit(j)
+    seen = [j.job_id for j in queue.waiting()]
+    said = cancel_job(queue, running.job_id, seen="running")
+    assert running.status == "stopped" and "Cancelled id-first (first)" in said
+    running.finish()
+    lines = clear_queue(queue, seen)
+    assert "Took 1 waiting run(s) out of the queue" in lines[0]
+    assert any("id-second (second) had taken a free slot meanwhile" in line for line in lines)
+    assert "had started meanwhile" in cancel_job(queue, second.job_id, seen="queued")
+    assert "had already ended" in cancel_job(queue, "id-gone", seen="queued")
+
+
 # -- the operator's limits ---------------------------------------------------------------------
 def test_limits_come_from_the_environment_before_the_secrets_file():
     env = {"SEQ2SEQ_MAX_EPOCHS": "50", "SEQ2SEQ_MAX_MINUTES": "2.5"}
@@ -208,10 +279,14 @@ def test_a_bad_worker_kind_is_refused():
 
 
 # -- runs in worker processes --------------------------------------------------------------------
-def tiny_job(name: str, epochs: int, **kwargs) -> TrainingJob:
+def tiny_spec(epochs: int) -> RunSpec:
     data = DataConfig(source="reverse", num_examples=128, num_test=16, batch_size=16, num_steps=6)
-    run = start_run(data, ModelConfig(embed_size=8, num_hiddens=8, num_layers=1), TrainConfig(num_epochs=epochs))
-    return TrainingJob(run, name, sample_every=1, **{"runner": InProcess(), **kwargs})
+    return RunSpec(data_config=data, model_config=ModelConfig(embed_size=8, num_hiddens=8, num_layers=1),
+                   train_config=TrainConfig(num_epochs=epochs))
+
+
+def tiny_job(name: str, epochs: int, **kwargs) -> TrainingJob:
+    return TrainingJob(spec=tiny_spec(epochs), name=name, sample_every=1, **{"runner": InProcess(), **kwargs})
 
 
 @pytest.mark.slow
@@ -274,6 +349,57 @@ def test_a_training_job_waits_its_turn_shows_its_place_and_leaves_the_queue_on_s
     assert third.status == "stopped" and third.message == DROPPED
     first.stop()
     assert first.join(HANG_GUARD) and first.status == "stopped" and queue.running() == []
+
+
+def test_a_waiting_tab_reads_its_place_the_counts_and_its_wait_from_one_look_at_the_queue(checkpoint_dir):
+    queue = JobQueue(lambda: 1)
+    first = tiny_job("first", epochs=100_000, runner=IN_THREAD)
+    second, third = tiny_job("second", epochs=2, runner=IN_THREAD), tiny_job("third", epochs=3, runner=IN_THREAD)
+    for job in (first, second, third):
+        queue.submit(job)
+    snap = third.snapshot()
+    assert (snap.place, snap.training, snap.queued, snap.slots) == (2, 1, 2, 1) and snap.expected_wait is None
+    wait_until(lambda: first.seconds_per_epoch, "the running run's first epoch")
+    waits = [job.snapshot().expected_wait for job in (second, third)]
+    assert None not in waits and waits[0] < waits[1]                # from the running run's measured epochs
+    first.stop()
+    assert first.join(HANG_GUARD) and second.join(HANG_GUARD) and third.join(HANG_GUARD)
+    assert (third.snapshot().place, third.snapshot().queued) == (None, 0)     # ended: no count kept
+
+
+@pytest.mark.slow
+def test_a_worker_process_builds_trains_and_saves_its_run_and_sends_back_only_events(checkpoint_dir, monkeypatch):
+    """The server builds nothing and writes nothing: a worker gets the spec and saves its own file."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the server built or wrote what the worker owns")
+    for owned_by_the_worker in ("core.train.build_model", "core.model.build_model", "core.train.Trainer",
+                                "core.checkpoint.save_checkpoint", "core.checkpoint.write_checkpoint_bytes",
+                                "core.service.train_work.save_checkpoint",
+                                "core.service.train_work.write_checkpoint_bytes"):
+        monkeypatch.setattr(owned_by_the_worker, refuse)
+    kinds: set[str] = set()
+
+    class Recording(TrainingJob):
+        def _on_message(self, message):
+            kinds.add(message[0])
+            assert not any(isinstance(part, bytes) for part in message)
+            super()._on_message(message)
+
+    job = Recording(spec=tiny_spec(3), name="own", sample_every=1, runner=InProcess(), checkpoint_every=0.0)
+    assert job.start().join(HANG_GUARD) and job.status == "finished", job.message
+    assert kinds == {"begin", "event", "saved"} and job.saved_to == str(checkpoint_dir / "own.pt")
+    assert load_checkpoint(job.saved_to).history.epoch_loss == job.snapshot().epoch_loss
+
+
+@pytest.mark.slow
+def test_the_workers_peak_memory_is_measured_while_a_worker_trains(checkpoint_dir):
+    from core.service.operator import server_load
+    job = tiny_job("measured", epochs=100_000).start()
+    wait_until(lambda: job.snapshot().step_loss, "the worker's first step")
+    assert job.alive and job.stats.peak_mib is not None and job.stats.peak_mib > 10     # torch alone is more
+    assert server_load()["worker processes peak MiB"] >= job.stats.peak_mib
+    job.stop()
+    assert job.join(HANG_GUARD)
 
 
 @pytest.mark.slow

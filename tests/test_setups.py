@@ -14,8 +14,8 @@ SETUP = {"source": "sort", "examples": 321, "held_out": 17, "num_steps": 7, "bat
          "tokenizer": "char",
          "cell": "lstm", "embed_size": 24, "hiddens": 40, "layers": 3, "dropout": 0.25, "bridge": True,
          "dec_hiddens": 20, "dec_layers": 1, "context": "book", "decoder": "attention", "lr": 0.0025, "epochs": 77,
-         "clip": 2.5, "accum": 4, "tf": 0.75, "masked": False, "reduction": "mean", "device": "cpu",
-         "sample_every": 3}
+         "clip": 2.5, "accum": 4, "tf": 0.75, "masked": False, "label_smoothing": 0.1, "reduction": "mean",
+         "device": "cpu", "sample_every": 3}
 HOSTILE = {
     "out of range": ("epochs", "1000000000"), "negative": ("seed", "-1"), "wrong type": ("lr", "fast"),
     "not whole": ("layers", "2.5"), "nan": ("dropout", "nan"), "infinite": ("clip", "inf"),
@@ -101,6 +101,16 @@ def test_the_train_forms_bounds_are_the_links_bounds(app_dir):
     for name, label in TRAIN_WIDGETS.items():
         widget = by_label(at.number_input, label)
         assert (widget.min, widget.max) == (pytest.approx(fields[name].low), pytest.approx(fields[name].high)), name
+
+
+def test_label_smoothing_comes_from_a_link_into_its_slider_with_the_declared_bounds(app_dir):
+    """One declaration (TrainConfig.label_smoothing) gives the link's field, the slider and its bounds."""
+    at = open_with(TRAIN, label_smoothing="0.2")
+    slider = by_label(at.slider, "Label smoothing")
+    field = next(f for f in TRAIN_FIELDS if f.name == "label_smoothing")
+    assert slider.value == pytest.approx(0.2) and (slider.min, slider.max) == (field.low, field.high) == (0.0, 0.5)
+    assert at.query_params["label_smoothing"] == "0.2"
+    assert by_label(at.slider, "Label smoothing").help and not any("link had values" in w.value for w in at.warning)
 
 
 def test_a_hostile_link_gets_a_message_and_the_defaults_never_a_traceback(app_dir):

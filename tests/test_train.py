@@ -167,6 +167,25 @@ def test_unmasked_loss_option_changes_the_training_signal():
     assert masked.history.step_loss[0] != pytest.approx(unmasked.history.step_loss[0])
 
 
+@pytest.mark.parametrize("masked", [True, False])
+def test_the_configs_label_smoothing_is_the_loss_each_step_takes(masked):
+    """The step's loss (masked: the path that scores valid tokens only) is torch's smoothed
+    cross-entropy on the whole teacher-forced output, and start_run gives the same loss."""
+    from core.loss import MaskedSoftmaxCELoss, UnmaskedSoftmaxCELoss
+    from core.trainer import teacher_forced_logits
+    batch = make_batch()
+    X, valid, Y, Y_valid = batch
+    _, loss, _ = grads_after_one_step(TrainConfig(clip_theta=1e6, masked=masked, label_smoothing=0.2), batch)
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(embed_size=6, num_hiddens=8, dropout=0.0), len(VOCAB), len(VOCAB))
+    reference = (MaskedSoftmaxCELoss if masked else UnmaskedSoftmaxCELoss)(label_smoothing=0.2)
+    with torch.no_grad():
+        expected = reference(teacher_forced_logits(net, X, valid, Y, VOCAB["<bos>"]), Y, Y_valid).sum()
+    assert loss == pytest.approx(float(expected), rel=1e-5)
+    assert loss != pytest.approx(grads_after_one_step(TrainConfig(clip_theta=1e6, masked=masked), batch)[1])
+    assert tiny_run(masked=masked, label_smoothing=0.2).trainer.loss.label_smoothing == 0.2
+
+
 def test_book_train_seq2seq_runs_on_the_books_data_iter(capsys):
     from core import train_seq2seq
     data = tiny_run().data

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import streamlit as st
 
@@ -19,21 +20,20 @@ from core.book_weights import (
     NUM_STEPS_10,
     NUM_TRAIN_10,
     NUM_VAL_10,
-    api_of,
+    BookSizes,
     export_state_dict,
     exportable,
-    from_api_keys,
     import_state_dict,
-    infer_sizes,
     origin_text,
-    read_state_dict,
     read_vocab_file,
 )
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_path, sanitize_name, save_checkpoint
 from core.config import MAX_NUM_STEPS
+from core.data import DataError
 from core.sources import MAX_FILE_BYTES, read_tatoeba_bytes, read_tatoeba_file
+from core.upload import BookUpload
 
-from . import i18n, models, server, state
+from . import i18n, models, server, state, workspace
 from .i18n import N_, _
 from .text import md_escape
 
@@ -42,24 +42,24 @@ API_LABELS = {API: N_("d2l {api}: load_data_nmt, train_seq2seq (the Chinese edit
               API_10: "d2l {api}: MTFraEng, Seq2Seq, Trainer"}      # nothing but the book's names: no translation
 
 
-def book_state_dict(raw: bytes, name: str) -> tuple[str, str] | None:
-    """(the API its keys are written in, a line about its model) when these bytes are a
-    book-trained state_dict; else None."""
-    try:
-        state_dict = read_state_dict(raw, name)
-        api = api_of(state_dict)
-        sizes = infer_sizes(from_api_keys(state_dict, api, name), name)
-    except CheckpointError:
-        return None
-    return api, _("{cell} {layers}×{hiddens}, embed {embed}, vocabularies {src} / {tgt}, d2l {api}'s keys").format(
+def bounds() -> dict[str, int | None]:
+    """The operator's limits as the engine takes them (numbers): what an uploaded file and what
+    it declares may weigh, and how many parameters the model it describes may have."""
+    limits = server.limits()
+    return {"max_bytes": limits.max_upload_mb * 2**20, "max_parameters": limits.max_parameters}
+
+
+def _about(sizes: BookSizes, api: str) -> str:
+    return _("{cell} {layers}×{hiddens}, embed {embed}, vocabularies {src} / {tgt}, d2l {api}'s keys").format(
         cell=sizes.cell.upper(), layers=sizes.num_layers, hiddens=sizes.num_hiddens, embed=sizes.embed_size,
         src=sizes.src_vocab, tgt=sizes.tgt_vocab, api=api)
 
 
-def offer(name: str, raw: bytes, found: tuple[str, str]) -> None:
-    api, about = found
-    state.put(state.PENDING_IMPORT, (name, raw, about))
-    state.put(state.IMPORT_API, api)
+def offer_book(name: str, book: BookUpload) -> None:
+    """Put the book's weights that `core.upload.open_upload` found in the import form: the
+    state_dict it read waits there, so the file is never read again."""
+    state.put(state.PENDING_IMPORT, (name, book.state_dict, _about(book.sizes, book.api)))
+    state.put(state.IMPORT_API, book.api)
 
 
 def import_form() -> None:
@@ -83,11 +83,12 @@ def import_form() -> None:
     args = _rebuild_inputs(api) if how == REBUILD else _vocab_inputs(api)
     if st.button(_("📥 Import"), key="import.go", disabled=args is None, type="primary") and args is not None:
         try:
-            ckpt = import_state_dict(raw, name, api=api, **args)
+            ckpt = import_state_dict(raw, name, api=api, **bounds(), **args)
+            # a read-only or full checkpoint folder is a CheckpointError too, naming the file, not the folder
+            path = save_checkpoint(ckpt, _free_path(name))
         except (CheckpointError, ValueError) as err:
             st.error(_("Not imported: {error}").format(error=i18n.said(err)), icon="⚠️")
             return
-        path = save_checkpoint(ckpt, _free_path(name))
         state.put(state.PENDING_IMPORT, None)
         state.put(state.IMPORTED, (name, path.name, ckpt.origin))
         state.put(state.ACTIVE_CHECKPOINT, models.file_ref(path).key)
@@ -112,14 +113,18 @@ def _confirm_import() -> None:
 def _rebuild_inputs(api: str) -> dict | None:
     files = models.book_files()
     if files:
-        st.caption(_("Data: the book's file the app reads, `{path}`.").format(path=files[0]))
+        st.caption(_("Data: the book's file the app reads, `{path}`.").format(path=Path(files[0]).name))
         text, path = read_tatoeba_file(files[0]), files[0]
     else:
         upload = st.file_uploader(_("The notebook's fra-eng.zip or fra.txt"), type=["zip", "txt"], key="import.data",
                                   max_upload_size=server.upload_limit_mb(MAX_FILE_BYTES // 2**20))
         if upload is None:
             return None
-        text, path = read_tatoeba_bytes(upload.getvalue(), upload.name), upload.name
+        try:
+            text, path = read_tatoeba_bytes(upload.getvalue(), upload.name), upload.name
+        except DataError as err:          # a bomb, a binary or a file without pairs: said, not raised
+            st.error(i18n.said(err), icon="⚠️")
+            return None
     args = {"data_text": text, "data_path": path, "num_steps": _num_steps(api)}
     if api == API:
         args["num_examples"] = int(st.number_input("num_examples", 1, 1_000_000, BOOK_NUM_EXAMPLES,
@@ -146,7 +151,8 @@ def _vocab_inputs(api: str) -> dict | None:
     if src is None or tgt is None:
         return None
     try:
-        vocabs = (read_vocab_file(src.getvalue(), src.name), read_vocab_file(tgt.getvalue(), tgt.name))
+        vocabs = (read_vocab_file(src.getvalue(), src.name, "source"),
+                  read_vocab_file(tgt.getvalue(), tgt.name, "target"))
     except CheckpointError as err:
         st.error(i18n.said(err), icon="⚠️")
         return None
@@ -154,10 +160,12 @@ def _vocab_inputs(api: str) -> dict | None:
 
 
 def _free_path(name: str):
-    """checkpoints/<name>.pt, or with a time stamp when that is taken (an import never overwrites)."""
+    """<name>.pt in this browser's workspace (an import is its own, as an upload is), or with a
+    time stamp when that is taken (an import never overwrites)."""
     stem = sanitize_name(name.rsplit(".", 1)[0] or "imported")
-    path = checkpoint_path(stem)
-    return path if not path.exists() else checkpoint_path(sanitize_name(f"{stem}-{time.strftime('%m%d-%H%M%S')}"))
+    folder = workspace.folder()
+    path = checkpoint_path(stem, folder)
+    return path if not path.exists() else checkpoint_path(sanitize_name(f"{stem}-{time.strftime('%m%d-%H%M%S')}"), folder)
 
 
 def export_button(ckpt: Checkpoint, label: str) -> None:

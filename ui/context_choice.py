@@ -34,8 +34,9 @@ def _choice_params(choice: tuple[str, str]) -> dict[str, str]:
 
 
 def _checkpoint_name(ref_key: str) -> str:
-    """The checkpoint's file name (an upload: its content key), never the server's path to it."""
-    return models.CheckpointRef(ref_key, "").path.name if ref_key.startswith("file:") else ref_key
+    """The checkpoint's file name (an upload: its content key), as `CheckpointRef.name` gives it:
+    never the server's path to it, nor whose workspace it is in."""
+    return ref_key if ref_key.startswith(models.UPLOAD) else ref_key.split(":", 1)[1].rsplit("/", 1)[-1]
 
 
 def rule_picker(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
@@ -58,7 +59,7 @@ def rule_picker(ref: CheckpointRef, ckpt: Checkpoint) -> Checkpoint:
         st.caption(_("Decoding with the {rule} rule; this checkpoint was saved with the {saved} rule. "
                      "Its weights are the same.").format(rule=context_label(rule),
                                                           saved=context_label(ckpt.model_config.context)))
-    return models.with_context(models.cache_key(ref), ckpt, rule)
+    return models.with_context(ref, ckpt, rule)
 
 
 def _follow_context_link(ref: CheckpointRef) -> None:
@@ -70,7 +71,7 @@ def _follow_context_link(ref: CheckpointRef) -> None:
         return
     state.put(state.CONTEXT_LINKED, given)
     chosen_for = st.query_params.get(CONTEXT_FOR_FIELD.name)
-    if chosen_for is not None and chosen_for != _checkpoint_name(ref.key):
+    if chosen_for is not None and chosen_for != ref.name:
         return                        # e.g. a reload: the shipped checkpoint is in use again
     values, problems = read_setup({CONTEXT_RULE_FIELD.name: given}, (CONTEXT_RULE_FIELD,))
     for problem in problems:

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from core.history import Status
 from core.service.jobs import BackgroundJob, JobSnapshot, TrainingJob
 
-from . import server, state
+from . import server, state, workspace
 from .i18n import _
+from .polling import WAITING_SECONDS, poll
 
 # No heartbeat for this long: the tab is gone, stop. Chrome runs a tab's timers once a minute
 # after it has been hidden for 5 minutes: a hidden tab may miss two polls and keep its run
@@ -79,9 +81,13 @@ def _register(job: TrainingJob) -> str:
 
 
 def _adopt_from_url() -> TrainingJob | None:
-    """The job a reloaded tab had, named by the URL's token (None if none or unknown)."""
+    """The job a reloaded tab had, named by the URL's token (None if none or unknown). Only its
+    own browser's: a link copied with the token into another browser opens no one's run (its
+    checkpoint is in the workspace it was started from, `ui.workspace`)."""
     token = st.query_params.get(RUN_PARAM)
     job = _registry().get(token) if token else None
+    if job is not None and job.checkpoint_dir != workspace.folder():
+        job = None
     if job is not None:
         state.put(state.TRAIN_JOB, job)
         state.put(state.TRAIN_TOKEN, token)
@@ -103,7 +109,7 @@ def current() -> TrainingJob | None:
     job.orphan_timeout = ORPHAN_TIMEOUT
     job.heartbeat()
     _tab_watch().job = job
-    if not job.alive and job.status != "created":
+    if not job.alive and job.status != Status.CREATED:
         _record(job)
     return job
 
@@ -132,21 +138,49 @@ def submit(job: BackgroundJob) -> BackgroundJob:
 
 
 def describe_wait(job: BackgroundJob) -> str:
-    """'waiting in the training queue: 3rd in line, about 40 s (2 runs train at once here)'."""
-    queue = job.queue
-    place = queue.place(job) if queue is not None else None
-    if place is None:
+    """'waiting in the server's training queue, number 2 in line; expected to start in about 40 s.
+    Runs now: 1 training, 2 waiting with this one (1 run trains at once …)'. The place, the counts
+    and the wait come from one look at the queue (`JobQueue.state()`), so they agree."""
+    look = job.queue.state() if job.queue is not None else None
+    place = look.place(job) if look is not None else None
+    if look is None or place is None:
         return _("starting…")
-    wait = queue.expected_wait(job)
+    wait = look.expected_wait(job)
     when = _("expected to start in about {duration}").format(duration=_duration(wait)) if wait is not None else \
         _("the expected wait shows once the running runs have finished an epoch")
-    slots = queue.capacity()
     # one whole sentence per count (not a plural ending glued on): each language words its own
-    said = (_("waiting in the server's training queue, number {place} in line; {when} ({slots} run trains at once "
-              "on this server). It starts by itself; Stop takes it out of the queue.") if slots == 1 else
-            _("waiting in the server's training queue, number {place} in line; {when} ({slots} runs train at once "
-              "on this server). It starts by itself; Stop takes it out of the queue."))
-    return said.format(place=place, when=when, slots=slots)
+    said = (_("waiting in the server's training queue, number {place} in line; {when}. Runs now: {training} training, "
+              "{waiting} waiting with this one ({slots} run trains at once on this server). It starts by itself; "
+              "Stop takes it out of the queue.") if look.capacity == 1 else
+            _("waiting in the server's training queue, number {place} in line; {when}. Runs now: {training} training, "
+              "{waiting} waiting with this one ({slots} runs train at once on this server). It starts by itself; "
+              "Stop takes it out of the queue."))
+    return said.format(place=place, when=when, training=len(look.running), waiting=len(look.waiting),
+                       slots=look.capacity)
+
+
+def queue_counts() -> None:
+    """Under Start: the runs training and waiting on this server, from one look at the queue,
+    redrawn every WAITING_SECONDS while there are any: a count drawn once goes stale (a tab whose
+    run ended would show it forever). Nothing while this tab's own run waits: its waiting message
+    gives the counts, from its own look, and one screen must not show two; nothing either while
+    the server is idle when the page is drawn (an idle tab does not poll: a class's idle tabs would
+    take the pages' time)."""
+    job = state.get(state.TRAIN_JOB)
+    if job is not None and job.waiting:
+        return
+    look = server.serving().queue.state()
+    if look.running or look.waiting:
+        poll(_queue_counts, WAITING_SECONDS)
+
+
+def _queue_counts() -> None:
+    look = server.serving().queue.state()
+    if look.running or look.waiting:
+        st.caption(_("Runs now: {training} training, {waiting} waiting ({slots} at once on this server).").format(
+            training=len(look.running), waiting=len(look.waiting), slots=look.capacity))
+    else:
+        st.caption(_("No run is training on this server now."))
 
 
 def _duration(seconds: float) -> str:
@@ -177,7 +211,7 @@ def _record(job: TrainingJob) -> None:
         return
     snap: JobSnapshot = job.snapshot()
     tps = job.result.tokens_per_second if job.result else 0.0     # over the whole run
-    config = job.run.train_config
+    config = job.train_config
     records = runs() + [RunRecord(name=job.name, status=job.status, saved_to=job.saved_to, masked=config.masked,
                                   reduction=config.reduction, epoch_loss=snap.epoch_loss, tokens_per_second=tps,
                                   epochs=snap.epoch)]

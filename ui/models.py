@@ -1,8 +1,11 @@
-"""Cached loaders: checkpoints, held-out evaluations and data previews, each built once.
+"""Which checkpoints a tab may use, and cached loaders: checkpoints, held-out evaluations and
+data previews, each built once.
 
-Checkpoints are cached by (path, mtime, size), so a re-saved file is loaded again,
-and uploads by the SHA-256 of their bytes. Cached objects are shared by all sessions:
-pages only read them (decode, evaluate), never train them.
+A tab lists the checkpoint folder's own files (shared by every browser), its browser's workspace
+(`ui.workspace`) and its own uploads; the operator also every other workspace. Checkpoints are
+cached by (path, mtime, size), so a re-saved file is loaded again, and uploads by the SHA-256 of
+their bytes. Cached objects are shared by all sessions: pages only read them (decode, evaluate),
+never train them.
 """
 from __future__ import annotations
 
@@ -26,41 +29,69 @@ from core.checkpoint import (
 from core.config import DataConfig
 from core.data import NMTData
 from core.evaluate import EvalReport, evaluate_pairs
-from core.exercises.context import ContextMap, build_context_map
 from core.i18n import Text
+from core.probes.context import ContextMap, build_context_map
+from core.service.workspaces import every_workspace, workspace_checkpoints
 from core.sources import load_split, prepare_data
+from core.upload import Upload, open_upload
 
-from . import state
+from . import operator_session, server, state, workspace
 from .i18n import _
 
 
 @dataclass(frozen=True)
 class CheckpointRef:
-    """A checkpoint the sidebar can offer: a file in the checkpoint folder or an upload."""
-    key: str        # "file:<path>" or "upload:<sha256 prefix>"
+    """A checkpoint the sidebar can offer.
+
+    `key` is its one identity (session state, widget keys, the decoder-context choice), and holds
+    no server path: "shared:<file>" (the checkpoint folder's own files), "mine:<file>" (this
+    browser's workspace), "upload:<sha256 prefix>" (this tab's upload) or, listed for the operator
+    only, "workspace:<id>/<file>". Where the file lies is `path`, resolved here and never shown;
+    `version` changes whenever the file does, so what is computed from it is keyed by both."""
+    key: str
     label: str
+    path: Path | None = None      # None: an upload, held in this tab's session
+    version: str = ""             # a file's mtime and size when listed
 
     @property
-    def path(self) -> Path | None:
-        return Path(self.key[len("file:"):]) if self.key.startswith("file:") else None
+    def name(self) -> str:
+        """The file's name, or the upload's content key: what a link may name it by."""
+        return self.path.name if self.path is not None else self.key
+
+
+SHARED, MINE, OTHERS, UPLOAD = "shared:", "mine:", "workspace:", "upload:"
 
 
 def file_ref(path: str | Path) -> CheckpointRef:
+    """The checkpoint file at `path` (in the checkpoint folder or a workspace) as the sidebar lists it."""
     path = Path(path).resolve()
-    default = path == checkpoint_path("default")
-    return CheckpointRef(f"file:{path}", _("{file} (shipped default)").format(file=path.name) if default else path.name)
+    stat = path.stat()
+    version = f"{stat.st_mtime_ns}:{stat.st_size}"
+    if path.parent == checkpoint_dir().resolve():
+        default = path == checkpoint_path("default")
+        label = _("{file} (shipped default)").format(file=path.name) if default else path.name
+        return CheckpointRef(SHARED + path.name, label, path, version)
+    if path.parent == workspace.folder().resolve():
+        return CheckpointRef(MINE + path.name, path.name, path, version)
+    owner = path.parent.name          # another browser's workspace: only the operator lists it
+    return CheckpointRef(f"{OTHERS}{owner}/{path.name}", _("{file} (workspace {workspace})").format(
+        file=path.name, workspace=owner[:6]), path, version)
 
 
 def available() -> list[CheckpointRef]:
-    """Files in the checkpoint folder (default first, then newest), then this tab's uploads."""
-    files = [file_ref(p) for p in list_checkpoints(checkpoint_dir())]
+    """What this tab may use: the checkpoint folder's files (default first, then newest), this
+    browser's workspace (newest first), this tab's uploads; for the operator, every workspace."""
+    files = list_checkpoints(checkpoint_dir()) + workspace_checkpoints(workspace.current())
+    if operator_session.signed_in():               # the operator lists everyone's
+        files += [path for owner, paths in every_workspace().items() if owner != workspace.current()
+                  for path in paths]
+    refs = [file_ref(p) for p in files if p.is_file()]     # a file deleted since it was listed is left out
     uploads = [_upload_ref(key, name) for key, (name, _raw) in state.get(state.UPLOADS, {}).items()]
-    return files + uploads
+    return refs + uploads
 
 
-def add_upload(name: str, raw: bytes) -> CheckpointRef:
-    """Remember an uploaded checkpoint in this tab; loading it checks it."""
-    key = _upload_key(raw)
+def add_upload(key: str, name: str, raw: bytes) -> CheckpointRef:
+    """Remember an uploaded checkpoint (its `upload_key`) in this tab; loading it checks it."""
     uploads = state.get(state.UPLOADS, {})
     uploads[key] = (name, raw)
     state.put(state.UPLOADS, uploads)
@@ -76,10 +107,10 @@ def book_files() -> list[str]:
     return [p for p in (os.environ.get("FRA_ENG_PATH"), state.get(state.FRA_ENG_DOWNLOAD)) if p]
 
 
-def with_context(key: str, ckpt: Checkpoint, rule: str) -> Checkpoint:
+def with_context(ref: CheckpointRef, ckpt: Checkpoint, rule: str) -> Checkpoint:
     """The checkpoint decoding with this context rule: itself, or a cached copy with the rule
     switched (the shared model is never changed)."""
-    return ckpt if ckpt.model_config.context == rule else _switched(key, ckpt, rule)
+    return ckpt if ckpt.model_config.context == rule else _switched(f"{ref.key}@{ref.version}", ckpt, rule)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -110,22 +141,18 @@ def refused_by_name(name: str) -> Text | None:
                 "Train page saves (or .pth, or the book's .params)", file=name)
 
 
-def try_upload(name: str, raw: bytes) -> Checkpoint:
-    """Load an uploaded file as a checkpoint (cached), or CheckpointError saying what it is."""
+def read_upload(key: str, name: str, raw: bytes) -> Upload:
+    """What an uploaded file (its `upload_key`) is: a checkpoint, or the book's weights for the
+    import form (`core.upload.open_upload`: read once, within the operator's limits; cached, so
+    using it on every page reads it no more), or CheckpointError saying what it is instead."""
+    limits = server.limits()
     with st.spinner(_("Loading the uploaded checkpoint…")):
-        return _load_upload(_upload_key(raw), name, raw)
+        return _read_upload(key, name, raw, limits.max_upload_mb * 2**20, limits.max_parameters)
 
 
-def _upload_key(raw: bytes) -> str:
-    return f"upload:{hashlib.sha256(raw).hexdigest()[:16]}"
-
-
-def cache_key(ref: CheckpointRef) -> str:
-    """Changes whenever the checkpoint's contents can have changed."""
-    if ref.path is None:
-        return ref.key
-    stat = ref.path.stat()
-    return f"{ref.key}:{stat.st_mtime_ns}:{stat.st_size}"
+def upload_key(raw: bytes) -> str:
+    """An upload's identity: the same bytes are the same checkpoint, whatever the file's name."""
+    return f"{UPLOAD}{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
 def load(ref: CheckpointRef) -> Checkpoint:
@@ -137,14 +164,18 @@ def load(ref: CheckpointRef) -> Checkpoint:
         with st.spinner(_("Loading the checkpoint…")):
             return _load_file(str(ref.path), stat.st_mtime_ns, stat.st_size)
     name, raw = state.get(state.UPLOADS, {})[ref.key]
-    with st.spinner(_("Loading the uploaded checkpoint…")):
-        return _load_upload(ref.key, name, raw)
+    checkpoint = read_upload(ref.key, name, raw).checkpoint
+    assert checkpoint is not None, "only a checkpoint is added to the uploads"
+    return checkpoint
 
 
-def load_private_copy(ref: CheckpointRef) -> Checkpoint:
-    """A copy of the checkpoint behind `ref`, to train further while every page keeps
-    decoding with the cached one."""
-    return copy.deepcopy(load(ref))
+def checkpoint_source(ref: CheckpointRef) -> str | bytes:
+    """What a training worker reads the checkpoint behind `ref` from, to train it further: its
+    file, or the upload's bytes. The worker loads its own copy; the cached one keeps decoding
+    for every page."""
+    if ref.path is not None:
+        return str(ref.path)
+    return state.get(state.UPLOADS, {})[ref.key][1]
 
 
 # The cached loaders show no spinner of their own: a decorator's text is fixed at import, before
@@ -156,8 +187,8 @@ def _load_file(path: str, mtime_ns: int, size: int) -> Checkpoint:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load_upload(key: str, name: str, _raw: bytes) -> Checkpoint:
-    return load_checkpoint(_raw, name=name)
+def _read_upload(key: str, name: str, _raw: bytes, max_bytes: int, max_parameters: int | None) -> Upload:
+    return open_upload(_raw, name, max_bytes=max_bytes, max_parameters=max_parameters)
 
 
 def evaluation(key: str, ckpt: Checkpoint) -> EvalReport:

@@ -16,7 +16,8 @@ import streamlit as st
 KEEP = "keep."                          # prefix of the keys of kept() widgets
 
 # -- state that is not a widget's value --------------------------------------------------------
-ACTIVE_CHECKPOINT = "active_checkpoint"  # CheckpointRef.key of the checkpoint in use
+ACTIVE_CHECKPOINT = "active_checkpoint"  # CheckpointRef.key of the checkpoint in use (its one identity)
+WORKSPACE = "workspace"                  # this browser's workspace id (ui.workspace; its cookie)
 UPLOADS = "uploaded_checkpoints"         # {ref key: (file name, bytes)}
 LAST_UPLOAD = "_last_upload"             # file_id of the checkpoint upload last tried
 UPLOAD_ERROR = "_upload_error"           # (file name, why) that upload was not taken into use (None: it was)
@@ -26,6 +27,8 @@ LINK_APPLIED = "link.applied."           # + view: the URL values last applied (
 LINK_PARAMS = "link.params."             # + view: the parameters its link carries now
 LINK_PROBLEMS = "link.problems."         # + view: why a link's values were refused
 OPERATOR_TOKEN = "operator.token"         # the operator token this session gave (never in the URL)
+OPERATOR_PASS = "operator.pass"           # the pass this session gave its browser (ui.operator_session; a cookie)
+OPERATOR_SIGNED_OUT = "operator.signed_out"   # True after Sign out: the pass the browser sent is ignored
 LANGUAGE = "lang"                        # the reader's language, "en" or "zh" (ui.i18n)
 LANGUAGE_PICKER = "lang.picker"          # the sidebar's language widget
 TAB_ID = "tab_id"                        # this session's short name on the operator page
@@ -53,39 +56,15 @@ TRAIN_SHOW_LENGTHS = "train.show_lengths"  # the data preview's length histogram
 TRAIN_OVERWRITE = "train.overwrite."     # + form + "." + file stem: "overwrite it" ticked for this run
 BLEU_WORST = "bleu.worst"                # the worst-sentences table (its row selection)
 BLEU_SENTENCE = "bleu.sentence"          # the worst-sentences picker
+STEP_SESSION = "step.session"            # (settings key, core.step StepSession, StepReport): the step taken
+DECODE_DROPOUT_SEED = "decode.dropout_seed"   # the train-mode runs' seed; "decode again" draws new masks
 
 # -- kept() names (the widget key is KEEP + name) ----------------------------------------------
-# Train: data
-TRAIN_SOURCE = "train.source"
-TRAIN_EXAMPLES = "train.num_examples"
-TRAIN_HELD_OUT = "train.num_test"
-TRAIN_NUM_STEPS = "train.num_steps"
-TRAIN_BATCH = "train.batch_size"
-TRAIN_MIN_FREQ = "train.min_freq"
-TRAIN_SEED = "train.seed"
+# Train: every declared setting (core.setups.TRAIN_SETTINGS) is kept under TRAIN_SETTING + its URL
+# parameter ("train.tf"): one name for the link and the session, derived, never listed here
+TRAIN_SETTING = "train."
 TRAIN_PATH = "train.path."               # + the source choice: a file path on the server
-# Train: model
-TRAIN_CELL = "train.cell"
-TRAIN_EMBED = "train.embed"
-TRAIN_HIDDENS = "train.hiddens"
-TRAIN_LAYERS = "train.layers"
-TRAIN_DROPOUT = "train.dropout"
-TRAIN_BRIDGE = "train.bridge"
-TRAIN_DEC_HIDDENS = "train.dec_hiddens"
-TRAIN_DEC_LAYERS = "train.dec_layers"
-TRAIN_CONTEXT = "train.context"
-TRAIN_DECODER = "train.decoder"
-# Train: training, continuing, comparing
-TRAIN_LR = "train.lr"
-TRAIN_EPOCHS = "train.epochs"
-TRAIN_CLIP = "train.clip"
-TRAIN_ACCUM = "train.accum"
-TRAIN_TEACHER_FORCING = "train.tf"
-TRAIN_MASKED = "train.masked"
-TRAIN_REDUCTION = "train.reduction"
-TRAIN_TOKENIZER = "train.tokenizer"
-TRAIN_DEVICE = "train.device"
-TRAIN_SAMPLE_EVERY = "train.sample_every"
+# Train: naming, continuing, comparing
 TRAIN_NAME = "train.name"
 TRAIN_MORE_EPOCHS = "train.more_epochs"
 TRAIN_MORE_NAME = "train.more_name."     # + the CheckpointRef.key of the checkpoint continued
@@ -125,6 +104,15 @@ EXERCISE_PICK = "exercises.pick"
 ACCUM_BATCH = "accum.batch"
 ACCUM_MICRO = "accum.micro"
 ACCUM_LR = "accum.lr"
+# Step (the settings of its one step, and the sentence followed through the stages)
+STEP_WEIGHTS = "step.weights"
+STEP_BATCH = "step.batch"
+STEP_SEED = "step.seed"
+STEP_ROW = "step.row"
+# Decode: decoding with dropout on (train mode)
+DECODE_DROPOUT = "decode.dropout"
+# Decode: the figure at the top follows beam search's best hypothesis instead of greedy's
+DECODE_FIGURE_BEAM = "decode.figure_beam"
 
 
 def kept(name: str, default: Any) -> dict[str, str]:

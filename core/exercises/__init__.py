@@ -1,2 +1,3 @@
-"""The chapter's exercises (notes 7.9) as experiments, and what the Masking and Accumulation
-views measure (notes 7.4.1-7.4.2, 7.5.1): built on the engine, never imported by it."""
+"""The chapter's exercises (notes 7.9) as one-click experiments, what they measured and what their
+numbers say: built on the engine, never imported by it. (What the Model, Masking and Accumulation
+views measure lives in `core.probes`.)"""

@@ -33,7 +33,7 @@ from ..checkpoint import checkpoint_dir
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data import NMTData, build_array_nmt
 from ..evaluate import evaluate_pairs
-from ..history import EpochEvent
+from ..history import EpochEvent, Status
 from ..i18n import N_, Text, message_of
 from ..loss import MaskedSoftmaxCELoss
 from ..model import count_parameters
@@ -210,14 +210,14 @@ def run_experiment(experiment: Experiment, on_event: Callable[[int, object], Non
             continue
         relay = (lambda event, i=index: on_event(i, event)) if on_event else None
         results.append(run_variant(variant, relay, stop))
-        if trained is not None and results[-1].status == "finished":
+        if trained is not None and results[-1].status == Status.FINISHED:
             trained[variant.trains] = results[-1]
         if stop is not None and stop.is_set():
             break
-    done = len(results) == len(experiment.variants) and all(r.status == "finished" for r in results)
+    done = len(results) == len(experiment.variants) and all(r.status == Status.FINISHED for r in results)
     stopped = stop is not None and stop.is_set()
     return ExperimentResult(experiment.key, experiment.cache_key,
-                            "finished" if done else "stopped" if stopped else "diverged",
+                            Status.FINISHED if done else Status.STOPPED if stopped else Status.DIVERGED,
                             results, time.perf_counter() - start)
 
 
@@ -274,7 +274,7 @@ def run_cached(experiment: Experiment, rerun: bool = False, on_event: Callable |
     if cached is not None:
         return cached
     result = run_experiment(experiment, on_event, stop)
-    if result.status == "finished":
+    if result.status == Status.FINISHED:
         save_result(result, cache_path(experiment))
     return result
 
@@ -283,7 +283,7 @@ def run_cached(experiment: Experiment, rerun: bool = False, on_event: Callable |
 @dataclass
 class ExperimentProgress:
     """A consistent copy of a job's progress for one redraw."""
-    status: str                      # "running", "finished", "stopped", "diverged" or "failed"
+    status: Status                   # RUNNING, then FINISHED, STOPPED, DIVERGED or FAILED
     message: str
     variant: int                     # index of the variant training now
     num_variants: int
@@ -294,7 +294,7 @@ class ExperimentProgress:
 
     @property
     def fraction(self) -> float:
-        if self.status != "running":
+        if self.status != Status.RUNNING:
             return 1.0
         return min((self.variant + self.epoch / max(self.num_epochs, 1)) / max(self.num_variants, 1), 1.0)
 
@@ -321,7 +321,7 @@ class ExperimentJob(BackgroundJob):
                  orphan_timeout: float = 60.0, owner: str = ""):
         self.experiment, self.rerun, self.runner = experiment, rerun, runner
         self.orphan_timeout, self.owner, self.queue = orphan_timeout, owner, None
-        self.status, self.message = "created", ""
+        self.status, self.message = Status.CREATED, ""
         self.result: ExperimentResult | None = None
         self._stop, self._lock = threading.Event(), threading.Lock()
         self._thread: threading.Thread | None = None
@@ -372,12 +372,12 @@ class ExperimentJob(BackgroundJob):
             self.result = self.runner.run(ExperimentWork(self.experiment, self.rerun), self._on_message,
                                           self._stop, self.stats)
             self.status = self.result.status
-            self.message = {"finished": Text("every variant trained and was scored"),
-                            "stopped": self.message or Text("stopped by request: nothing was cached")}.get(
+            self.message = {Status.FINISHED: Text("every variant trained and was scored"),
+                            Status.STOPPED: self.message or Text("stopped by request: nothing was cached")}.get(
                 self.status, Text("a variant diverged: nothing was cached, try a smaller lr"))
         except Exception as err:      # the page shows it; the app keeps working
             from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
-            self.status, self.message = "failed", message_of(err) if from_worker else error_text(err)
+            self.status, self.message = Status.FAILED, message_of(err) if from_worker else error_text(err)
             if not from_worker:
                 traceback.print_exc()
 

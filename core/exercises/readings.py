@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 
+from ..history import Status
 from ..i18n import N_, translator
 from .results import ExperimentResult, VariantResult
 
@@ -238,9 +239,9 @@ _RULES = {"hyperparameters": _read_hyperparameters, "mask": _read_mask, "bridge"
 
 def _early_note(v: VariantResult, _: Translate, label: str) -> str:
     """Why a variant's numbers are partial: it stopped or diverged before its last epoch."""
-    if v.status == "stopped":
+    if v.status == Status.STOPPED:
         return _("{label} stopped early: its numbers are from its last completed epoch.").format(label=label)
-    if v.status == "diverged":
+    if v.status == Status.DIVERGED:
         return _("{label} diverged early: its numbers are from its last completed epoch.").format(label=label)
     return _("{label} {status} early: its numbers are from its last completed epoch.").format(label=label,
                                                                                                status=v.status)
@@ -262,7 +263,7 @@ def interpret(result: ExperimentResult, lang: str = "en") -> str:
         return variant_label(v.label, lang)
 
     vs = result.variants
-    notes = [_early_note(v, _, name(v)) for v in vs if v.status != "finished"]
-    if result.status == "stopped" or len(vs) < 2:
+    notes = [_early_note(v, _, name(v)) for v in vs if v.status != Status.FINISHED]
+    if result.status == Status.STOPPED or len(vs) < 2:
         return _joined(notes + [_("The experiment was stopped before every variant trained: re-run it to compare.")])
     return _joined(_RULES[result.experiment](vs, _, name) + notes)

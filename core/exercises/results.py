@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..history import Status
+
 
 @dataclass
 class VariantResult:
     label: str
     value: Any
-    status: str                      # the training run's: "finished", "stopped" or "diverged"
+    status: Status                   # the training run's: FINISHED, STOPPED or DIVERGED
     final_loss: float                # the book's metric on the training pairs (Σ loss / tokens)
     epoch_loss: list[float]
     heldout_loss: float              # the masked loss on held-out pairs, teacher forced: one yardstick for all
@@ -32,7 +34,7 @@ class VariantResult:
 class ExperimentResult:
     experiment: str                  # Experiment.key
     cache_key: str
-    status: str                      # "finished" when every variant finished training
+    status: Status                   # FINISHED when every variant finished training
     variants: list[VariantResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -46,4 +48,6 @@ class ExperimentResult:
 
     @classmethod
     def from_dict(cls, values: dict) -> ExperimentResult:
-        return cls(**{**values, "variants": [VariantResult(**v) for v in values["variants"]]})
+        # JSON keeps a status as its word: back to the type
+        return cls(**{**values, "status": Status(values["status"]),
+                      "variants": [VariantResult(**{**v, "status": Status(v["status"])}) for v in values["variants"]]})

@@ -1,15 +1,15 @@
-"""Training as a background job: its work, its events, a stop switch, and a heartbeat.
+"""Training as a background job: its spec, its events, a stop switch, and a heartbeat.
 
-The Train view owns one job per browser session. A job's thread hands its work to a runner
-(core.service.workers: this thread, a worker process, a Ray actor) and turns what comes back
-into events, checkpoints and a status; it never touches the UI: the page reads `snapshot()`
-on each rerun. If the page stops calling `heartbeat()` (the tab closed), the job stops itself
-within `orphan_timeout` seconds, so no orphan run burns the CPU; one still waiting in the
-server's queue (core.service.queue) is dropped from it.
+The Train view owns one job per browser session. A job holds a run's `RunSpec`, never the built
+run: its thread hands a `TrainWork` to a runner (core.service.workers: this thread, a worker
+process, a Ray actor), where the run is built, trained and saved (core.service.train_work), and
+turns the messages that come back into events, the saved file and a status; it never touches
+the UI: the page reads `snapshot()` on each rerun. If the page stops calling `heartbeat()` (the
+tab closed), the job stops itself within `orphan_timeout` seconds, so no orphan run burns the
+CPU; one still waiting in the server's queue (core.service.queue) is dropped from it.
 """
 from __future__ import annotations
 
-import io
 import secrets
 import threading
 import time
@@ -18,25 +18,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ..checkpoint import checkpoint_path, checkpoint_payload, write_checkpoint_bytes
-from ..history import EpochEvent, SampleEvent, StepEvent, TrainResult, recent_epoch_seconds, seconds_left
+from ..checkpoint import checkpoint_dir as default_checkpoint_dir
+from ..checkpoint import checkpoint_path
+from ..config import TrainConfig
+from ..history import (
+    EpochEvent,
+    SampleEvent,
+    Status,
+    StepEvent,
+    TrainResult,
+    layer_curves,
+    recent_epoch_seconds,
+    seconds_left,
+)
 from ..i18n import Text, message_of
-from ..model import count_parameters
-from ..train import TrainingRun
-from .cores import usable_cores
+from ..train import RunPlan, RunSpec, self_contained
+from .cores import job_ended, job_started, threads_per_job, use_threads
 from .limits import Limits
+from .train_work import CHECKPOINT_EVERY_SECONDS, Begun, Saved, SaveTarget, TrainWork
 from .workers import IN_THREAD, Runner, WorkerCrashed, WorkerFailed, WorkerStats, error_text
 
-CHECKPOINT_EVERY_SECONDS = 5.0    # a worker sends the weights this often (and at the end)
 SESSION_GONE = Text("the browser session went away")
 
 
 @dataclass
 class JobSnapshot:
-    """A consistent copy of a job's progress for one redraw."""
-    status: str                  # "running", "finished", "stopped", "diverged" or "failed"
+    """A consistent copy of a job's progress for one redraw. While it waits, its place, the
+    queue's counts and its expected wait come from one look at the queue (`QueueState`)."""
+    status: Status
     message: str
     epoch: int
     num_epochs: int
@@ -49,9 +58,14 @@ class JobSnapshot:
     elapsed: float
     checkpoint: str | None
     clip_theta: float
-    place: int | None = None             # in the server's queue, while "queued"
-    expected_wait: float | None = None   # seconds until it starts, while "queued"
+    place: int | None = None             # in the server's queue, while QUEUED (1: next to start)
+    expected_wait: float | None = None   # seconds until it starts, while QUEUED
     epoch_ends: list[float] = field(default_factory=list)   # `elapsed` at the end of each of this run's epochs
+    training: int = 0                    # while QUEUED: the runs training now,
+    queued: int = 0                      # the runs waiting (this one among them),
+    slots: int = 0                       # and how many train at once
+    layer_steps: list[int] = field(default_factory=list)     # the steps that reported each layer's norm,
+    layer_grad_norms: dict[str, list[float]] = field(default_factory=dict)   # and those norms by layer
 
     @property
     def progress(self) -> float:
@@ -61,47 +75,31 @@ class JobSnapshot:
     def eta_seconds(self) -> float | None:
         """Seconds left, from the recent epochs' rate (`core.history.seconds_left`); None before
         this run's first epoch ended."""
-        if self.status != "running":
+        if self.status != Status.RUNNING:
             return None
         return seconds_left(self.epoch_ends, self.num_epochs - self.epoch, self.elapsed)
 
     @property
     def waiting(self) -> bool:
-        return self.status == "queued"
+        return self.status == Status.QUEUED
 
 
-_running: set[int] = set()        # ids of the jobs whose thread is working, in this process
-_running_lock = threading.Lock()
-
-
-def threads_per_job() -> int:
-    """The cores shared out among the running jobs, one core kept for the page and the browser.
-
-    PyTorch's worker threads wait for each other at the end of every parallel op, so a job
-    whose threads share cores with the app's redraws (or another job) stalls far more than
-    its share: under the open Train view a lone job on 2 cores is faster with 1 thread than
-    with 2 (bench/RESULTS.md). On 2 cores every job gets 1 thread; on 8, a lone job gets 7."""
-    with _running_lock:
-        jobs = max(len(_running), 1)
-    return max(1, (usable_cores() - 1) // jobs)
-
-
-def check_limits(run: TrainingRun, limits: Limits) -> None:
-    """LimitExceeded, naming the limit, for a run that asks for more than this server allows:
-    the epochs it would train now, its parameters, its training pairs."""
-    epochs = run.train_config.num_epochs - len(run.trainer.history.epoch_loss)
-    limits.check_run(epochs=epochs, parameters=count_parameters(run.trainer.net), train_pairs=len(run.data.train))
+def check_limits(plan: RunPlan, limits: Limits) -> None:
+    """LimitExceeded, naming the limit, for a run that asks for more than this server allows: the
+    epochs it would train now, its parameters, its training pairs. `plan` is
+    `core.train.plan_run(spec)`: read from the spec, before any model or optimizer is built."""
+    limits.check_run(epochs=plan.epochs, parameters=plan.parameters, train_pairs=plan.train_pairs)
 
 
 class BackgroundJob:
     """start / stop / join / alive for a job whose `_work` runs on a daemon thread, possibly
-    after a wait in a `JobQueue` (status "queued": `alive`, with no thread yet).
+    after a wait in a `JobQueue` (QUEUED: `alive`, with no thread yet).
 
     Subclasses call `_init_job()`, give `name`, `owner`, `planned_epochs`, `epochs_done` and
     `_elapsed`, and call `_fit_threads()` now and then from `_work` so an in-process job follows
-    `threads_per_job()`.
+    `core.service.cores.threads_per_job()`.
     """
-    status: str
+    status: Status
     message: str
     owner: str                       # which tab, for the operator page
     runner: Runner
@@ -125,53 +123,58 @@ class BackgroundJob:
     def _work(self) -> None:
         raise NotImplementedError
 
+    # -- what the queue does with it ------------------------------------------------------------
+    def wait_in(self, queue: Any, message: str) -> None:
+        """Wait in `queue` for a free slot, with `message` as what the tab shows meanwhile."""
+        self.queue, self.status, self.message = queue, Status.QUEUED, message
+
+    def start_in(self, queue: Any) -> BackgroundJob:
+        """Start in a slot of `queue`, which it tells when it ends."""
+        self.queue = queue
+        return self.start()
+
+    def withdraw(self, message: str) -> None:
+        """Leave the queue without having started, `message` saying why."""
+        self.status, self.message = Status.STOPPED, message
+        self._ended.set()
+
+    # -- its life ---------------------------------------------------------------------------------
     def start(self):
         if self._thread is not None:
             raise RuntimeError(f"{self._thread_name()} was already started")
-        self.status, self.message = "running", ""
+        self.status, self.message = Status.RUNNING, ""
         self._thread = threading.Thread(target=self._run, name=self._thread_name(), daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        with _running_lock:
-            _running.add(id(self))
+        job_started(self)
         try:
-            if self.runner is IN_THREAD:
-                self._fit_threads()
+            self._fit_threads()
             self._work()
         finally:
-            with _running_lock:
-                _running.discard(id(self))
+            job_ended(self)
             self._ended.set()
             if self.queue is not None:
                 self.queue.ended(self)
 
     def _fit_threads(self) -> None:
         """On the job's own thread: PyTorch's intra-op thread count is set per thread."""
-        if self.runner is not IN_THREAD:
-            return
-        wanted = threads_per_job()
-        if torch.get_num_threads() != wanted:
-            torch.set_num_threads(wanted)
+        if self.runner is IN_THREAD:
+            use_threads(threads_per_job())
 
     def stop(self) -> None:
         """Stop after the current step; a job still waiting leaves the queue instead."""
-        if self.status == "queued" and self.queue is not None and self.queue.cancel(self):
+        if self.status == Status.QUEUED and self.queue is not None and self.queue.cancel(self):
             return
         self._stop.set()
 
     def cancel(self, message: str) -> None:
         """Stop (or leave the queue) with `message` as the reason the tab is shown."""
-        if self.status == "queued" and self.queue is not None and self.queue.cancel(self, message):
+        if self.status == Status.QUEUED and self.queue is not None and self.queue.cancel(self, message):
             return
         self.message = message
         self._stop.set()
-
-    def withdraw(self, message: str) -> None:
-        """Leave the queue without having started (the queue calls it)."""
-        self.status, self.message = "stopped", message
-        self._ended.set()
 
     def heartbeat(self) -> None:
         self._last_seen = time.monotonic()
@@ -180,21 +183,23 @@ class BackgroundJob:
         return (time.monotonic() if now is None else now) - self._last_seen > self.orphan_timeout
 
     def join(self, timeout: float | None = None) -> bool:
-        if self.status == "created":
+        if self.status == Status.CREATED:
             return True
         self._ended.wait(timeout)
         return not self.alive
 
     @property
     def alive(self) -> bool:
-        """Waiting in the queue or training: it has not ended."""
-        return self.status == "queued" or (self._thread is not None and self._thread.is_alive())
+        """Waiting in the queue or training: it has not ended. (Its thread's last act, telling the
+        queue, may start the next job: `join` returns as soon as this one ended, not after that.)"""
+        return self.status == Status.QUEUED or (self._thread is not None and not self._ended.is_set())
 
     @property
     def waiting(self) -> bool:
         """In the queue, not started yet."""
-        return self.status == "queued"
+        return self.status == Status.QUEUED
 
+    # -- how far it is ------------------------------------------------------------------------------
     @property
     def planned_epochs(self) -> int:
         raise NotImplementedError
@@ -223,40 +228,11 @@ class BackgroundJob:
         return seconds_left(list(self._epoch_ends), self.planned_epochs - self.epochs_done, self._elapsed)
 
 
-@dataclass
-class TrainWork:
-    """What a TrainingJob's worker does: train the run, sending events and its weights.
-
-    Picklable, run included: a worker process or a Ray actor gets the run as it was built in
-    the app, and sends back events, checkpoints (as bytes) every few seconds and at the end.
-    """
-    run: TrainingRun
-    sample_every: int
-    checkpoint_every: float = CHECKPOINT_EVERY_SECONDS
-
-    def __call__(self, emit, stop) -> tuple[TrainResult, bytes]:
-        last_sent = time.monotonic()
-
-        def on_event(event) -> None:
-            nonlocal last_sent
-            emit(("event", event))
-            if isinstance(event, EpochEvent) and time.monotonic() - last_sent >= self.checkpoint_every:
-                emit(("checkpoint", checkpoint_bytes(self.run)))
-                last_sent = time.monotonic()
-
-        result = self.run.train(on_event, stop, self.sample_every)
-        return result, checkpoint_bytes(self.run)
-
-
-def checkpoint_bytes(run: TrainingRun) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(checkpoint_payload(run.checkpoint()), buffer)
-    return buffer.getvalue()
-
-
-@dataclass
+@dataclass(eq=False)     # a job is itself: two tabs' jobs of the same settings are two jobs in the queue
 class TrainingJob(BackgroundJob):
-    run: TrainingRun
+    """One run of the Train view, from its spec: it trains wherever `runner` puts it, and the
+    process that trains it builds and saves it; this object only follows it."""
+    spec: RunSpec
     name: str                        # checkpoint name, already sanitized
     sample_every: int = 10
     orphan_timeout: float = 60.0
@@ -266,7 +242,7 @@ class TrainingJob(BackgroundJob):
     max_seconds: float | None = None  # the server's wall-clock limit per run (SEQ2SEQ_MAX_MINUTES)
     owner: str = ""                  # which tab, for the operator page
     checkpoint_every: float = CHECKPOINT_EVERY_SECONDS
-    status: str = "created"
+    status: Status = Status.CREATED
     message: str = ""
     result: TrainResult | None = None
     saved_to: str | None = None
@@ -279,18 +255,22 @@ class TrainingJob(BackgroundJob):
 
     def __post_init__(self):
         self._init_job()
-        hist = self.run.trainer.history      # what a resumed run already had
-        self._start_epochs, self._start_steps = len(hist.epoch_loss), len(hist.step_loss)
+        folder = (self.checkpoint_dir or default_checkpoint_dir()).resolve()
+        checkpoint_path(self.name, folder)                  # a name that is no file name fails here, not in the worker
+        self._target = SaveTarget(self.name, folder, self.overwrite)
+        self._begun = Begun(step_loss=[], step_grad_norm=[], epoch_loss=[])   # until the worker reports it
         self._run_epochs = 0
-        self._target: Path | None = None     # where this run's checkpoints go, once decided
-        self._renamed = ""                   # why they go elsewhere than name.pt
 
     def _thread_name(self) -> str:
         return f"train-{self.name}"
 
     @property
+    def train_config(self) -> TrainConfig:
+        return self.spec.train_config
+
+    @property
     def planned_epochs(self) -> int:
-        return self.run.train_config.num_epochs - self._start_epochs
+        return self.spec.epochs
 
     @property
     def epochs_done(self) -> int:
@@ -298,10 +278,15 @@ class TrainingJob(BackgroundJob):
 
     def _on_message(self, message) -> None:
         kind, body = message
-        if kind == "checkpoint":
-            self._save(body)
-        else:
+        if kind == "event":
             self._on_event(body)
+        elif kind == "begin":
+            with self._lock:
+                self._begun = body
+        elif kind == "saved":
+            self._kept(body)
+        elif kind == "checkpoint":                  # from another machine: written here
+            self._kept(self._target.write(body))
 
     def _on_event(self, event) -> None:
         if isinstance(event, StepEvent):
@@ -320,56 +305,48 @@ class TrainingJob(BackgroundJob):
                                 "(SEQ2SEQ_MAX_MINUTES)", minutes=self.max_seconds / 60)
             self._stop.set()
 
+    def _kept(self, saved: Saved) -> None:
+        """A checkpoint of this run is on disk. Saved under another name than `name` (another
+        run wrote that file meanwhile): the message says so."""
+        self.saved_to = saved.path
+        if saved.note and not self.message:
+            self.message = saved.note
+
     def _work(self) -> None:
         try:
-            work = TrainWork(self.run, self.sample_every, self.checkpoint_every)
+            # a worker on another machine cannot read the server's files: they travel in the spec
+            spec = self_contained(self.spec) if self.runner.remote else self.spec
+            work = TrainWork(spec=spec, target=self._target, sample_every=self.sample_every,
+                             checkpoint_every=self.checkpoint_every, ship_bytes=self.runner.remote)
             self.result, final = self.runner.run(work, self._on_message, self._stop, self.stats)
-            self.saved_to = str(self._save(final))
+            self._kept(final if isinstance(final, Saved) else self._target.write(final))
             self.status, self.message = self.result.status, self.message or self.result.message
         except Exception as err:      # the page shows it; the app keeps working
-            self.status = "failed"
+            self.status = Status.FAILED
             from_worker = isinstance(err, (WorkerCrashed, WorkerFailed))
             reason = message_of(err) if from_worker else error_text(err)
-            kept = self._target if self.saved_to else None      # a checkpoint it sent before failing
-            self.message = (Text("{reason}; the last checkpoint it sent is kept in {file}",
-                                 reason=reason, file=kept.name) if kept is not None else reason)
+            self.message = (Text("{reason}; the last checkpoint it sent is kept in {file}", reason=reason,
+                                 file=Path(self.saved_to).name) if self.saved_to else reason)
             if not from_worker:       # a worker prints its own traceback
                 traceback.print_exc()
 
-    def _save(self, data: bytes) -> Path:
-        """Finished, stopped or diverged: the weights are the last good ones, so keep them. When
-        overwriting was not chosen and another run saved under this name meanwhile (another tab),
-        this one goes to a new name instead, and the message says so."""
-        if self._target is None:
-            path = checkpoint_path(self.name, self.checkpoint_dir)
-            if path.exists() and not self.overwrite:
-                path = checkpoint_path(f"{self.name}-{time.strftime('%m%d-%H%M%S')}", self.checkpoint_dir)
-                self._renamed = Text("{name}.pt was written by another run meanwhile: this one is saved as {file}",
-                                     name=self.name, file=path.name)
-            self._target = path
-        write_checkpoint_bytes(data, self._target)
-        self.saved_to = str(self._target)
-        if self._renamed and not self.message:
-            self.message = self._renamed
-        return self._target
-
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            events = list(self._events)
-        hist = self.run.trainer.history
+            events, begun = list(self._events), self._begun
         epochs = [e for e in events if isinstance(e, EpochEvent)]
         steps = [e for e in events if isinstance(e, StepEvent)]
         samples = [row for e in events if isinstance(e, SampleEvent) for row in e.samples]
-        first_step, done_epochs = self._start_steps, self._start_epochs
-        queue = self.queue if self.status == "queued" else None
+        layer_steps, layer_norms = layer_curves(steps)
+        queue = self.queue.state() if self.queue is not None and self.status == Status.QUEUED else None
         return JobSnapshot(
-            self.status, self.message, done_epochs + len(epochs), self.run.train_config.num_epochs,
-            steps[-1].step if steps else first_step,
-            hist.step_loss[:first_step] + [e.loss for e in steps],
-            hist.step_grad_norm[:first_step] + [e.grad_norm for e in steps],
-            hist.epoch_loss[:done_epochs] + [e.loss for e in epochs],
-            [e.epoch_tokens_per_second for e in epochs], samples, self._elapsed, self.saved_to,
-            self.run.train_config.clip_theta,
-            place=queue.place(self) if queue else None,
-            expected_wait=queue.expected_wait(self) if queue else None,
-            epoch_ends=[e.elapsed for e in epochs])
+            status=self.status, message=self.message, epoch=self.spec.epochs_done + len(epochs),
+            num_epochs=self.spec.train_config.num_epochs, step=steps[-1].step if steps else len(begun.step_loss),
+            step_loss=begun.step_loss + [e.loss for e in steps],
+            step_grad_norm=begun.step_grad_norm + [e.grad_norm for e in steps],
+            epoch_loss=begun.epoch_loss + [e.loss for e in epochs],
+            tokens_per_second=[e.epoch_tokens_per_second for e in epochs], samples=samples, elapsed=self._elapsed,
+            checkpoint=self.saved_to, clip_theta=self.spec.train_config.clip_theta,
+            place=queue.place(self) if queue else None, expected_wait=queue.expected_wait(self) if queue else None,
+            epoch_ends=[e.elapsed for e in epochs], training=len(queue.running) if queue else 0,
+            queued=len(queue.waiting) if queue else 0, slots=queue.capacity if queue else 0,
+            layer_steps=layer_steps, layer_grad_norms=layer_norms)

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..config import MAX_EPOCHS as MAX_EPOCHS_WIDGET  # the Epochs box's bound (not this module's variable name)
 from ..i18n import Text
+from ..settings import Setting, shown_number
+from .cores import cores_for_runs
 
 MAX_JOBS = "SEQ2SEQ_MAX_JOBS"
 MAX_QUEUE = "SEQ2SEQ_MAX_QUEUE"
@@ -35,7 +37,7 @@ class LimitExceeded(ValueError):
         # `what` is a Text ("epochs"): the Chinese message names the limit in its own words
         self.what, self.asked, self.allowed, self.variable = what, asked, allowed, variable
         super().__init__(Text("this run asks for {asked} {what}; this server allows at most {allowed} ({variable})",
-                              asked=_number(asked), what=what, allowed=_number(allowed), variable=variable))
+                              asked=shown_number(asked), what=what, allowed=shown_number(allowed), variable=variable))
 
 
 class QueueFull(LimitExceeded):
@@ -46,13 +48,9 @@ class QueueFull(LimitExceeded):
         self.what, self.asked, self.allowed, self.variable = Text("waiting runs"), waiting + 1, waiting, variable
 
 
-def _number(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
-
-
 def default_max_jobs(cores: int) -> int:
-    """The usable cores minus one (kept for the pages), at least 1."""
-    return max(1, cores - 1)
+    """One run per core the runs share (`core.service.cores`: the pages keep one), at least 1."""
+    return cores_for_runs(cores)
 
 
 @dataclass(frozen=True)
@@ -98,18 +96,20 @@ class Limits:
         against); any other unset limit is no limit."""
         value = getattr(self, name)
         if value is not None:
-            return _number(value)
+            return shown_number(value)
         if name == "max_epochs":
-            return Text("{epochs} (default: the Epochs box's bound)", epochs=_number(MAX_EPOCHS_WIDGET))
+            return Text("{epochs} (default: the Epochs box's bound)", epochs=shown_number(MAX_EPOCHS_WIDGET))
         return Text("no limit")
 
-    def check_run(self, *, epochs: int, parameters: int, train_pairs: int) -> None:
-        """LimitExceeded before anything runs, naming the first limit the run is past."""
+    def check_run(self, *, epochs: int | None = None, parameters: int | None = None,
+                  train_pairs: int | None = None) -> None:
+        """LimitExceeded before anything runs, naming the first limit the run is past (what is not
+        given is not checked: the epochs are known before the data is read)."""
         for what, asked, allowed, variable in (
                 (Text("epochs"), epochs, self.max_epochs, MAX_EPOCHS),
                 (Text("parameters"), parameters, self.max_parameters, MAX_PARAMETERS),
                 (Text("training pairs"), train_pairs, self.max_train_pairs, MAX_TRAIN_PAIRS)):
-            if allowed is not None and asked > allowed:
+            if asked is not None and allowed is not None and asked > allowed:
                 raise LimitExceeded(what, asked, allowed, variable)
 
     def check_upload(self, size_bytes: int) -> None:
@@ -119,6 +119,20 @@ class Limits:
     @property
     def max_seconds(self) -> float | None:
         return None if self.max_minutes is None else self.max_minutes * 60.0
+
+
+# the settings a limit narrows: a setting's field name -> the limit (a `Limits` attribute) that lowers its high
+NARROWS = {"num_epochs": "max_epochs"}
+
+
+def bounds(setting: Setting, limits: Limits | None) -> tuple[float, float]:
+    """(low, high) of a number setting on this server: its declared bounds, with the high lowered to
+    the operator's limit where one is set. The one place they are narrowed: the Train form's
+    widgets and a link's check both take their bounds here, so the two cannot disagree."""
+    if setting.low is None or setting.high is None:
+        raise TypeError(f"{setting.name!r} is not a number setting")
+    limit = getattr(limits, NARROWS[setting.name]) if limits is not None and setting.name in NARROWS else None
+    return setting.low, setting.high if limit is None else min(setting.high, limit)
 
 
 def _positive(variable: str, raw: object, whole: bool) -> float | int:

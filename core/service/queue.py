@@ -2,21 +2,28 @@
 
 First come, first served. A waiting job starts by itself when a slot frees (a job ends, or the
 ticker finds a new slot: a Ray cluster that grew); Stop takes it out of the queue; a waiting
-job whose tab stopped sending heartbeats is dropped. The expected wait of a waiting job comes
-from the running jobs' ETAs and, for the jobs ahead of it, the seconds per epoch runs took here.
+job whose tab stopped sending heartbeats is dropped. The queue tells a job what to do (wait,
+start, withdraw); it never writes a job's fields.
+
+What the pages show of it comes from one look at it, `state()`: a waiting tab's place, the
+counts of runs training and waiting, and every expected wait, so they agree with each other.
+The expected wait comes from the running jobs' measured epoch times: their own estimates of
+what they have left, and, for the jobs ahead, the running jobs' seconds per epoch.
 """
 from __future__ import annotations
 
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..i18n import Text
 from .limits import QueueFull
 
 if TYPE_CHECKING:       # for the annotations only: the queue itself never imports torch
+    from ..history import Status
     from .workers import WorkerStats
 
 TICK_SECONDS = 1.0
@@ -29,9 +36,8 @@ CLEARED = Text("the operator cleared the queue")
 class Queued(Protocol):
     """What the queue needs of a job, and what the operator page shows of the jobs it holds
     (core.service.jobs.BackgroundJob has it)."""
-    status: str
+    status: Status
     message: str
-    queue: JobQueue | None       # the queue sets it when the job enters
     job_id: str
     owner: str                   # which tab
     stats: WorkerStats
@@ -51,10 +57,45 @@ class Queued(Protocol):
     @property
     def seconds_per_epoch(self) -> float | None: ...
 
-    def start(self): ...
+    def wait_in(self, queue: JobQueue, message: str) -> None: ...
+    def start_in(self, queue: JobQueue): ...
     def orphaned(self, now: float) -> bool: ...
     def withdraw(self, message: str) -> None: ...
     def cancel(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The queue as one look at it saw it: what a waiting tab and the operator page read, so the
+    place, the counts and the expected waits they show agree with each other."""
+    capacity: int                         # runs that train at once
+    running: tuple[Queued, ...]
+    waiting: tuple[Queued, ...]           # in the order they start
+    starts_in: tuple[float | None, ...]   # each waiting job's expected wait in seconds (None: not known yet)
+
+    @property
+    def free_slots(self) -> int:
+        return max(0, self.capacity - len(self.running))
+
+    def place(self, job: Queued) -> int | None:
+        """1 for the next job to start; None when `job` is not waiting."""
+        return next((i + 1 for i, other in enumerate(self.waiting) if other is job), None)
+
+    def expected_wait(self, job: Queued) -> float | None:
+        """Seconds until `job` starts, if every job ahead takes what it is expected to; None when
+        it is not waiting, or while a job's length cannot be told yet (no running run has
+        finished an epoch)."""
+        place = self.place(job)
+        return None if place is None else self.starts_in[place - 1]
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """What "clear the queue" did to the waiting jobs the operator saw (by job id)."""
+    removed: tuple[Queued, ...]          # were waiting: taken out
+    started: tuple[Queued, ...]          # had taken a free slot meanwhile: training now, left alone
+    ended: tuple[str, ...]               # ids no longer in the queue at all (stopped, cancelled, done)
+    kept: tuple[Queued, ...]             # waiting, but not seen by the operator (came in since): left waiting
 
 
 class JobQueue:
@@ -64,7 +105,6 @@ class JobQueue:
         self._lock = threading.RLock()
         self._running: list[Queued] = []
         self._waiting: list[Queued] = []
-        self._epoch_seconds: list[float] = []      # seconds per epoch of the runs that ended here
         self._ticker: threading.Thread | None = None
 
     # -- in and out -----------------------------------------------------------------------
@@ -79,8 +119,7 @@ class JobQueue:
                 return 0
             if self.max_waiting is not None and len(self._waiting) >= self.max_waiting:
                 raise QueueFull(len(self._waiting))
-            job.status, job.message = "queued", WAITING
-            job.queue = self
+            job.wait_in(self, WAITING)
             self._waiting.append(job)
             return len(self._waiting)
 
@@ -93,12 +132,21 @@ class JobQueue:
         job.withdraw(message)
         return True
 
-    def clear(self, message: str = CLEARED) -> int:
+    def clear(self, expected: Iterable[str] | None = None, message: str = CLEARED) -> Cleared:
+        """Take the waiting jobs out: those with the ids in `expected` (what the operator saw
+        waiting), or every one when None. A job seen waiting that took a free slot meanwhile is
+        not stopped: it is reported as `started`, so the page can say so."""
         with self._lock:
-            waiting, self._waiting = self._waiting, []
-        for job in waiting:
+            seen = None if expected is None else set(expected)
+            removed = [j for j in self._waiting if seen is None or j.job_id in seen]
+            self._waiting = [j for j in self._waiting if j not in removed]
+            kept, running = tuple(self._waiting), list(self._running)
+        for job in removed:
             job.withdraw(message)
-        return len(waiting)
+        left = set() if seen is None else seen - {j.job_id for j in removed}
+        started = tuple(j for j in running if j.job_id in left)
+        ended = tuple(sorted(left - {j.job_id for j in started}))
+        return Cleared(removed=tuple(removed), started=started, ended=ended, kept=kept)
 
     def ended(self, job: Queued) -> None:
         """A running job's last act (its thread calls it): free the slot, start the next."""
@@ -106,8 +154,6 @@ class JobQueue:
         with self._lock:
             if job in self._running:
                 self._running.remove(job)
-                if job.seconds_per_epoch:
-                    self._epoch_seconds = (self._epoch_seconds + [job.seconds_per_epoch])[-32:]
             self._dispatch(capacity)
 
     def dispatch(self) -> None:
@@ -127,11 +173,19 @@ class JobQueue:
             self._start(self._waiting.pop(0))
 
     def _start(self, job: Queued) -> None:
-        job.queue = self
         self._running.append(job)
-        job.start()
+        job.start_in(self)
 
     # -- what the pages show ----------------------------------------------------------------
+    def state(self) -> QueueState:
+        """One look at the queue: who trains, who waits in which order, and when each waiting
+        job is expected to start."""
+        capacity = self.capacity()
+        with self._lock:
+            running, waiting = tuple(self._running), tuple(self._waiting)
+        return QueueState(capacity=capacity, running=running, waiting=waiting,
+                          starts_in=_expected_starts(capacity, running, waiting))
+
     def place(self, job: Queued) -> int | None:
         """1 for the next job to start; None when `job` is not waiting."""
         with self._lock:
@@ -145,41 +199,9 @@ class JobQueue:
         with self._lock:
             return list(self._waiting)
 
-    def free_slots(self) -> int:
-        capacity = self.capacity()
-        with self._lock:
-            return max(0, capacity - len(self._running))
-
     def expected_wait(self, job: Queued) -> float | None:
-        """Seconds until `job` starts, if every job ahead takes what it is expected to; None
-        while some job's length cannot be told yet (nothing has finished an epoch)."""
-        slots = max(self.capacity(), 1)
-        with self._lock:
-            if job not in self._waiting:
-                return None
-            ahead = self._waiting[:self._waiting.index(job)]
-            running = list(self._running)
-            per_epoch = self._seconds_per_epoch(running)
-        free_at = [0.0] * max(0, slots - len(running))
-        for other in running:
-            eta = other.eta_seconds
-            if eta is None:
-                if per_epoch is None:
-                    return None
-                eta = per_epoch * other.planned_epochs
-            free_at.append(eta)
-        free_at.sort()
-        free_at = free_at[len(free_at) - slots:]    # more running than slots: the first ends free none
-        heapq.heapify(free_at)
-        for other in ahead:
-            if per_epoch is None:
-                return None
-            heapq.heappush(free_at, heapq.heappop(free_at) + per_epoch * other.planned_epochs)
-        return free_at[0]
-
-    def _seconds_per_epoch(self, running: list[Queued]) -> float | None:
-        seen = self._epoch_seconds + [s for j in running if (s := j.seconds_per_epoch)]
-        return sum(seen) / len(seen) if seen else None
+        """`state().expected_wait(job)`: seconds until `job` starts (None: not waiting, or not known yet)."""
+        return self.state().expected_wait(job)
 
     # -- the ticker -------------------------------------------------------------------------
     def start_ticking(self, every: float = TICK_SECONDS) -> JobQueue:
@@ -197,3 +219,31 @@ class JobQueue:
                 self.dispatch()
             except Exception:             # a capacity probe that failed (a lost cluster) retries next tick
                 pass
+
+
+def _expected_starts(capacity: int, running: tuple[Queued, ...],
+                     waiting: tuple[Queued, ...]) -> tuple[float | None, ...]:
+    """When each waiting job starts: a slot frees when a running job ends (its own estimate from
+    its epochs' times), and each job that starts holds its slot for its epochs at the running
+    jobs' measured seconds per epoch. None from the first job whose turn cannot be told yet."""
+    slots = max(capacity, 1)
+    measured = [s for job in running if (s := job.seconds_per_epoch)]
+    per_epoch = sum(measured) / len(measured) if measured else None
+    free_at = [0.0] * max(0, slots - len(running))
+    for job in running:
+        eta = job.eta_seconds
+        if eta is None:
+            if per_epoch is None:
+                return (None,) * len(waiting)
+            eta = per_epoch * job.planned_epochs
+        free_at.append(eta)
+    free_at = sorted(free_at)[len(free_at) - slots:]     # more running than slots: the first ends free none
+    heapq.heapify(free_at)
+    starts: list[float | None] = []
+    for job in waiting:
+        start = heapq.heappop(free_at)
+        starts.append(start)
+        if per_epoch is None:
+            return tuple(starts) + (None,) * (len(waiting) - len(starts))
+        heapq.heappush(free_at, start + per_epoch * job.planned_epochs)
+    return tuple(starts)

@@ -1,29 +1,51 @@
 """Runs on a Ray cluster: each run is a Ray actor asking for its CPUs (and a GPU if it wants one).
 
-The actor is threaded: one call trains, while the app polls it for messages (events and
-checkpoint bytes, as a worker process sends them) and asks it to stop. Every call has a
+The actor is threaded: one call builds the run from its spec and trains it, while the app polls
+it for messages (events, and checkpoints as bytes: the actor's disk is not the app's, so the app
+writes them; `Runner.remote`) and asks it to stop. Every call has a
 timeout, so a lost cluster ends the run with a message instead of hanging the app; a dead
 actor ends it the same way, and the last checkpoint the app received stays on disk. The
 engine's package travels to the cluster with the job (Ray's `py_modules`), so a machine that
 joins needs only Python with torch and ray. Ray is imported here only, and only when used.
+
+Whoever reaches a Ray cluster's ports can run any code on its machines, so a class's cluster is
+started with Ray's token authentication (RAY_AUTH_MODE=token, the same token on every machine:
+docs/SERVING.md) and the app presents that token, given to it as SEQ2SEQ_RAY_TOKEN (the
+environment or `.streamlit/secrets.toml`). Ray reads the token from the process's environment
+only, so `present_token` puts it there; no page ever shows it.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ..i18n import Text
-from .workers import Emit, Runner, Work, WorkerCrashed, WorkerFailed, WorkerStats, error_text, sendable
+from .cores import threads_for_cpus, use_threads
+from .workers import (
+    Emit,
+    Runner,
+    Work,
+    WorkerCrashed,
+    WorkerFailed,
+    WorkerStats,
+    error_text,
+    peak_rss_mib,
+    sendable,
+)
 
 CORE_PACKAGE = Path(__file__).resolve().parents[1]
 CONNECT_SECONDS = 30.0        # ray.init against the address
 CALL_SECONDS = 30.0           # any one call to the cluster (a poll, a stop, the capacity)
 POLL_SECONDS = 0.2
 CAPACITY_CACHE_SECONDS = 5.0  # the ticker asks every second; the cluster is asked this often
+AUTH_MODE, AUTH_TOKEN, AUTH_TOKEN_PATH = "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"   # Ray's own
+TOKEN_SETTING = "SEQ2SEQ_RAY_TOKEN"     # where the operator gives the app the cluster's token
+REFUSED_TOKEN = "InvalidAuthToken"   # how Ray's GCS names a missing or wrong token in the error it raises
 
 
 class RayUnavailable(RuntimeError):
@@ -38,6 +60,30 @@ def _ray():
     return ray
 
 
+def present_token(token: str | None) -> None:
+    """Make this process show `token` to the cluster (None: leave Ray's own settings as they are,
+    a RAY_AUTH_TOKEN the operator exported, say). Ray reads RAY_AUTH_MODE and RAY_AUTH_TOKEN from
+    the environment when it is imported, so a process that imported it already re-reads them."""
+    if token is None or (os.environ.get(AUTH_MODE) == "token" and os.environ.get(AUTH_TOKEN) == token):
+        return
+    os.environ[AUTH_MODE], os.environ[AUTH_TOKEN] = "token", token
+    os.environ.pop(AUTH_TOKEN_PATH, None)
+    raylet = sys.modules.get("ray._raylet")      # Ray's compiled core, if imported already
+    if raylet is not None:
+        raylet.Config.initialize("")                # Ray's own tests refresh the mode this way
+        raylet.AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _refused_token(err: BaseException) -> bool:
+    """Did the cluster refuse us for the token? Ray raises a ConnectionError whose causes say so."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if REFUSED_TOKEN in str(seen) or type(seen).__name__ == "AuthenticationError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class _Trainer:
     """The actor's body (made a Ray actor class in `_actor_class`)."""
 
@@ -50,8 +96,7 @@ class _Trainer:
         return os.getpid()
 
     def run(self, payload: bytes, threads: int) -> Any:
-        import torch
-        torch.set_num_threads(threads)
+        use_threads(threads)
         work = pickle.loads(payload)
         try:
             return "result", work(self._emit, self._halt)
@@ -62,10 +107,10 @@ class _Trainer:
         with self._lock:
             self._messages.append(message)
 
-    def poll(self) -> tuple[list, float]:
+    def poll(self) -> tuple[list, float, float]:
         with self._lock:
             out, self._messages = self._messages, []
-        return out, time.process_time()
+        return out, time.process_time(), peak_rss_mib()
 
     def stop(self) -> None:
         self._halt.set()
@@ -82,18 +127,21 @@ def _actor_class(ray):
 
 class OnRay:
     """A Runner whose works run as Ray actors on the cluster at `address`."""
-    name = "ray"
+    name, remote = "ray", True       # another machine: its checkpoints come back as bytes
 
     def __init__(self, address: str, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-                 fallback: Runner | None = None, call_timeout: float = CALL_SECONDS):
+                 fallback: Runner | None = None, call_timeout: float = CALL_SECONDS, token: str | None = None):
         self.address, self.cpus_per_run, self.gpus_per_run = address, cpus_per_run, gpus_per_run
         self.fallback, self.call_timeout = fallback, call_timeout
+        self._token = token          # the cluster's token (SEQ2SEQ_RAY_TOKEN); never part of a message
         self._capacity, self._capacity_at = 0, -1e9
         self._lock = threading.Lock()
 
     # -- the cluster ----------------------------------------------------------------------------
     def connect(self, timeout: float = CONNECT_SECONDS) -> None:
-        """ray.init against the address, on a thread so that an unreachable one times out."""
+        """ray.init against the address with the cluster's token, on a thread so that an
+        unreachable one times out."""
+        present_token(self._token)
         ray = _ray()
         if ray.is_initialized():
             return
@@ -106,7 +154,9 @@ class OnRay:
                                       "excludes": ["__pycache__", "*.pyc"]})
                 outcome["ok"] = True
             except Exception as err:          # ConnectionError and Ray's own kinds
-                outcome["error"] = error_text(err)
+                outcome["error"] = (Text("it refused this server's token: set {variable} to the token the "
+                                         "cluster was started with", variable=TOKEN_SETTING)
+                                    if _refused_token(err) else error_text(err))
 
         thread = threading.Thread(target=init, name="ray-connect", daemon=True)
         thread.start()
@@ -170,7 +220,7 @@ class OnRay:
             return self.fallback.run(work, on_message, stop, stats)
 
     def _run_on_cluster(self, ray, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
-        threads = max(1, int(self.cpus_per_run))
+        threads = threads_for_cpus(self.cpus_per_run)
         try:
             actor = _actor_class(ray).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run).remote()
             stats.pid = self._get(ray, actor.pid.remote())
@@ -188,7 +238,8 @@ class OnRay:
                     actor.stop.remote()
                     stopping = True
                 finished = bool(ray.wait([done], timeout=POLL_SECONDS)[0])
-                messages, stats.cpu_seconds = self._get(ray, actor.poll.remote())
+                messages, cpu, peak = self._get(ray, actor.poll.remote())
+                stats.measured(cpu, peak)
                 for message in messages:
                     on_message(message)
                 if finished:

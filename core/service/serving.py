@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..i18n import Text, message_of
-from .cores import usable_cores
+from .cores import threads_per_run, usable_cores
 from .limits import LimitError, Limits
 from .queue import JobQueue
-from .ray_runner import CALL_SECONDS, OnRay, RayUnavailable
+from .ray_runner import CALL_SECONDS, TOKEN_SETTING, OnRay, RayUnavailable
 from .workers import IN_THREAD, InProcess, Runner
 
 RAY_ADDRESS = "SEQ2SEQ_RAY_ADDRESS"
@@ -45,7 +45,7 @@ def local_runner(limits: Limits, cores: int, kind: str = "process") -> Runner:
         return IN_THREAD
     if kind != "process":
         raise LimitError(Text("{variable} must be process or thread, got {kind!r}", variable=WORKERS, kind=kind))
-    return InProcess(threads=max(1, (cores - 1) // limits.max_jobs))
+    return InProcess(threads=threads_per_run(limits.max_jobs, cores))
 
 
 def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -> Serving:
@@ -61,8 +61,9 @@ def serve(env: Mapping[str, str], secrets: Mapping[str, object] | None = None) -
                                           jobs=limits.max_jobs))
     fallback = env.get(RAY_FALLBACK) == "1"
     timeout = _seconds(env, RAY_TIMEOUT, CALL_SECONDS)
+    token = str(env.get(TOKEN_SETTING) or (secrets or {}).get(TOKEN_SETTING) or "").strip() or None
     ray = OnRay(address, cpus_per_run=_seconds(env, RAY_CPUS_PER_RUN, 1.0), fallback=local if fallback else None,
-                call_timeout=timeout)
+                call_timeout=timeout, token=token)
     try:
         ray.connect(timeout)
     except RayUnavailable as err:

@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from .. import fast, train  # noqa: F401  (imported for the workers)
 from ..exercises import experiments  # noqa: F401
-from . import jobs  # noqa: F401
+from . import jobs, train_work  # noqa: F401  (train_work: what a training worker runs)
 
 fast.load(timeout=fast.BUILD_WAIT_SECONDS)   # before any run: its trainer then finds it loaded

@@ -16,6 +16,7 @@ import functools
 import os
 import pickle
 import queue
+import resource
 import signal
 import sys
 import threading
@@ -25,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import torch
 import torch.multiprocessing as mp
 
 from ..i18n import Text, message_of
+from .cores import use_threads
 
 WORKER_NICENESS = 10         # pages first: a worker gives the CPU to the server when both want it
 POLL_SECONDS = 0.1           # how often the parent looks at a stop request and the worker's life
@@ -70,17 +71,51 @@ class WorkerStats:
     where: str = Text("not started")
     pid: int | None = None
     cpu_seconds: float = 0.0
+    peak_mib: float | None = None     # the worker process's own peak memory (None: a thread of the app)
+
+    def measured(self, cpu_seconds: float, peak_mib: float) -> None:
+        """What the worker said of itself with its latest message."""
+        self.cpu_seconds, self.peak_mib = cpu_seconds, peak_mib
+        _workers_peak.note(peak_mib)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux counts KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+class _Peak:
+    """The largest peak any worker process of this server reported. A worker is the forkserver's
+    child, not the app's, so the app's RUSAGE_CHILDREN never sees it: each worker measures itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.mib: float | None = None
+
+    def note(self, mib: float) -> None:
+        with self._lock:
+            self.mib = mib if self.mib is None else max(self.mib, mib)
+
+
+_workers_peak = _Peak()
+
+
+def workers_peak_mib() -> float | None:
+    """The largest peak memory of a worker process that trained on this server (None: none yet)."""
+    return _workers_peak.mib
 
 
 class Runner(Protocol):
     name: str
+    remote: bool        # its works run on another machine: the checkpoint comes back as bytes
 
     def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any: ...
 
 
 class InThread:
     """The work runs on the calling thread (the CLI, the tests that reach into a live run)."""
-    name = "thread"
+    name, remote = "thread", False
 
     def run(self, work: Work, on_message: Emit, stop: threading.Event, stats: WorkerStats) -> Any:
         stats.where, stats.pid = Text("a thread of the app's process"), os.getpid()
@@ -106,7 +141,7 @@ def _context():
 
 class InProcess:
     """Each work in a worker process of its own, with `threads` torch threads."""
-    name = "process"
+    name, remote = "process", False
 
     def __init__(self, threads: int = 1, niceness: int = WORKER_NICENESS):
         self.threads, self.niceness = threads, niceness
@@ -137,15 +172,15 @@ class InProcess:
             if stop.is_set():
                 halt.set()
             try:
-                kind, body, cpu = messages.get(timeout=POLL_SECONDS)
+                kind, body, cpu, peak = messages.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if proc.is_alive():
                     continue
                 try:                      # it may have put its last words just before exiting
-                    kind, body, cpu = messages.get(timeout=POLL_SECONDS)
+                    kind, body, cpu, peak = messages.get(timeout=POLL_SECONDS)
                 except queue.Empty:
                     raise WorkerCrashed(describe_exit(proc.exitcode)) from None
-            stats.cpu_seconds = cpu
+            stats.measured(cpu, peak)
             if kind == "message":
                 on_message(body)
             elif kind == "result":
@@ -194,7 +229,7 @@ def _exit_with(app_pid: int, every: float = 1.0) -> None:
 
 def worker_main(payload: bytes, messages, halt, threads: int, niceness: int,
                 settings: dict[str, str] | None = None, app_pid: int | None = None) -> None:
-    """In the worker: run the work, sending (kind, body, cpu seconds) tuples to the parent."""
+    """In the worker: run the work, sending (kind, body, cpu seconds, peak MiB) tuples to the parent."""
     if app_pid is not None:
         _exit_with(app_pid)
     if settings is not None:
@@ -205,10 +240,10 @@ def worker_main(payload: bytes, messages, halt, threads: int, niceness: int,
         os.nice(niceness)
     except (AttributeError, OSError):
         pass
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
     def send(kind: str, body) -> None:
-        messages.put((kind, body, time.process_time()))
+        messages.put((kind, body, time.process_time(), peak_rss_mib()))
 
     try:
         work = pickle.loads(payload)

@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.service.workspaces import workspaces_root
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "serve.py"     # the README's command: streamlit run app.py, the engine imported first
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "default.pt"
@@ -184,6 +186,15 @@ def run_streamlit(checkpoint_dir: Path, *, env: Mapping[str, str] | None = None,
             server.log_path.unlink()
 
 
+def saved_run(checkpoint_dir: Path, name: str) -> Path | None:
+    """The checkpoint a browser saved (trained, continued, imported) as `name.pt`: it lies in that
+    browser's workspace, `<checkpoint folder>/workspaces/<id>/` (core.service.workspaces); None
+    while no browser has saved one."""
+    found = sorted(workspaces_root(checkpoint_dir).glob(f"*/{name}.pt"))
+    assert len(found) <= 1, f"{name}.pt saved by more than one browser: {found}"
+    return found[0] if found else None
+
+
 def cache_computations(url: str, cache: str) -> int:
     """How often one st.cache_* function actually ran on the server at `url`, from Streamlit's
     /_stcore/metrics. (Its "miss" lookups also count the sessions that waited for another one's
@@ -277,6 +288,28 @@ def chromium_context(*, viewport: Mapping[str, int] | None = None, default_timeo
                 ctx.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def separate_browsers(count: int, *, viewport: Mapping[str, int] | None = None,
+                      default_timeout_ms: float = HANG_GUARD_MS):
+    """`count` BrowserContexts of one Chromium that share nothing (cookies, storage): as many
+    students' browsers on one machine; each page of one is a tab of that browser."""
+    from playwright.sync_api import sync_playwright
+
+    exe = find_chromium()
+    if exe is None:
+        raise RuntimeError(browser_missing_reason() or "no chromium")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=exe, headless=True, args=list(CHROMIUM_ARGS))
+        try:
+            contexts = [chromium.new_context(viewport=dict(viewport or VIEWPORT)) for _ in range(count)]
+            for ctx in contexts:
+                ctx.set_default_timeout(default_timeout_ms)
+                ctx.add_init_script(WATCH_SCRIPT)
+            yield contexts
+        finally:
+            chromium.close()
 
 
 def first_page(ctx):

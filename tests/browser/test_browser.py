@@ -117,8 +117,8 @@ def test_train_tiny_run(fresh_server, page, screenshots):
     page.get_by_text("Saved to").first.wait_for(timeout=TIMEOUT)
     assert "stopped" in job_line(page), job_line(page)
     page.get_by_text("Run tiny-reverse stopped").first.wait_for()
-    path = fresh_server.checkpoint_dir / "tiny-reverse.pt"
-    assert path.is_file()
+    path = sts.saved_run(fresh_server.checkpoint_dir, "tiny-reverse")     # in this browser's workspace
+    assert path is not None and path.is_file()
     ckpt = load_checkpoint(path)
     assert 1 <= len(ckpt.history.step_loss) and len(ckpt.history.epoch_loss) < 2000
     assert ckpt.data_config.source == "reverse" and ckpt.model_config.num_hiddens == 16
@@ -151,7 +151,8 @@ def test_weights_trained_with_the_books_code_are_uploaded_imported_and_decode(fr
     sts.wait_idle(page, TIMEOUT)
     code = page.locator('[data-testid="stMain"] [data-testid="stCode"]').first
     assert code.inner_text().strip() == expected
-    assert load_checkpoint(fresh_server.checkpoint_dir / "seq2seq.pt").origin.startswith("imported from d2l 0.17.6")
+    assert load_checkpoint(sts.saved_run(fresh_server.checkpoint_dir, "seq2seq")).origin.startswith(
+        "imported from d2l 0.17.6")
     assert_clean(page)
 
 
@@ -301,7 +302,7 @@ def test_two_tabs_train_at_once(two_jobs_server, browser):
     assert "stopped" in job_line(a), job_line(a)
     for tab in (a, b):
         assert_clean(tab)
-    ckpts = [load_checkpoint(fresh_server.checkpoint_dir / f"{n}.pt") for n in ("tab-a", "tab-b")]
+    ckpts = [load_checkpoint(sts.saved_run(fresh_server.checkpoint_dir, n)) for n in ("tab-a", "tab-b")]
     assert len(ckpts[1].history.epoch_loss) == 60 and ckpts[0].history.step_loss
     assert ckpts[0].history.epoch_loss != ckpts[1].history.epoch_loss
     assert ckpts[0].data_config.seed == 1 and ckpts[1].data_config.seed == 2

@@ -31,10 +31,11 @@ def test_a_class_of_24_tabs_queues_and_every_run_gets_its_own_checkpoint(class_s
     tabs = scenario.open_tabs(browser, class_server.url, TABS, EPOCHS)
     _, said = scenario.press_start(tabs)
     waited = [text for text in said if "in line;" in text]            # "… number 7 in line; …"
-    paths = [class_server.checkpoint_dir / f"{scenario.run_name(i)}.pt" for i in range(TABS)]
+    names = [scenario.run_name(i) for i in range(TABS)]
     for i, tab in enumerate(tabs):                  # each tab sees its own run end
         tab.get_by_text(f"Run {scenario.run_name(i)} finished").first.wait_for(timeout=HANG_GUARD_MS)
         assert sts.exceptions(tab) == 0
+    paths = [sts.saved_run(class_server.checkpoint_dir, name) for name in names]    # the browser's workspace
     for i, path in enumerate(paths):
         ckpt = load_checkpoint(path)
         assert ckpt.data_config.seed == i and ckpt.data_config.source == "reverse"

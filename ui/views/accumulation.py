@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.exercises.accumulation import AccumulationReport, TimeForMemory, compare, time_for_memory
+from core.probes.accumulation import AccumulationReport, TimeForMemory, compare, time_for_memory
 
 from .. import i18n
 from ..i18n import _

@@ -3,20 +3,30 @@ choice and its alternatives, and "what if" another token had won. Beam search: `
 attention: `attention`."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from core.beam import beam_search
 from core.checkpoint import Checkpoint
-from core.decode import GreedyResult, SourceEncoding, entropy_bits, greedy_decode, trajectory
+from core.decode import (
+    GreedyResult,
+    SourceEncoding,
+    decode_in_train_mode,
+    entropy_bits,
+    greedy_decode,
+    trajectory,
+)
+from core.figure import figure_pass
 from core.metrics import bleu
 from core.setups import DECODE_FIELDS
 from core.sources import example_pair
 
 from .. import charts, links, state
 from ..i18n import _
-from ..state import prefill_bleu
+from ..sidebar import PAGES
+from ..state import kept, prefill_bleu
 from ..text import Chip, chip_row
-from ..widgets import PAGES
-from . import attention
+from . import attention, figure
 
 
 def prefill_from(ckpt: Checkpoint, key: str) -> tuple[str, str]:
@@ -80,6 +90,24 @@ def stop_reason(result: GreedyResult, num_steps: int) -> str:
              "the translation may be cut off.").format(num_steps=num_steps)
 
 
+def figure_at_top(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> figure.Slot:
+    """The chapter's figure for this sentence, computed here and drawn by the step slider's
+    fragment further down (`one_step`), which redraws it with its step highlighted."""
+    st.subheader(_("Your sentence through the encoder–decoder"))
+    follow = None
+    if st.toggle(_("Draw beam search's best hypothesis instead of greedy's"), **kept(state.DECODE_FIGURE_BEAM, False),
+                 help=_("With the beam size k and α of section 5 below.")):
+        best = beam_search(ckpt.model, result.source, ckpt.tgt_vocab, ckpt.data_config.num_steps,
+                           int(state.get(state.KEEP + state.DECODE_BEAM_SIZE, 3)),
+                           float(state.get(state.KEEP + state.DECODE_LENGTH_PENALTY, 0.0))).best
+        follow = best.ids
+    drawn = figure_pass(ckpt.model, result.source, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.data_config.num_steps,
+                        top_k, follow)
+    where = st.container()
+    where.caption(figure.caption(drawn))      # a write from this run: the fragment may then draw into it
+    return figure.Slot(drawn, where)
+
+
 def show_source(enc: SourceEncoding, ckpt: Checkpoint, num_steps: int) -> None:
     st.subheader(_("1 · Preprocessing"))
     st.caption(_("Lowercase, a space before `, . ! ?`, split on spaces, look up ids (unknown → `<unk>` = 0), "
@@ -108,9 +136,50 @@ def show_translation(result: GreedyResult, reference: str, num_steps: int) -> No
             st.switch_page(PAGES["bleu"])
 
 
-def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
+DROPOUT_RUNS = 8
+
+
+def _new_masks() -> None:
+    state.put(state.DECODE_DROPOUT_SEED, state.get(state.DECODE_DROPOUT_SEED, 0) + 1)
+
+
+@st.fragment   # switching it on, or new masks, redraws this part only
+def train_mode_runs(result: GreedyResult, ckpt: Checkpoint, sentence: str) -> None:
+    """Next to the translation above (eval mode): the same sentence decoded with dropout on."""
+    if not st.toggle(_("Decode with dropout on (train mode)"), **kept(state.DECODE_DROPOUT, False),
+                     help=_("predict_seq2seq calls net.eval() before decoding: this is what happens without it.")):
+        return
+    m = ckpt.model_config
+    if m.dropout == 0 or (m.decoder == "plain" and m.num_layers == 1 and m.decoder_layers == 1):
+        st.caption(_("Dropout does not act in this model (dropout {p:g}; nn.GRU drops only between its layers, and "
+                     "this one has one): train mode decodes exactly as eval mode.").format(p=m.dropout))
+    runs = decode_in_train_mode(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.data_config.num_steps,
+                                runs=DROPOUT_RUNS, seed=state.get(state.DECODE_DROPOUT_SEED, 0),
+                                tokenizer=ckpt.data_config.tokenizer)
+    same, log_p = _("same as eval mode"), "log P"
+    st.dataframe(pd.DataFrame({_("run"): range(1, len(runs) + 1),
+                               _("translation with dropout on"): [r.translation for r in runs],
+                               same: [r.translation == result.translation for r in runs],
+                               log_p: [r.log_prob for r in runs]}),
+                 hide_index=True, column_config={log_p: st.column_config.NumberColumn(format="%.4f")})
+    distinct = len({r.translation for r in runs})
+    values = dict(runs=len(runs), p=m.dropout, eval=result.translation, eval_lp=result.log_prob,
+                  low=min(r.log_prob for r in runs), high=max(r.log_prob for r in runs), distinct=distinct)
+    st.caption((_("{distinct} different translations in {runs} runs with dropout {p:g} on; eval mode gives “{eval}” "
+                  "(log P {eval_lp:.4f}) every time. Dropout drops a random part of the activations on every call, "
+                  "so in train mode the same sentence can come out differently: that is why predict_seq2seq calls "
+                  "net.eval() first.") if distinct > 1 else
+                _("All {runs} runs with dropout {p:g} on chose “{eval}”, as eval mode does, each with another "
+                  "probability (log P from {low:.4f} to {high:.4f}; eval mode: {eval_lp:.4f} every time): the model "
+                  "is sure enough of this sentence that dropout does not change its words, only their "
+                  "probabilities. An unfamiliar sentence changes words too. Either way, that is why predict_seq2seq "
+                  "calls net.eval() first.")).format(**values))
+    st.button(_("🎲 New dropout masks"), key="decode.dropout_again", on_click=_new_masks)
+
+
+def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int, drawn: figure.Slot | None = None) -> None:
     st.subheader(_("3 · Step by step"))
-    one_step(result, ckpt, top_k)
+    one_step(result, ckpt, top_k, drawn)
     steps = result.steps
     tokens, matrix = trajectory(steps, ckpt.tgt_vocab, top_k)
     rows = [f"{s.index + 1}: {s.input_token} → {s.chosen_token}" for s in steps]
@@ -120,10 +189,12 @@ def step_explorer(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
 
 
 @st.fragment   # moving the slider redraws this step only, not the page's other charts
-def one_step(result: GreedyResult, ckpt: Checkpoint, top_k: int) -> None:
+def one_step(result: GreedyResult, ckpt: Checkpoint, top_k: int, drawn: figure.Slot | None = None) -> None:
     steps = result.steps
     # keyed: a language switch (a new label) keeps the step; a sentence of another length starts at its end
     n = st.slider(_("Step"), 1, len(steps), len(steps), key="decode.step") if len(steps) > 1 else 1
+    if drawn is not None:
+        drawn.draw(n)        # the figure at the top of the page, this step highlighted
     step = steps[n - 1]
     left, right = st.columns([2, 3])
     with left:

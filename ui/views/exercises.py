@@ -10,9 +10,11 @@ import streamlit as st
 
 from core.exercises.experiments import Experiment, ExperimentJob, ExperimentResult, Variant, interpret, measured_here
 from core.exercises.readings import variant_label
+from core.history import Status
 
 from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
+from ..job_badge import status_word
 from ..polling import follow
 from ..text import md_escape
 
@@ -20,7 +22,6 @@ REFRESH_SECONDS = 1.0
 # What ExperimentJob says when it ends (core keeps them in English): translated where shown.
 JOB_MESSAGES = (N_("every variant trained and was scored"), N_("stopped by request: nothing was cached"),
                 N_("a variant diverged: nothing was cached, try a smaller lr"), N_("the browser session went away"))
-STATUSES = {"finished": N_("finished"), "stopped": N_("stopped"), "diverged": N_("diverged")}   # a variant's
 
 
 def experiment_name(experiment: Experiment) -> str:
@@ -119,26 +120,26 @@ def _progress() -> ExperimentJob:
     job = current_job()
     snap = job.snapshot()
     name = md_escape(experiment_name(job.experiment))
-    if job.status == "queued":
+    if job.status == Status.QUEUED:
         st.info(f"**{name}**: {jobs.describe_wait(job)}", icon="⏳")
     elif job.alive:
         st.progress(snap.fraction, text=_("**{name}**: variant {variant}/{variants} ({label}), epoch {epoch}/{epochs}, "
                                           "{elapsed:.0f} s").format(
             name=name, variant=snap.variant + 1, variants=snap.num_variants, label=md_escape(label(snap)),
             epoch=snap.epoch, epochs=snap.num_epochs, elapsed=snap.elapsed))
-    elif snap.status != "finished":
-        (st.warning if snap.status == "stopped" else st.error)(
+    elif snap.status != Status.FINISHED:
+        (st.warning if snap.status == Status.STOPPED else st.error)(
             _ended(snap.status).format(name=name, status=snap.status, message=md_escape(i18n.said(snap.message))))
     return job                        # follow() reruns the page when it has ended: the cached result
 
 
-def _ended(status: str) -> str:
+def _ended(status: Status) -> str:
     """The message of a job that ended without finishing, with {name} and {message} to fill in."""
-    if status == "stopped":
+    if status == Status.STOPPED:
         return _("**{name}** stopped: {message}")
-    if status == "diverged":
+    if status == Status.DIVERGED:
         return _("**{name}** diverged: {message}")
-    if status == "failed":
+    if status == Status.FAILED:
         return _("**{name}** failed: {message}")
     return _("**{name}** {status}: {message}")
 
@@ -149,7 +150,7 @@ def result_table(result: ExperimentResult) -> pd.DataFrame:
         _("variant"): label(v), _("final loss"): v.final_loss, _("held-out loss"): v.heldout_loss,
         _("held-out BLEU (0–100)"): v.bleu, _("parameters"): v.parameters,
         _("training CPU s"): round(v.cpu_seconds, 1),
-        _("status"): _(STATUSES.get(v.status, v.status))} for v in result.variants])
+        _("status"): status_word(v.status)} for v in result.variants])
 
 
 def show_result(result: ExperimentResult) -> None:

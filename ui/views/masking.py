@@ -6,15 +6,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.exercises.masking import LossBatch, real_batch, toy_batch
 from core.loss import LossBreakdown, MaskParts, sequence_mask
+from core.probes.masking import LossBatch, real_batch, toy_batch
 from core.sources import BOOK_EXAMPLES
 
 from .. import state
 from ..charts import grid, show_grid
+from ..guards import guarded
 from ..i18n import N_, _
+from ..sidebar import Active
 from ..state import kept
-from ..widgets import Active, guarded, no_checkpoint
+from ..widgets import no_checkpoint
 
 EDITED, REAL = N_("The notes' example (edit it)"), N_("A real batch through the checkpoint in use")   # radio values
 NOTES_BATCH = pd.DataFrame({"label": ["A B C", "D <pad> <pad>"], "prediction": ["A B F", "D Z X"],

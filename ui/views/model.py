@@ -1,6 +1,6 @@
 """The Model view (notes 7.1-7.3): the encoder-decoder drawn with every tensor's shape from a real
 forward pass, parameter counts, the concatenation checked and timed, the context vectors mapped,
-and the decoder's state while it decodes. Every number comes from `core.exercises`."""
+and the decoder's state while it decodes. Every number comes from `core.probes`."""
 from __future__ import annotations
 
 import html
@@ -10,8 +10,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from core.checkpoint import Checkpoint
 from core.config import MAX_NUM_STEPS
-from core.exercises.anatomy import (
+from core.figure import figure_of
+from core.probes.anatomy import (
     ConcatCheck,
     ConcatTiming,
     ForwardTrace,
@@ -20,14 +22,15 @@ from core.exercises.anatomy import (
     time_concatenation,
     timing_sizes,
 )
-from core.exercises.context import ContextMap, Trajectory, nearest
-from core.exercises.diagram import ATTENTION, BETWEEN, CONTEXT, DECODER, ENCODER, INITIAL_STATE, Diagram
+from core.probes.context import ContextMap, Trajectory, nearest
+from core.probes.diagram import ATTENTION, BETWEEN, CONTEXT, DECODER, ENCODER, INITIAL_STATE, Diagram
 
 from .. import charts, i18n, state
 from ..context_choice import context_label
 from ..i18n import N_, _
 from ..state import kept
 from ..text import md_escape
+from . import figure
 
 LETTERS = N_("N batch · T time steps · D embedding · H hidden · L layers · V target vocabulary"
              " (H′, L′: the decoder's, when a bridge joins other sizes)")
@@ -116,6 +119,15 @@ def show_trace(trace: ForwardTrace, diagram: Diagram, sources: list[str]) -> Non
         key = st.selectbox(_("Show the values of"), trace.keys, format_func=labels.get,
                            **kept(state.MODEL_TENSOR, "context" if "context" in trace.keys else trace.keys[0]))
         show_slice(trace, key)
+
+
+def show_figure(ckpt: Checkpoint, sentence: str) -> None:
+    """The chapter's figure for the first traced sentence, decoded greedily by this checkpoint."""
+    st.subheader(_("The first traced sentence through the encoder–decoder"))
+    drawn = figure_of(ckpt.model, sentence, ckpt.src_vocab, ckpt.tgt_vocab, ckpt.data_config.num_steps,
+                      tokenizer=ckpt.data_config.tokenizer)
+    st.caption(_("“{sentence}”: {about}").format(sentence=md_escape(sentence), about=figure.caption(drawn)))
+    figure.with_slider(drawn, key="model.figure_step")
 
 
 def show_slice(trace: ForwardTrace, key: str) -> None:

@@ -1,4 +1,4 @@
-"""The Train view's "continue" form: train the checkpoint in use further (`core.train.continue_run`).
+"""The Train view's "continue" form: train the checkpoint in use further (`core.train.continue_spec`).
 
 The run goes on from where it stopped: same pairs and split, its vocabularies, weights,
 Adam state and hyperparameters; its curves and epoch count continue. A checkpoint names its
@@ -17,20 +17,21 @@ import streamlit as st
 from core.checkpoint import Checkpoint
 from core.config import MAX_EPOCHS
 from core.sources import MAX_FILE_BYTES, needs_data_file
-from core.train import TrainingRun, continue_run
+from core.train import RunSpec, continue_spec
 
 from .. import models, server, state
+from ..checkpoint_facts import checkpoint_line, source_label
 from ..i18n import _
+from ..sidebar import Active
 from ..state import kept
 from ..text import md_code, md_escape
-from ..widgets import Active, checkpoint_line, source_label
 from .train_form import local_paths_allowed, overwrite_choice
 
 
 @dataclass
 class Continuation:
     name: str                                 # run name as typed; sanitized when the run starts
-    build: Callable[[], TrainingRun]          # loads a private copy and prepares the run
+    spec: Callable[[], RunSpec]               # what a worker builds the continued run from
     may_save: bool = True                     # False: that name is taken and overwriting was not chosen
 
 
@@ -57,9 +58,10 @@ def continue_form(active: Active, device: str) -> Continuation | None:
                  "saved under the run name above.").format(first=done + 1, last=done + more,
                                                           source=source_label(ckpt.data_config.source)))
 
-    def build() -> TrainingRun:
-        return continue_run(models.load_private_copy(ref), int(more), raw=raw, device=device)
-    return Continuation(name, build, may_save)
+    def spec() -> RunSpec:
+        # the checkpoint as saved (not the sidebar's copy with another decoding rule): its worker reads the same
+        return continue_spec(models.load(ref), int(more), resume=models.checkpoint_source(ref), raw=raw, device=device)
+    return Continuation(name, spec, may_save)
 
 
 def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
@@ -69,7 +71,7 @@ def _data_file(ckpt: Checkpoint) -> tuple[bool, bytes | None]:
         return True, None
     path = config.path or ""
     if _readable(path):
-        st.caption(_("Its pairs: {path}.").format(path=md_code(path)))
+        st.caption(_("Its pairs: {path}.").format(path=md_code(Path(path).name)))   # never the server's folders
         return True, None
     upload = st.file_uploader(_("This run trained on {file}: upload that file again")
                               .format(file=md_code(Path(path).name)),

@@ -9,16 +9,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.history import smooth, thin
+from core.history import Status, smooth, thin
 from core.sampling import unknown_words_note
 from core.service.jobs import JobSnapshot, TrainingJob
 
 from .. import charts, i18n, jobs, state
 from ..i18n import N_, _
+from ..job_badge import status_word
 from ..polling import follow
+from ..sidebar import make_active
 from ..state import get_kept, kept, set_kept
 from ..text import md_code, md_escape
-from ..widgets import make_active, status_word
 
 # Each redraw holds the GIL the training thread also needs and makes the browser re-render
 # four charts: polling less often leaves the run more of its speed (bench/RESULTS.md, section 5).
@@ -81,6 +82,17 @@ def _curves(snap: JobSnapshot) -> None:
                                   _("epoch")), key="train.epoch_loss")
         charts.show(charts.curves({_("tokens/s"): snap.tokens_per_second}, _("Training speed"), _("epoch"),
                                   _("tokens per second")), key="train.speed")
+    _layer_norms(snap)
+
+
+def _layer_norms(snap: JobSnapshot) -> None:
+    """The gradient norm of each layer over this run's steps: which layer the total is made of."""
+    if not snap.layer_grad_norms:
+        return
+    kept = [i - 1 for i in thin(snap.layer_steps, LIVE_POINTS)[0]]   # a few hundred points, as the others
+    series = {layer: [norms[i] for i in kept] for layer, norms in snap.layer_grad_norms.items()}
+    charts.show(charts.curves(series, _("Gradient norm per layer before clipping (embedding, each RNN layer, dense)"),
+                              _("step"), x=[snap.layer_steps[i] for i in kept], height=320), key="train.layer_norms")
 
 
 SEEN = {True: N_("trained on"), False: N_("not trained on")}
@@ -123,23 +135,25 @@ def _unknown_note(row: dict) -> str:
 def finished_panel() -> None:
     """Outcome, saved checkpoint, download and 'use it' for a run that ended."""
     job = jobs.current()
-    if job is None or job.alive or job.status == "created":
+    if job is None or job.alive or job.status == Status.CREATED:
         return
     _outcome(job)
     if job.saved_to and Path(job.saved_to).is_file():
         c = st.columns([3, 1, 1], vertical_alignment="center")
-        c[0].markdown(_("💾 Saved to {path}").format(path=md_code(job.saved_to)))
+        # its name only: the folder is the server's, and this browser's workspace lists it in the sidebar
+        c[0].markdown(_("💾 Saved to {file}, among this browser's checkpoints").format(
+            file=md_code(Path(job.saved_to).name)))
         c[1].download_button(_("⬇️ Download .pt"), Path(job.saved_to).read_bytes(),
                              file_name=Path(job.saved_to).name, mime="application/octet-stream")
         c[2].button(_("✅ Use on every page"), on_click=make_active, args=(job.saved_to,), key="train.use")
 
 
 def _outcome(job: TrainingJob) -> None:
-    if job.status == "finished":
+    if job.status == Status.FINISHED:
         st.success(_finish_line(job))
         return
     text = md_escape(i18n.said(job.message) if job.message else status_word(job.status))   # the engine's words
-    {"finished": st.success, "stopped": st.warning}.get(job.status, st.error)(
+    {Status.FINISHED: st.success, Status.STOPPED: st.warning}.get(job.status, st.error)(
         _("Run **{name}** {status}: {message}").format(name=md_escape(job.name), status=status_word(job.status),
                                                       message=text))
 

@@ -129,8 +129,7 @@ def trace_forward(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tenso
     """Shapes of every stage of one forward pass of (X, dec_X), read by hooks on the modules.
 
     The hooks go on a copy: the model itself may be shared with other sessions decoding at the
-    same time, whose forward passes would otherwise fire them (and whose attention weights the
-    pass would overwrite)."""
+    same time, whose forward passes would otherwise fire them."""
     net = copy.deepcopy(net).eval()
     recorder = _Recorder(_watched(net))
     try:
@@ -163,7 +162,7 @@ def trace_forward(net: EncoderDecoder, X: torch.Tensor, X_valid_len: torch.Tenso
     dec_args, (dec_output, dec_state) = seen["decoder.rnn"]
     steps = "1" if attention else "T"
     if attention:
-        q_args, context = seen["decoder.attention"]
+        q_args, (context, _weights) = seen["decoder.attention"]   # the attention returns its weights too
         add("decoder.attention.query", Text("attention query: decoder top hidden state"), ("N", "1", "H"),
             q_args[0])
         add("decoder.attention.keys", Text("attention keys and values: encoder outputs"), ("N", "T", "H"),
