@@ -70,7 +70,8 @@ def test_the_chinese_interface_uses_the_chinese_editions_terms():
     assert {t.english: t.chinese for t in glossary()}["teacher forcing"] == "强制教学"
     wrong = []
     for msgid, msgstr in zh.items():
-        prose = re.sub(r"`[^`]*`|(operator|wrong|server's) token|token the cluster", "", msgid.lower())   # a password (an operator's, Ray's) is not a 词元
+        # a password (an operator's, Ray's) is not a 词元
+        prose = re.sub(r"`[^`]*`|(operator|wrong|server's) token|token the cluster", "", msgid.lower())
         for term, words in CORE_TERMS.items():
             if re.search(rf"\b{re.escape(term)}", prose) and not any(w in msgstr for w in words):
                 wrong.append((term, msgid, msgstr))
