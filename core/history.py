@@ -105,10 +105,54 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
 def layer_curves(steps: Sequence[StepEvent]) -> tuple[list[int], dict[str, list[float]]]:
     """The gradient norm of each layer over these step events: (their steps, {layer: norms}),
     the layers in the model's order."""
-    carrying = [e for e in steps if e.layer_grad_norms]
-    layers = list(dict.fromkeys(layer for e in carrying for layer in e.layer_grad_norms))
-    return [e.step for e in carrying], {layer: [e.layer_grad_norms.get(layer, 0.0) for e in carrying]
-                                        for layer in layers}
+    curves = LiveCurves()
+    for event in steps:
+        curves.add(event)
+    return curves.layer_steps, curves.layer_grad_norms
+
+
+@dataclass
+class LiveCurves:
+    """A running run's curves, kept as its events arrive: plain numbers, never the events
+    themselves (a long run sends millions of steps, each with its per-layer norms), so a snapshot
+    copies lists instead of scanning every event again."""
+    step_loss: list[float] = field(default_factory=list)
+    step_grad_norm: list[float] = field(default_factory=list)
+    last_step: int | None = None
+    epoch_loss: list[float] = field(default_factory=list)
+    epoch_tokens_per_second: list[float] = field(default_factory=list)
+    epoch_ends: list[float] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    layer_steps: list[int] = field(default_factory=list)
+    layer_grad_norms: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, event: object) -> None:
+        if isinstance(event, StepEvent):
+            self.step_loss.append(event.loss)
+            self.step_grad_norm.append(event.grad_norm)
+            self.last_step = event.step
+            if event.layer_grad_norms:
+                self._add_layers(event)
+        elif isinstance(event, EpochEvent):
+            self.epoch_loss.append(event.loss)
+            self.epoch_tokens_per_second.append(event.epoch_tokens_per_second)
+            self.epoch_ends.append(event.elapsed)
+        elif isinstance(event, SampleEvent):
+            self.samples.extend(event.samples)
+
+    def _add_layers(self, event: StepEvent) -> None:
+        """A layer first seen later reads 0.0 before it; a layer missing from a step, 0.0 there."""
+        for layer in event.layer_grad_norms:
+            self.layer_grad_norms.setdefault(layer, [0.0] * len(self.layer_steps))
+        self.layer_steps.append(event.step)
+        for layer, norms in self.layer_grad_norms.items():
+            norms.append(event.layer_grad_norms.get(layer, 0.0))
+
+    def copy(self) -> LiveCurves:
+        """A copy a reader may keep while events go on arriving."""
+        return LiveCurves(self.step_loss[:], self.step_grad_norm[:], self.last_step, self.epoch_loss[:],
+                          self.epoch_tokens_per_second[:], self.epoch_ends[:], self.samples[:], self.layer_steps[:],
+                          {layer: norms[:] for layer, norms in self.layer_grad_norms.items()})
 
 
 def thin(values: list[float], max_points: int = 400) -> tuple[list[int], list[float]]:

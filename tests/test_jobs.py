@@ -255,3 +255,21 @@ def test_job_and_run_statuses_are_one_type_that_still_reads_as_its_word(checkpoi
     assert j.start().join(HANG_GUARD)
     assert j.status is Status.FINISHED and j.result.status is Status.FINISHED and j.snapshot().status is Status.FINISHED
     assert j.status == "finished" and f"{j.status}" == "finished"     # the pages' comparisons keep working
+
+
+def test_a_runs_live_curves_are_numbers_kept_as_events_arrive_and_a_copy_stays_as_it_was():
+    from core.history import EpochEvent, LiveCurves, SampleEvent, StepEvent
+    curves = LiveCurves()
+    curves.add(StepEvent(epoch=1, step=1, loss=2.0, grad_norm=5.0, tokens_per_second=1.0, elapsed=0.1,
+                         layer_grad_norms={"encoder.embedding": 1.0}))
+    curves.add(StepEvent(epoch=1, step=2, loss=1.5, grad_norm=4.0, tokens_per_second=1.0, elapsed=0.2,
+                         layer_grad_norms={"encoder.embedding": 0.5, "decoder.dense": 3.0}))   # a layer seen later
+    seen = curves.copy()
+    curves.add(EpochEvent(epoch=1, num_epochs=2, step=2, loss=1.7, tokens_per_second=1.0, elapsed=0.2,
+                          epoch_tokens_per_second=9.0))
+    curves.add(SampleEvent(epoch=1, samples=[{"src": "a"}]))
+    assert seen.step_loss == [2.0, 1.5] and seen.last_step == 2 and seen.epoch_loss == [] and seen.samples == []
+    assert seen.layer_steps == [1, 2] and seen.layer_grad_norms == {"encoder.embedding": [1.0, 0.5],
+                                                                    "decoder.dense": [0.0, 3.0]}
+    assert curves.epoch_loss == [1.7] and curves.epoch_ends == [0.2] and curves.epoch_tokens_per_second == [9.0]
+    assert curves.samples == [{"src": "a"}]

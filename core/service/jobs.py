@@ -23,11 +23,10 @@ from ..checkpoint import checkpoint_path
 from ..config import TrainConfig
 from ..history import (
     EpochEvent,
-    SampleEvent,
+    LiveCurves,
     Status,
     StepEvent,
     TrainResult,
-    layer_curves,
     recent_epoch_seconds,
     seconds_left,
 )
@@ -247,7 +246,7 @@ class TrainingJob(BackgroundJob):
     result: TrainResult | None = None
     saved_to: str | None = None
     queue: Any = None
-    _events: list = field(default_factory=list, repr=False)
+    _curves: LiveCurves = field(default_factory=LiveCurves, repr=False)   # numbers, never the events
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -292,7 +291,7 @@ class TrainingJob(BackgroundJob):
         if isinstance(event, StepEvent):
             self._fit_threads()       # another tab may have started or ended a job
         with self._lock:
-            self._events.append(event)
+            self._curves.add(event)
             self._elapsed = getattr(event, "elapsed", self._elapsed)
             if isinstance(event, EpochEvent):
                 self._run_epochs += 1
@@ -332,21 +331,17 @@ class TrainingJob(BackgroundJob):
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            events, begun = list(self._events), self._begun
-        epochs = [e for e in events if isinstance(e, EpochEvent)]
-        steps = [e for e in events if isinstance(e, StepEvent)]
-        samples = [row for e in events if isinstance(e, SampleEvent) for row in e.samples]
-        layer_steps, layer_norms = layer_curves(steps)
+            c, begun = self._curves.copy(), self._begun
         queue = self.queue.state() if self.queue is not None and self.status == Status.QUEUED else None
         return JobSnapshot(
-            status=self.status, message=self.message, epoch=self.spec.epochs_done + len(epochs),
-            num_epochs=self.spec.train_config.num_epochs, step=steps[-1].step if steps else len(begun.step_loss),
-            step_loss=begun.step_loss + [e.loss for e in steps],
-            step_grad_norm=begun.step_grad_norm + [e.grad_norm for e in steps],
-            epoch_loss=begun.epoch_loss + [e.loss for e in epochs],
-            tokens_per_second=[e.epoch_tokens_per_second for e in epochs], samples=samples, elapsed=self._elapsed,
+            status=self.status, message=self.message, epoch=self.spec.epochs_done + len(c.epoch_loss),
+            num_epochs=self.spec.train_config.num_epochs,
+            step=c.last_step if c.last_step is not None else len(begun.step_loss),
+            step_loss=begun.step_loss + c.step_loss, step_grad_norm=begun.step_grad_norm + c.step_grad_norm,
+            epoch_loss=begun.epoch_loss + c.epoch_loss,
+            tokens_per_second=c.epoch_tokens_per_second, samples=c.samples, elapsed=self._elapsed,
             checkpoint=self.saved_to, clip_theta=self.spec.train_config.clip_theta,
             place=queue.place(self) if queue else None, expected_wait=queue.expected_wait(self) if queue else None,
-            epoch_ends=[e.elapsed for e in epochs], training=len(queue.running) if queue else 0,
+            epoch_ends=c.epoch_ends, training=len(queue.running) if queue else 0,
             queued=len(queue.waiting) if queue else 0, slots=queue.capacity if queue else 0,
-            layer_steps=layer_steps, layer_grad_norms=layer_norms)
+            layer_steps=c.layer_steps, layer_grad_norms=c.layer_grad_norms)
