@@ -36,5 +36,5 @@ def test_step_opens_as_a_deep_link_in_english_and_in_chinese(shared_server, page
     assert "lang=zh" in page.url and "/Step" in page.url
     page.get_by_role("heading", name="3 · 训练曲线上的数字").evaluate("e => e.scrollIntoView({block: 'start'})")
     page.mouse.move(5, 995)
-    page.wait_for_timeout(300)                 # let plotly finish its transition
+    sts.wait_idle(page, TIMEOUT)               # the scroll redraws nothing, but let the app settle before the shot
     page.screenshot(path=str(screenshots / "step-zh.png"))
