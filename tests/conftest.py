@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from core.checkpoint import save_checkpoint
+from core.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from core.config import DataConfig, ModelConfig, TrainConfig
 from core.train import start_run
 
@@ -77,3 +78,11 @@ def ckpt_dir(tmp_path_factory) -> Path:
 def app_dir(ckpt_dir, monkeypatch) -> Path:
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(ckpt_dir))
     return ckpt_dir
+
+
+@pytest.fixture
+def with_default(tmp_path, monkeypatch) -> Path:
+    """A checkpoint folder holding the shipped default model (its own rule: encoder)."""
+    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
+    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
+    return tmp_path

@@ -314,19 +314,24 @@ def test_train_continues_the_checkpoint_in_use_without_touching_it(app_dir, tiny
     (workspace_of(at) / "tiny-more.pt").unlink()
 
 
-@pytest.mark.trains
-@pytest.mark.process
-def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_path(tmp_path, monkeypatch):
-    """A checkpoint names its data file; the server reads no path a checkpoint chooses."""
-    pairs = tmp_path / "pairs.tsv"
+def tsv_checkpoint_folder(pairs: Path, folder: Path, monkeypatch) -> None:
+    """The server's checkpoint folder `folder`, holding tsv.pt: a tiny run trained on the TSV
+    file `pairs` (its checkpoint names that file)."""
     pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("ab", "cd", "ef", "gh", "ij", "kl") * 4))
-    folder = tmp_path / "checkpoints"
     folder.mkdir()
     data = DataConfig(source="tsv", path=str(pairs), num_examples=24, num_test=4, batch_size=4, min_freq=0)
     run = start_run(data, ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), TrainConfig(num_epochs=1))
     run.train()
     save_checkpoint(run.checkpoint(), folder / "tsv.pt")
     monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(folder))
+
+
+@pytest.mark.trains
+@pytest.mark.process
+def test_continuing_a_run_on_a_file_asks_for_the_file_instead_of_reading_its_path(tmp_path, monkeypatch):
+    """A checkpoint names its data file; the server reads no path a checkpoint chooses."""
+    pairs = tmp_path / "pairs.tsv"
+    tsv_checkpoint_folder(pairs, tmp_path / "checkpoints", monkeypatch)
     monkeypatch.delenv("SEQ2SEQ_ALLOW_LOCAL_PATHS", raising=False)
     at = no_exception(open_page(TRAIN, **{"keep.train.more_epochs": 1}))
     assert at.button(key="train.continue").disabled

@@ -3,12 +3,9 @@ rule of every page, in the session and in the URL (every sidebar link carries it
 learner changes it or another checkpoint is in use."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import parse_qsl
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
@@ -17,14 +14,6 @@ from tests.apptest_helpers import HANG_GUARD, ROOT, no_exception, open_page
 
 DECODE, BLEU, MODEL, TRAIN = "pages/3_🔎_Decode.py", "pages/4_📏_BLEU.py", "pages/0_🔬_Model.py", "pages/1_🏋️_Train.py"
 PARAM = "inference_context"
-
-
-@pytest.fixture
-def with_default(tmp_path, monkeypatch) -> Path:
-    """A checkpoint folder holding the shipped default model (its own rule: encoder)."""
-    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
-    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
-    return tmp_path
 
 
 def rule(at: AppTest):

@@ -5,11 +5,8 @@ and in the Model view for its first traced sentence."""
 from __future__ import annotations
 
 import re
-import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.beam import beam_decode
@@ -21,14 +18,6 @@ from tests.apptest_helpers import HANG_GUARD, no_exception, open_page
 DECODE, MODEL = "pages/3_🔎_Decode.py", "pages/0_🔬_Model.py"
 SVG = "{http://www.w3.org/2000/svg}"
 SENTENCE = "I'm home."
-
-
-@pytest.fixture
-def with_default(tmp_path, monkeypatch) -> Path:
-    """A checkpoint folder holding the shipped default model."""
-    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
-    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
-    return tmp_path
 
 
 def figure_of(at: AppTest) -> ET.Element:

@@ -76,17 +76,6 @@ def test_the_app_decodes_with_the_encoders_context_by_default_and_offers_the_boo
     assert any("d2l 0.17.6's rule" in c.value for c in at.caption)
 
 
-@pytest.fixture
-def with_default(tmp_path, monkeypatch) -> Path:
-    """A checkpoint folder holding the shipped default model."""
-    import shutil
-
-    from core.checkpoint import DEFAULT_CHECKPOINT
-    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "default.pt")
-    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(tmp_path))
-    return tmp_path
-
-
 def test_an_upload_that_is_not_a_checkpoint_keeps_the_one_in_use_and_says_what_the_file_is(with_default):
     import io
 

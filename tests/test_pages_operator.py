@@ -8,7 +8,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.service.operator_pass import PASS_SECONDS, issue_pass, pass_valid
+from core.service.operator_pass import issue_pass, pass_valid
 from core.service.queue import JobQueue
 from tests.apptest_helpers import HANG_GUARD, rerun_until, tab_job, wait_until, workspace_of
 from tests.test_pages import HOME, ROOT, TRAIN, no_exception, open_page, tiny_run_state
@@ -166,7 +166,7 @@ def test_a_reload_keeps_the_operator_signed_in_with_a_signed_pass_never_the_toke
     assert reloaded.dataframe and not reloaded.text_input and written_cookie(reloaded) is None
     forged = kept[:-1] + ("1" if kept.endswith("0") else "0")                # one hex digit of its MAC changed
     for refused in (forged, issue_pass("an old token", time.time()),
-                    issue_pass(TOKEN, time.time() - PASS_SECONDS - 60), TOKEN):
+                    issue_pass(TOKEN, 0.0), TOKEN):              # issued at the epoch: long expired
         at = reload_with(monkeypatch, refused)
         assert any("Enter the operator token" in i.value for i in at.info) and not at.dataframe
 

@@ -15,12 +15,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
-from core.config import DataConfig, ModelConfig, TrainConfig
+from core.checkpoint import checkpoint_payload, load_checkpoint
 from core.service.workspaces import new_workspace_id, workspace_dir
-from core.train import start_run
 from tests.apptest_helpers import HANG_GUARD, finish, no_exception, open_page, workspace_of
-from tests.test_pages import BLEU, DECODE, HOME, TRAIN, tiny_run_state
+from tests.test_pages import BLEU, DECODE, HOME, TRAIN, tiny_run_state, tsv_checkpoint_folder
 from ui import state
 from ui import workspace as browser_workspace
 
@@ -185,16 +183,8 @@ def test_no_page_shows_a_path_of_the_server_after_a_run_is_saved_and_put_in_use(
 
 
 def test_no_page_shows_the_path_a_checkpoints_data_was_read_from(tmp_path, monkeypatch):
-    pairs = tmp_path / SERVER_FOLDER / "pairs.tsv"
-    pairs.parent.mkdir()
-    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("ab", "cd", "ef", "gh", "ij", "kl") * 4))
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    data = DataConfig(source="tsv", path=str(pairs), num_examples=24, num_test=4, batch_size=4, min_freq=0)
-    run = start_run(data, ModelConfig(embed_size=4, num_hiddens=4, num_layers=1), TrainConfig(num_epochs=1))
-    run.train()
-    save_checkpoint(run.checkpoint(), folder / "tsv.pt")
-    monkeypatch.setenv("SEQ2SEQ_CHECKPOINT_DIR", str(folder))
+    (tmp_path / SERVER_FOLDER).mkdir()
+    tsv_checkpoint_folder(tmp_path / SERVER_FOLDER / "pairs.tsv", tmp_path / "checkpoints", monkeypatch)
     monkeypatch.setenv("SEQ2SEQ_ALLOW_LOCAL_PATHS", "1")           # the continue form reads the file itself
     for page in (HOME, TRAIN):
         at = no_exception(open_page(page))

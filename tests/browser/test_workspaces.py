@@ -34,7 +34,7 @@ def test_two_browsers_on_one_server_each_see_only_their_own_runs_and_the_shipped
             fill_tiny_run(page, name, epochs=3, seed=seed)
             sts.rerun(page, lambda page=page: page.get_by_role("button", name="Start training").click())
         for page in (a, b):                            # on two cores the second waits for the first
-            page.get_by_text("Saved to").first.wait_for(timeout=2 * TIMEOUT)
+            page.get_by_text("Saved to").first.wait_for(timeout=TIMEOUT)
             assert folder not in page.content()
         runs = {name: sts.saved_run(fresh_server.checkpoint_dir, name) for name in ("run-of-a", "run-of-b")}
         assert runs["run-of-a"].parent != runs["run-of-b"].parent          # two workspaces
